@@ -1,0 +1,103 @@
+-- The demo's story, told through the API roles the way PostgREST calls the database:
+-- each step sets the role and request.jwt.claims for one transaction.
+\pset border 1
+SELECT now() AS story_start \gset
+SELECT (date_trunc('week', now() AT TIME ZONE 'America/New_York')::date + 8) AS tuesday \gset
+
+-- Runs a statement and tells how the database answered, instead of stopping the story.
+CREATE FUNCTION pg_temp.attempt(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE v_detail text; v_constraint text;
+BEGIN
+  EXECUTE p_sql;
+  RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+  RETURN format('refused with SQLSTATE %s (%s): %s', SQLSTATE, nullif(v_constraint, ''), SQLERRM);
+END $$;
+
+\echo
+\echo '1. An anonymous visitor looks up Oolite Digital Lab''s opening hours (New York wall-clock time).'
+BEGIN;
+SELECT set_config('role', 'anon', true), set_config('request.jwt.claims', '{"role":"anon"}', true) \gset
+SELECT to_char(date '2024-01-07' + r.day_of_week, 'Day') AS day,
+       string_agg(to_char(r.start_time, 'HH24:MI') || '-' || to_char(r.end_time, 'HH24:MI'), ', ' ORDER BY r.start_time) AS open
+FROM booking.availability_rules r JOIN booking.organizations o ON o.id = r.organization_id
+WHERE o.slug = 'oolite' AND r.resource_id IS NULL
+GROUP BY r.day_of_week ORDER BY r.day_of_week;
+SELECT title, kind, capacity FROM booking.resources ORDER BY title;
+COMMIT;
+
+\echo
+\echo '2. Ana (client u-client) books the 3D Printer next Tuesday, 10:00-12:00 New York time.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+INSERT INTO booking.bookings (organization_id, resource_id, title, starts_at, ends_at)
+SELECT o.id, r.id, 'Prototype enclosure',
+       (:'tuesday'::date + time '10:00') AT TIME ZONE 'America/New_York',
+       (:'tuesday'::date + time '12:00') AT TIME ZONE 'America/New_York'
+FROM booking.organizations o JOIN booking.resources r ON r.organization_id = o.id
+WHERE o.slug = 'oolite' AND r.title = '3D Printer'
+RETURNING title, booked_by, status,
+          to_char(starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS starts_new_york,
+          to_char(ends_at AT TIME ZONE 'America/New_York', 'HH24:MI') AS ends;
+COMMIT;
+
+\echo
+\echo '3. Ben (client u-client2) asks for the same printer 11:00-13:00. The database refuses the overlap:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client2","role":"authenticated"}', true) \gset
+SELECT pg_temp.attempt(format(
+  $q$INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at)
+     SELECT organization_id, id, %L, %L FROM booking.resources WHERE title = '3D Printer'$q$,
+  (:'tuesday'::date + time '11:00') AT TIME ZONE 'America/New_York',
+  (:'tuesday'::date + time '13:00') AT TIME ZONE 'America/New_York')) AS "Ben's request";
+\echo '   The Digital Lab holds 12 people: Ben books 10 seats for a class, then 3 more do not fit.'
+SELECT pg_temp.attempt(format(
+  $q$INSERT INTO booking.bookings (organization_id, resource_id, title, starts_at, ends_at, seats)
+     SELECT organization_id, id, 'Arduino class', %L, %L, 10 FROM booking.resources WHERE title = 'Digital Lab'$q$,
+  (:'tuesday'::date + time '14:00') AT TIME ZONE 'America/New_York',
+  (:'tuesday'::date + time '16:00') AT TIME ZONE 'America/New_York')) AS "10 seats";
+SELECT pg_temp.attempt(format(
+  $q$INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, seats)
+     SELECT organization_id, id, %L, %L, 3 FROM booking.resources WHERE title = 'Digital Lab'$q$,
+  (:'tuesday'::date + time '15:00') AT TIME ZONE 'America/New_York',
+  (:'tuesday'::date + time '17:00') AT TIME ZONE 'America/New_York')) AS "3 more seats";
+COMMIT;
+
+\echo
+\echo '4. Ana tries to approve her own booking; then the lab''s staff (u-staff) approve it, with a reason.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT pg_temp.attempt($q$UPDATE booking.bookings SET status = 'approved' WHERE title = 'Prototype enclosure'$q$) AS "Ana approves herself";
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true),
+       set_config('booking.reason', 'material in stock', true) \gset
+UPDATE booking.bookings SET status = 'approved' WHERE title = 'Prototype enclosure';
+SELECT t.from_status, t.to_status, t.changed_by, t.reason
+FROM booking.booking_transitions t JOIN booking.bookings b ON b.id = t.booking_id
+WHERE b.title = 'Prototype enclosure' ORDER BY t.created_at;
+COMMIT;
+
+\echo
+\echo '5. Dr. Reis (u-outsider), admin of Harbor Clinic, lists every booking she can see: only her clinic''s.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-outsider","role":"authenticated"}', true) \gset
+SELECT o.name AS organization, count(b.id) AS bookings_visible
+FROM booking.organizations o LEFT JOIN booking.bookings b ON b.organization_id = o.id
+GROUP BY o.name ORDER BY o.name;
+COMMIT;
+
+\echo
+\echo '6. The audit trail of this story, as the lab''s admin (u-admin) reads it:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-admin","role":"authenticated"}', true) \gset
+SELECT to_char(a.created_at, 'HH24:MI:SS') AS at, a.actor_id AS actor, a.action, a.entity_type AS entity,
+       coalesce(a.new_values ->> 'title', '') AS title,
+       CASE a.action WHEN 'insert' THEN a.new_values ->> 'status'
+                     ELSE concat_ws(' -> ', a.old_values ->> 'status', a.new_values ->> 'status') END AS status,
+       coalesce(a.reason, '') AS reason
+FROM booking.audit_log a
+WHERE a.created_at >= :'story_start'
+ORDER BY a.created_at, a.id;
+COMMIT;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test, on Postgres 15, 17 and 18: the pure core, the #[pg_test] suites (constraints,
+# lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
+# (concurrency, pg_dump/restore, install/drop). BOOKING_PG_VERSIONS="17" narrows the matrix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+. scripts/env.sh
+
+versions=${BOOKING_PG_VERSIONS:-15 17 18}
+started=$SECONDS
+
+echo "== pure core (no Postgres)"
+cargo test -p booking_core
+
+for v in $versions; do
+  cfg=$(pg_config_for "$v")
+  echo "== Postgres $v: #[pg_test] suites"
+  pgdata=/var/tmp/booking_ext-pgrx-test
+  install -d -o postgres "$pgdata"
+  CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA=$pgdata \
+    cargo test -p booking_ext --lib --no-default-features --features "pg$v pg_test"
+
+  echo "== Postgres $v: integration tests (booking_ext installed into $(dirname "$(dirname "$cfg")"))"
+  cargo pgrx install --no-default-features --features "pg$v" --pg-config "$cfg" >/dev/null
+  BOOKING_PG_CONFIG=$cfg cargo test -p booking_ext --no-default-features --features "pg$v" --test '*'
+done
+echo "== all tests passed on Postgres ${versions// /, } in $((SECONDS - started)) s"

@@ -1,0 +1,353 @@
+-- booking_ext: integrity rules the database enforces whoever writes.
+--
+-- Two kinds of rule, and why they differ on a restore:
+-- * data invariants (time order, seats, capacity, no overlap, same tenant, status values) hold in
+--   every valid database, so they are checked on every row, a pg_dump restore included;
+-- * rules about the act of writing (who may make which status change, no new booking on a
+--   resource that is not bookable) and side effects (audit rows) judge a live write. A restore
+--   replays rows that were already judged, with `row_security = off` (pg_dump and pg_restore set
+--   it; only roles that bypass RLS can write then), so these are skipped in that mode.
+--
+-- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
+
+-- True while rows are being bulk-loaded by a role that bypasses RLS (pg_dump's restore mode).
+CREATE FUNCTION booking.is_bulk_load() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT current_setting('row_security') = 'off' $$;
+
+-- True when the role running the statement bypasses row-level security (superuser, BYPASSRLS
+-- such as service_role): such writers act with staff rights on every organization.
+CREATE FUNCTION booking.is_privileged() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user), false) $$;
+
+-- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
+CREATE FUNCTION booking.actor_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(@extschema@.current_user_id(), session_user::text) $$;
+
+-- The largest number of seats held at one instant of p_window by the time-holding bookings of a
+-- resource (p_exclude left out). A sweep over start (+seats) and end (-seats) events; ends sort
+-- before starts at the same instant because ranges are half-open. The zero event at the window's
+-- start makes bookings already running at that instant count.
+CREATE FUNCTION booking.held_seats_peak(p_resource_id uuid, p_window tstzrange, p_exclude uuid DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH held AS (
+    SELECT b.during, b.seats
+    FROM booking.bookings b
+    WHERE b.resource_id = p_resource_id
+      AND b.status IN ('pending', 'approved')
+      AND b.during && p_window
+      AND b.id IS DISTINCT FROM p_exclude
+  ), events AS (
+    SELECT lower(during) AS t, seats AS delta FROM held
+    UNION ALL SELECT upper(during), -seats FROM held
+    UNION ALL SELECT lower(p_window), 0 WHERE NOT lower_inf(p_window)
+  ), running AS (
+    SELECT t, sum(delta) OVER (ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS seats FROM events
+  )
+  SELECT coalesce(max(seats), 0)::integer FROM running WHERE t <@ p_window
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- updated_at and time zones
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- A no-op update (the resource lock in REPEATABLE READ) leaves the row as it was.
+  IF NEW IS DISTINCT FROM OLD THEN
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE FUNCTION booking.check_time_zone() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NEW.time_zone IS NOT NULL AND NOT @extschema@.is_valid_time_zone(NEW.time_zone) THEN
+    RAISE EXCEPTION 'unknown time zone "%"', NEW.time_zone
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use an IANA name such as ''Europe/Paris'' (see pg_timezone_names).';
+  END IF;
+  RETURN NEW;
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['organizations', 'members', 'resources', 'availability_rules',
+                           'availability_exceptions', 'services', 'service_rules', 'bookings',
+                           'booking_services', 'notifications', 'conflicts'] LOOP
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON booking.%I
+                    FOR EACH ROW EXECUTE FUNCTION booking.touch_updated_at()',
+                   t || '_9_touch_updated_at', t);
+  END LOOP;
+END $$;
+
+CREATE TRIGGER organizations_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.organizations
+  FOR EACH ROW EXECUTE FUNCTION booking.check_time_zone();
+CREATE TRIGGER resources_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.resources
+  FOR EACH ROW EXECUTE FUNCTION booking.check_time_zone();
+
+-- ---------------------------------------------------------------------------------------------
+-- Bookings: who may change what (runs as the caller, so it sees the caller's role)
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.bookings_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_staff boolean;
+BEGIN
+  IF @extschema@.is_bulk_load() OR NOT (NEW.status = ANY (@extschema@.booking_statuses())) THEN
+    RETURN NEW;  -- an unknown status is reported by the CHECK constraint
+  END IF;
+
+  IF TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status
+     AND NOT @extschema@.transition_allowed(OLD.status, NEW.status, true) THEN
+    RAISE EXCEPTION 'a booking cannot go from % to %', OLD.status, NEW.status
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_status_transition',
+            DETAIL = format('booking %s is %s', OLD.id, OLD.status),
+            HINT = coalesce('From ' || OLD.status || ' it can go to: ' ||
+                            (SELECT string_agg(to_status, ', ' ORDER BY to_status)
+                             FROM @extschema@.status_transitions() WHERE from_status = OLD.status),
+                            OLD.status || ' is final.');
+  END IF;
+
+  v_staff := @extschema@.is_privileged() OR @extschema@.is_staff(NEW.organization_id);
+  IF v_staff THEN
+    IF NEW.status = 'approved' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'approved') THEN
+      NEW.approved_by := @extschema@.actor_id();
+      NEW.approved_at := now();
+    END IF;
+    RETURN NEW;
+  END IF;
+
+  -- From here on the writer is the person who booked (row-level security let them this far).
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.admin_notes IS NOT NULL OR NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL THEN
+      RAISE EXCEPTION 'only staff can set admin_notes, approved_by or approved_at'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+  END IF;
+
+  IF NEW.status IS DISTINCT FROM OLD.status
+     AND NOT @extschema@.transition_allowed(OLD.status, NEW.status, false) THEN
+    RAISE EXCEPTION 'only staff can move a booking from % to %', OLD.status, NEW.status
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF (NEW.organization_id, NEW.booked_by, NEW.admin_notes, NEW.approved_by, NEW.approved_at,
+      NEW.source, NEW.external_calendar_event_id)
+     IS DISTINCT FROM
+     (OLD.organization_id, OLD.booked_by, OLD.admin_notes, OLD.approved_by, OLD.approved_at,
+      OLD.source, OLD.external_calendar_event_id) THEN
+    RAISE EXCEPTION 'only staff can change organization_id, booked_by, admin_notes, approval, source or calendar fields'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
+     IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats, OLD.service_id)
+     AND OLD.status NOT IN ('draft', 'pending', 'changes_requested') THEN
+    RAISE EXCEPTION 'a % booking cannot be moved by its booker', OLD.status
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Cancel it and book again, or ask the organization''s staff.';
+  END IF;
+  RETURN NEW;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Bookings: capacity, no overlap, bookable resources. Runs as the extension owner so it counts
+-- every booking on the resource, not only those the caller may see.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.bookings_enforce_capacity() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_capacity integer;
+  v_bookable boolean;
+  v_peak     integer;
+  v_window   tstzrange;
+BEGIN
+  SELECT capacity, is_bookable INTO v_capacity, v_bookable
+  FROM booking.resources WHERE id = NEW.resource_id;
+  IF NOT FOUND THEN
+    RETURN NEW;  -- the foreign key reports the unknown resource
+  END IF;
+
+  IF NOT v_bookable AND (TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id)
+     AND NOT booking.is_bulk_load() THEN
+    RAISE EXCEPTION 'resource % is not bookable', NEW.resource_id
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_resource_bookable';
+  END IF;
+
+  IF NOT (NEW.ends_at > NEW.starts_at) OR NEW.seats < 1 THEN
+    RETURN NEW;  -- the CHECK constraints report these
+  END IF;
+
+  IF NEW.status IN ('pending', 'approved')
+     AND (TG_OP = 'INSERT'
+          OR OLD.status NOT IN ('pending', 'approved')
+          OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats)
+             IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats)) THEN
+    -- Serialize writers of one resource. In READ COMMITTED the next statement sees every
+    -- booking committed before the lock was granted. Under REPEATABLE READ or SERIALIZABLE a
+    -- snapshot cannot see later commits, so the lock is a no-op update instead: a concurrent
+    -- writer then fails with a serialization error (40001) and retries, never oversubscribes.
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+      SELECT capacity INTO v_capacity FROM booking.resources WHERE id = NEW.resource_id FOR NO KEY UPDATE;
+    ELSE
+      UPDATE booking.resources SET capacity = capacity WHERE id = NEW.resource_id RETURNING capacity INTO v_capacity;
+    END IF;
+
+    IF NEW.seats > v_capacity THEN
+      RAISE EXCEPTION 'resource % has % seat(s); % requested', NEW.resource_id, v_capacity, NEW.seats
+        USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity';
+    END IF;
+    IF v_capacity > 1 THEN
+      v_window := tstzrange(NEW.starts_at, NEW.ends_at, '[)');
+      v_peak := booking.held_seats_peak(NEW.resource_id, v_window, NEW.id);
+      IF v_peak + NEW.seats > v_capacity THEN
+        RAISE EXCEPTION 'resource % is full: % of % seat(s) already held during %',
+                        NEW.resource_id, v_peak, v_capacity, v_window
+          USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity',
+                DETAIL = format('%s seat(s) requested', NEW.seats);
+      END IF;
+    END IF;
+    -- Capacity-1 resources: the bookings_no_overlap exclusion constraint decides.
+  END IF;
+
+  NEW.is_exclusive := (v_capacity = 1);
+  RETURN NEW;
+END $$;
+
+-- Every status change, with who made it and why (the reason comes from the `booking.reason`
+-- setting, which the lifecycle functions set for the transaction).
+CREATE FUNCTION booking.bookings_record_transition() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO booking.booking_transitions (organization_id, booking_id, from_status, to_status, changed_by, reason)
+  VALUES (NEW.organization_id, NEW.id, OLD.status, NEW.status, booking.actor_id(),
+          nullif(current_setting('booking.reason', true), ''));
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_1_guard BEFORE INSERT OR UPDATE ON booking.bookings
+  FOR EACH ROW EXECUTE FUNCTION booking.bookings_guard();
+CREATE TRIGGER bookings_2_capacity BEFORE INSERT OR UPDATE OF resource_id, starts_at, ends_at, seats, status
+  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking.bookings_enforce_capacity();
+CREATE TRIGGER bookings_5_transition AFTER UPDATE OF status ON booking.bookings
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION booking.bookings_record_transition();
+
+-- ---------------------------------------------------------------------------------------------
+-- Resources: capacity can only shrink to what is already held; bookings follow the capacity.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.resources_capacity_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_peak integer;
+BEGIN
+  IF NEW.capacity = OLD.capacity THEN
+    RETURN NULL;
+  END IF;
+  v_peak := booking.held_seats_peak(NEW.id, '(,)'::tstzrange);
+  IF v_peak > NEW.capacity THEN
+    RAISE EXCEPTION 'resource % cannot shrink to % seat(s): % are held at once by current bookings',
+                    NEW.id, NEW.capacity, v_peak
+      USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity';
+  END IF;
+  UPDATE booking.bookings SET is_exclusive = (NEW.capacity = 1)
+  WHERE resource_id = NEW.id AND is_exclusive IS DISTINCT FROM (NEW.capacity = 1);
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER resources_5_capacity AFTER UPDATE OF capacity ON booking.resources
+  FOR EACH ROW EXECUTE FUNCTION booking.resources_capacity_changed();
+
+-- ---------------------------------------------------------------------------------------------
+-- Audit: every insert, update and delete of the business tables, append-only.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_key text;
+BEGIN
+  IF booking.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its audit rows with it
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    -- Keep only the columns that changed (updated_at is noise).
+    FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
+      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
+        v_new := v_new - v_key;
+        v_old := v_old - v_key;
+      END IF;
+    END LOOP;
+    IF v_new = '{}'::jsonb THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
+                                 old_values, new_values, reason, source)
+  VALUES ((v_row ->> 'organization_id')::uuid,
+          TG_TABLE_NAME,
+          coalesce(v_row ->> 'id', v_row ->> 'service_id')::uuid,
+          lower(TG_OP),
+          booking.current_user_id(),
+          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
+          v_old, v_new,
+          nullif(current_setting('booking.reason', true), ''),
+          'trigger');
+  RETURN NULL;
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['bookings', 'resources', 'members', 'availability_rules',
+                           'availability_exceptions', 'services', 'service_rules'] LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON booking.%I
+                    FOR EACH ROW EXECUTE FUNCTION booking.audit_row_change()',
+                   t || '_8_audit', t);
+  END LOOP;
+END $$;
+
+CREATE FUNCTION booking.audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'booking.audit_log is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_log
+  FOR EACH ROW EXECUTE FUNCTION booking.audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION booking.audit_log_append_only();

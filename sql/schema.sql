@@ -1,0 +1,335 @@
+-- booking_ext: the data model (DESIGN.md section 4).
+-- Runs first in the extension script (bootstrap), in schema @extschema@ = booking.
+-- Every table is an extension member registered with pg_extension_config_dump, so pg_dump keeps
+-- its rows. Integrity triggers are in integrity.sql, identity and row-level security in security.sql.
+
+-- ---------------------------------------------------------------------------------------------
+-- Identity read from the JWT claims that PostgREST / Supabase put in request.jwt.claims.
+-- Defined here because column defaults use them.
+-- ---------------------------------------------------------------------------------------------
+
+-- The caller's id: the JWT `sub` (text: Clerk ids and Supabase UUIDs both fit). NULL when anonymous.
+CREATE FUNCTION booking.current_user_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
+  )
+$$;
+
+-- The caller's API role: the JWT `role` claim, else the database role the statement runs as.
+CREATE FUNCTION booking.current_role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
+    current_user::text
+  )
+$$;
+
+-- True when the time zone name is one Postgres knows (IANA names such as 'Europe/Paris'; not
+-- abbreviations or POSIX offsets, whose sign conventions surprise people).
+CREATE FUNCTION booking.is_valid_time_zone(p_time_zone text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p_time_zone IS NOT NULL
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = p_time_zone)
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Core
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE booking.organizations (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  slug        text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
+  name        text NOT NULL CHECK (length(btrim(name)) > 0),
+  time_zone   text NOT NULL DEFAULT 'UTC',
+  is_public   boolean NOT NULL DEFAULT false,
+  settings    jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(settings) = 'object'),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX organizations_is_public_idx ON booking.organizations (is_public) WHERE is_public;
+
+CREATE TABLE booking.members (
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  user_id         text NOT NULL CHECK (length(user_id) > 0),
+  role            text NOT NULL DEFAULT 'client'
+                  CHECK (role IN ('owner', 'admin', 'staff', 'member', 'client')),
+  is_active       boolean NOT NULL DEFAULT true,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (organization_id, user_id)
+);
+-- Policies look members up by user first ("which organizations am I in?").
+CREATE INDEX members_user_id_idx ON booking.members (user_id, organization_id) WHERE is_active;
+
+CREATE TABLE booking.resources (
+  id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id       uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  kind                  text NOT NULL DEFAULT 'other'
+                        CHECK (kind IN ('space', 'equipment', 'person', 'other')),
+  title                 text NOT NULL CHECK (length(btrim(title)) > 0),
+  description           text,
+  capacity              integer NOT NULL DEFAULT 1 CHECK (capacity >= 1),
+  time_zone             text,     -- NULL: the organization's
+  is_bookable           boolean NOT NULL DEFAULT true,
+  auto_approve          boolean NOT NULL DEFAULT false,
+  buffer_before_minutes integer NOT NULL DEFAULT 0 CHECK (buffer_before_minutes BETWEEN 0 AND 1440),
+  buffer_after_minutes  integer NOT NULL DEFAULT 0 CHECK (buffer_after_minutes BETWEEN 0 AND 1440),
+  slot_interval_minutes integer CHECK (slot_interval_minutes BETWEEN 1 AND 1440),
+  min_notice_minutes    integer NOT NULL DEFAULT 0 CHECK (min_notice_minutes >= 0),
+  max_advance_days      integer CHECK (max_advance_days >= 1),
+  external_calendar_id  text,
+  metadata              jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  created_at            timestamptz NOT NULL DEFAULT now(),
+  updated_at            timestamptz NOT NULL DEFAULT now(),
+  -- Target of the (id, organization_id) foreign keys that keep children in their resource's tenant.
+  UNIQUE (id, organization_id)
+);
+CREATE INDEX resources_organization_id_idx ON booking.resources (organization_id, is_bookable);
+
+CREATE TABLE booking.availability_rules (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  resource_id     uuid,    -- NULL: the organization's default hours
+  day_of_week     smallint NOT NULL CHECK (day_of_week BETWEEN 0 AND 6),  -- 0 = Sunday, as extract(dow)
+  start_time      time NOT NULL,
+  end_time        time NOT NULL,  -- may be 24:00
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT availability_rules_time_order CHECK (end_time > start_time),
+  FOREIGN KEY (resource_id, organization_id)
+    REFERENCES booking.resources (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX availability_rules_organization_id_idx ON booking.availability_rules (organization_id);
+CREATE INDEX availability_rules_resource_id_idx ON booking.availability_rules (resource_id, organization_id);
+
+CREATE TABLE booking.availability_exceptions (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  resource_id     uuid,    -- NULL: the whole organization
+  during          tstzrange NOT NULL,
+  kind            text NOT NULL DEFAULT 'closed' CHECK (kind IN ('closed', 'open')),
+  reason          text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT availability_exceptions_bounded CHECK (
+    NOT isempty(during) AND NOT lower_inf(during) AND NOT upper_inf(during)
+    AND isfinite(lower(during)) AND isfinite(upper(during))),
+  FOREIGN KEY (resource_id, organization_id)
+    REFERENCES booking.resources (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX availability_exceptions_organization_id_idx
+  ON booking.availability_exceptions USING gist (organization_id, during);
+CREATE INDEX availability_exceptions_resource_id_idx
+  ON booking.availability_exceptions (resource_id, organization_id);
+
+CREATE TABLE booking.services (
+  id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id  uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  name             text NOT NULL CHECK (length(btrim(name)) > 0),
+  duration_minutes integer NOT NULL CHECK (duration_minutes BETWEEN 1 AND 10080),
+  price_cents      integer NOT NULL DEFAULT 0 CHECK (price_cents >= 0),
+  currency         text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+  is_active        boolean NOT NULL DEFAULT true,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (id, organization_id)
+);
+CREATE INDEX services_organization_id_idx ON booking.services (organization_id);
+
+CREATE TABLE booking.service_rules (
+  service_id              uuid PRIMARY KEY,
+  organization_id         uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  min_notice_minutes      integer CHECK (min_notice_minutes >= 0),
+  max_advance_days        integer CHECK (max_advance_days >= 1),
+  requires_deposit        boolean NOT NULL DEFAULT false,
+  deposit_cents           integer CHECK (deposit_cents > 0),
+  max_concurrent_bookings integer CHECK (max_concurrent_bookings >= 1),
+  staff_only              boolean NOT NULL DEFAULT false,
+  auto_confirm            boolean NOT NULL DEFAULT false,
+  created_at              timestamptz NOT NULL DEFAULT now(),
+  updated_at              timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT service_rules_deposit CHECK (NOT requires_deposit OR deposit_cents IS NOT NULL),
+  FOREIGN KEY (service_id, organization_id)
+    REFERENCES booking.services (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX service_rules_organization_id_idx ON booking.service_rules (organization_id);
+CREATE INDEX service_rules_service_org_idx ON booking.service_rules (service_id, organization_id);
+
+CREATE TABLE booking.bookings (
+  id                         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id            uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  resource_id                uuid NOT NULL,
+  service_id                 uuid,
+  booked_by                  text NOT NULL DEFAULT booking.current_user_id()
+                             CHECK (length(booked_by) > 0),
+  title                      text,
+  starts_at                  timestamptz NOT NULL,
+  ends_at                    timestamptz NOT NULL,
+  -- NULL only for a reversed range, which the time-order CHECK then refuses with 23514
+  -- (tstzrange() itself would fail first with a less helpful 22000).
+  during                     tstzrange GENERATED ALWAYS AS (
+                               CASE WHEN ends_at > starts_at THEN tstzrange(starts_at, ends_at, '[)') END
+                             ) STORED,
+  status                     text NOT NULL DEFAULT 'pending' CHECK (status IN (
+                               'draft', 'pending', 'changes_requested', 'approved',
+                               'rejected', 'cancelled', 'completed', 'no_show')),
+  seats                      integer NOT NULL DEFAULT 1 CHECK (seats >= 1),
+  source                     text NOT NULL DEFAULT 'app'
+                             CHECK (source IN ('app', 'api', 'appsheet', 'google_calendar', 'manual')),
+  external_calendar_event_id text,
+  client_notes               text,
+  admin_notes                text,
+  approved_by                text,
+  approved_at                timestamptz,
+  -- Maintained by the database: true while the resource has capacity 1. It drives the
+  -- no-overlap exclusion constraint below; capacity above 1 is checked under a resource lock.
+  is_exclusive               boolean NOT NULL DEFAULT true,
+  created_at                 timestamptz NOT NULL DEFAULT now(),
+  updated_at                 timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (id, organization_id),
+  CONSTRAINT bookings_time_order CHECK (ends_at > starts_at),
+  CONSTRAINT bookings_finite_times CHECK (isfinite(starts_at) AND isfinite(ends_at)),
+  CONSTRAINT bookings_resource_same_organization FOREIGN KEY (resource_id, organization_id)
+    REFERENCES booking.resources (id, organization_id),
+  CONSTRAINT bookings_service_same_organization FOREIGN KEY (service_id, organization_id)
+    REFERENCES booking.services (id, organization_id),
+  CONSTRAINT bookings_no_overlap EXCLUDE USING gist (resource_id WITH =, during WITH &&)
+    WHERE (is_exclusive AND status IN ('pending', 'approved'))
+);
+CREATE INDEX bookings_organization_id_idx ON booking.bookings (organization_id, starts_at);
+CREATE INDEX bookings_booked_by_idx ON booking.bookings (booked_by, organization_id);
+CREATE INDEX bookings_resource_id_idx ON booking.bookings (resource_id, organization_id);
+CREATE INDEX bookings_service_id_idx ON booking.bookings (service_id, organization_id) WHERE service_id IS NOT NULL;
+-- Time-holding bookings of a resource by time: capacity checks and availability read this.
+CREATE INDEX bookings_holding_during_idx ON booking.bookings USING gist (resource_id, during)
+  WHERE status IN ('pending', 'approved');
+
+CREATE TABLE booking.booking_services (
+  booking_id       uuid NOT NULL,
+  organization_id  uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  service_id       uuid NOT NULL,
+  position         integer NOT NULL DEFAULT 1 CHECK (position >= 1),
+  duration_minutes integer NOT NULL CHECK (duration_minutes >= 1),
+  price_cents      integer NOT NULL DEFAULT 0 CHECK (price_cents >= 0),
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (booking_id, position),
+  FOREIGN KEY (booking_id, organization_id)
+    REFERENCES booking.bookings (id, organization_id) ON DELETE CASCADE,
+  FOREIGN KEY (service_id, organization_id)
+    REFERENCES booking.services (id, organization_id)
+);
+CREATE INDEX booking_services_booking_org_idx ON booking.booking_services (booking_id, organization_id);
+CREATE INDEX booking_services_organization_id_idx ON booking.booking_services (organization_id);
+CREATE INDEX booking_services_service_id_idx ON booking.booking_services (service_id, organization_id);
+
+CREATE TABLE booking.booking_transitions (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  booking_id      uuid NOT NULL,
+  from_status     text NOT NULL CHECK (from_status IN (
+                    'draft', 'pending', 'changes_requested', 'approved',
+                    'rejected', 'cancelled', 'completed', 'no_show')),
+  to_status       text NOT NULL CHECK (to_status IN (
+                    'draft', 'pending', 'changes_requested', 'approved',
+                    'rejected', 'cancelled', 'completed', 'no_show')),
+  changed_by      text NOT NULL,   -- JWT subject, or the database login role outside the API
+  reason          text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (booking_id, organization_id)
+    REFERENCES booking.bookings (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX booking_transitions_booking_id_idx ON booking.booking_transitions (booking_id, organization_id, created_at);
+CREATE INDEX booking_transitions_organization_id_idx ON booking.booking_transitions (organization_id);
+
+-- ---------------------------------------------------------------------------------------------
+-- Communication and audit
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE booking.notifications (
+  id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id   uuid REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  recipient_id      text NOT NULL CHECK (length(recipient_id) > 0),
+  notification_type text NOT NULL CHECK (length(btrim(notification_type)) > 0),
+  message           text NOT NULL CHECK (length(btrim(message)) > 0),
+  metadata          jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  read_at           timestamptz,
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX notifications_recipient_idx ON booking.notifications (recipient_id, created_at DESC);
+CREATE INDEX notifications_unread_idx ON booking.notifications (recipient_id, notification_type) WHERE read_at IS NULL;
+CREATE INDEX notifications_organization_id_idx ON booking.notifications (organization_id);
+
+-- Append-only (see integrity.sql). No foreign key on purpose: the history of a deleted tenant
+-- or entity stays readable.
+CREATE TABLE booking.audit_log (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid,
+  entity_type     text NOT NULL CHECK (length(entity_type) > 0),
+  entity_id       uuid,
+  action          text NOT NULL CHECK (length(action) > 0),
+  actor_id        text,            -- JWT subject; NULL for writes outside the API
+  actor_role      text NOT NULL,   -- JWT role, or the database role
+  old_values      jsonb,
+  new_values      jsonb,
+  reason          text,
+  source          text NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'rpc', 'api', 'system')),
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_organization_id_idx ON booking.audit_log (organization_id, created_at DESC);
+CREATE INDEX audit_log_entity_idx ON booking.audit_log (entity_type, entity_id);
+CREATE INDEX audit_log_actor_idx ON booking.audit_log (actor_id);
+
+CREATE TABLE booking.outbox (
+  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  topic           text NOT NULL CHECK (length(topic) > 0),
+  payload         jsonb NOT NULL,
+  deliver_after   timestamptz NOT NULL DEFAULT now(),
+  delivered_at    timestamptz,
+  attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_error      text,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX outbox_due_idx ON booking.outbox (deliver_after) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_organization_id_idx ON booking.outbox (organization_id);
+
+CREATE TABLE booking.conflicts (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  resource_id     uuid NOT NULL,
+  conflict_type   text NOT NULL CHECK (conflict_type IN (
+                    'double_booking', 'timezone_mismatch', 'resource_unavailable', 'capacity_exceeded')),
+  severity        text NOT NULL DEFAULT 'medium' CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'investigating', 'resolved', 'ignored')),
+  details         jsonb NOT NULL DEFAULT '{}'::jsonb,
+  resolution      text,
+  resolved_by     text,
+  resolved_at     timestamptz,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (resource_id, organization_id)
+    REFERENCES booking.resources (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX conflicts_organization_id_idx ON booking.conflicts (organization_id, status);
+CREATE INDEX conflicts_resource_id_idx ON booking.conflicts (resource_id, organization_id);
+
+-- ---------------------------------------------------------------------------------------------
+-- pg_dump keeps the rows of every table (and the outbox's identity sequence).
+-- ---------------------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump(('booking.' || t)::regclass, '')
+FROM unnest(ARRAY['organizations', 'members', 'resources', 'availability_rules',
+                  'availability_exceptions', 'services', 'service_rules', 'bookings',
+                  'booking_services', 'booking_transitions', 'notifications', 'audit_log',
+                  'outbox', 'conflicts']) AS t;
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('booking.outbox', 'id')::regclass, '');

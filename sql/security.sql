@@ -1,0 +1,259 @@
+-- booking_ext: identity helpers, row-level security and grants (DESIGN.md section 3).
+-- Runs last in the extension script (finalize).
+--
+-- Policies are written TO PUBLIC, one per table and command, and scope by the JWT identity;
+-- which API role may touch a table at all is decided by the grants at the end. That way the
+-- policies need no role to exist at install time, and the API roles can be created later.
+-- Identity calls sit in sub-selects so Postgres evaluates them once per query (an InitPlan).
+
+-- ---------------------------------------------------------------------------------------------
+-- Membership helpers. SECURITY DEFINER so that policies on other tables can ask about
+-- membership without being filtered by the members table's own policies.
+-- ---------------------------------------------------------------------------------------------
+
+-- The organizations the caller is an active member of, optionally only with one of p_roles.
+CREATE FUNCTION booking.user_organization_ids(p_roles text[] DEFAULT NULL) RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(array_agg(m.organization_id), '{}')
+  FROM booking.members m
+  WHERE m.user_id = booking.current_user_id()
+    AND m.is_active
+    AND (p_roles IS NULL OR m.role = ANY (p_roles))
+$$;
+
+-- Organizations whose bookable resources and opening hours anyone may see.
+CREATE FUNCTION booking.public_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(array_agg(id), '{}') FROM booking.organizations WHERE is_public $$;
+
+CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids()) $$;
+
+CREATE FUNCTION booking.is_staff(p_organization_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admin,staff}')) $$;
+
+CREATE FUNCTION booking.is_admin(p_organization_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admin}')) $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Row-level security: enabled and forced on every table.
+-- ---------------------------------------------------------------------------------------------
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['organizations', 'members', 'resources', 'availability_rules',
+                           'availability_exceptions', 'services', 'service_rules', 'bookings',
+                           'booking_services', 'booking_transitions', 'notifications', 'audit_log',
+                           'outbox', 'conflicts'] LOOP
+    EXECUTE format('ALTER TABLE booking.%I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE booking.%I FORCE ROW LEVEL SECURITY', t);
+  END LOOP;
+END $$;
+
+-- organizations: members see theirs, everyone sees public ones; admins edit, owners delete.
+-- Creating a tenant is a back-office act (service_role).
+CREATE POLICY organizations_select ON booking.organizations FOR SELECT
+  USING (is_public OR id = ANY ((SELECT booking.user_organization_ids())));
+CREATE POLICY organizations_update ON booking.organizations FOR UPDATE
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))))
+  WITH CHECK (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+CREATE POLICY organizations_delete ON booking.organizations FOR DELETE
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner}'))));
+
+-- members: you see your own memberships, staff see their organization's; admins manage them,
+-- and only owners hand out or take away the owner role.
+CREATE POLICY members_select ON booking.members FOR SELECT
+  USING (user_id = (SELECT booking.current_user_id())
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+CREATE POLICY members_insert ON booking.members FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+CREATE POLICY members_update ON booking.members FOR UPDATE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+CREATE POLICY members_delete ON booking.members FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+
+-- Catalogue tables: members read, staff manage. Resources and opening hours of public
+-- organizations are readable by anyone (only bookable resources).
+CREATE POLICY resources_select ON booking.resources FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids()))
+         OR (is_bookable AND organization_id = ANY ((SELECT booking.public_organization_ids()))));
+CREATE POLICY availability_rules_select ON booking.availability_rules FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids()))
+         OR organization_id = ANY ((SELECT booking.public_organization_ids())));
+CREATE POLICY availability_exceptions_select ON booking.availability_exceptions FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+CREATE POLICY services_select ON booking.services FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+CREATE POLICY service_rules_select ON booking.service_rules FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['resources', 'availability_rules', 'availability_exceptions',
+                           'services', 'service_rules', 'conflicts'] LOOP
+    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR INSERT
+      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      t || '_insert', t);
+    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR UPDATE
+      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))))
+      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      t || '_update', t);
+    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR DELETE
+      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      t || '_delete', t);
+  END LOOP;
+END $$;
+
+-- bookings: the booker sees and edits their own; staff manage their organization's. A booker
+-- may create a draft or pending booking for themselves in an organization they belong to or
+-- that is public; which fields and statuses they may change afterwards is bookings_guard's job.
+CREATE POLICY bookings_select ON booking.bookings FOR SELECT
+  USING (booked_by = (SELECT booking.current_user_id())
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+CREATE POLICY bookings_insert ON booking.bookings FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+              OR (booked_by = (SELECT booking.current_user_id())
+                  AND status IN ('draft', 'pending')
+                  AND (organization_id = ANY ((SELECT booking.user_organization_ids()))
+                       OR organization_id = ANY ((SELECT booking.public_organization_ids())))));
+CREATE POLICY bookings_update ON booking.bookings FOR UPDATE
+  USING (booked_by = (SELECT booking.current_user_id())
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))))
+  WITH CHECK (booked_by = (SELECT booking.current_user_id())
+              OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+CREATE POLICY bookings_delete ON booking.bookings FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+
+-- booking_services: visible with the booking; the booker edits them while the booking is open.
+CREATE POLICY booking_services_select ON booking.booking_services FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+         OR EXISTS (SELECT 1 FROM booking.bookings b
+                    WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
+CREATE POLICY booking_services_insert ON booking.booking_services FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+              OR EXISTS (SELECT 1 FROM booking.bookings b
+                         WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
+                           AND b.status IN ('draft', 'pending', 'changes_requested')));
+CREATE POLICY booking_services_update ON booking.booking_services FOR UPDATE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+         OR EXISTS (SELECT 1 FROM booking.bookings b
+                    WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
+                      AND b.status IN ('draft', 'pending', 'changes_requested')))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+              OR EXISTS (SELECT 1 FROM booking.bookings b
+                         WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
+                           AND b.status IN ('draft', 'pending', 'changes_requested')));
+CREATE POLICY booking_services_delete ON booking.booking_services FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+         OR EXISTS (SELECT 1 FROM booking.bookings b
+                    WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
+                      AND b.status IN ('draft', 'pending', 'changes_requested')));
+
+-- booking_transitions: read with the booking; written only by the status trigger.
+CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+         OR EXISTS (SELECT 1 FROM booking.bookings b
+                    WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
+
+-- notifications: the recipient reads, marks read and deletes theirs; staff send to members of
+-- their organization.
+CREATE POLICY notifications_select ON booking.notifications FOR SELECT
+  USING (recipient_id = (SELECT booking.current_user_id()));
+CREATE POLICY notifications_insert ON booking.notifications FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+              AND EXISTS (SELECT 1 FROM booking.members m
+                          WHERE m.organization_id = notifications.organization_id
+                            AND m.user_id = notifications.recipient_id));
+CREATE POLICY notifications_update ON booking.notifications FOR UPDATE
+  USING (recipient_id = (SELECT booking.current_user_id()))
+  WITH CHECK (recipient_id = (SELECT booking.current_user_id()));
+CREATE POLICY notifications_delete ON booking.notifications FOR DELETE
+  USING (recipient_id = (SELECT booking.current_user_id()));
+
+-- audit_log and outbox: admins read their organization's; nobody edits the audit log.
+CREATE POLICY audit_log_select ON booking.audit_log FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+CREATE POLICY outbox_select ON booking.outbox FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+
+CREATE POLICY conflicts_select ON booking.conflicts FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+
+-- ---------------------------------------------------------------------------------------------
+-- Grants to the Supabase API roles that exist. Roles are cluster-wide and never extension
+-- members, so the script only grants; booking.create_api_roles() creates them on a plain
+-- Postgres and grants again.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION booking.grant_api_privileges() RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_granted text[] := '{}';
+  v_member_write text := 'members, resources, availability_rules, availability_exceptions, services, '
+                         'service_rules, bookings, booking_services, conflicts';
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    GRANT USAGE ON SCHEMA booking TO anon;
+    GRANT SELECT ON booking.organizations, booking.resources, booking.availability_rules TO anon;
+    v_granted := v_granted || 'anon'::text;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    GRANT USAGE ON SCHEMA booking TO authenticated;
+    GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
+    EXECUTE 'GRANT INSERT, UPDATE, DELETE ON ' ||
+            (SELECT string_agg('booking.' || btrim(t), ', ') FROM unnest(string_to_array(v_member_write, ',')) t) ||
+            ' TO authenticated';
+    GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
+    GRANT INSERT, DELETE ON booking.notifications TO authenticated;
+    GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
+    v_granted := v_granted || 'authenticated'::text;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT USAGE ON SCHEMA booking TO service_role;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
+    REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
+    GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
+    v_granted := v_granted || 'service_role'::text;
+  END IF;
+  RETURN v_granted;
+END $$;
+
+-- The one call that prepares a plain Postgres for PostgREST / supabase-js: creates the
+-- Supabase API roles where they are missing (anon, authenticated: NOLOGIN; service_role:
+-- NOLOGIN BYPASSRLS) and grants them booking_ext's privileges. Needs a superuser. On Supabase
+-- the roles already exist and the extension grants to them at install.
+CREATE FUNCTION booking.create_api_roles() RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+  END IF;
+  RETURN booking.grant_api_privileges();
+END $$;
+
+REVOKE EXECUTE ON FUNCTION booking.grant_api_privileges(), booking.create_api_roles() FROM PUBLIC;
+SELECT booking.grant_api_privileges();

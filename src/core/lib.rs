@@ -1,0 +1,5 @@
+//! booking_ext's pure core: the rules and algorithms, on plain values, with no Postgres in it.
+//! The pgrx crate around it only converts SQL values and calls in here, so everything in this
+//! crate is tested with a plain `cargo test -p booking_core`.
+
+pub mod status;

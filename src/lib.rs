@@ -1,0 +1,42 @@
+//! booking_ext: a Postgres extension that turns a database into the backend of a booking platform.
+//!
+//! The SQL files in `sql/` hold the schema, integrity triggers and row-level security; this crate
+//! binds the pure core (`booking_core`, in `src/core`) to SQL. Each binding module is thin: it
+//! converts SQL values, calls the core, and reports errors with a stable SQLSTATE.
+
+use pgrx::prelude::*;
+
+mod errors;
+mod status;
+
+::pgrx::pg_module_magic!(name, version);
+
+// Dependency-free fallback: this crate must unwind so that a Rust panic becomes a Postgres ERROR.
+#[cfg(not(panic = "unwind"))]
+compile_error!("booking_ext must be compiled with panic = \"unwind\"");
+
+// Tables, indexes and the identity helpers their defaults use: first in the script.
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+// Triggers: after the Rust functions they call.
+extension_sql_file!(
+    "../sql/integrity.sql",
+    name = "integrity",
+    requires = ["schema", status::transition_allowed, status::status_transitions, status::booking_statuses]
+);
+// Membership helpers, row-level security and grants: last.
+extension_sql_file!("../sql/security.sql", name = "security", finalize);
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        // Tests must not depend on the machine's zone; time-zone tests name their zones.
+        vec!["timezone = 'UTC'"]
+    }
+}

@@ -1,0 +1,56 @@
+-- Test helpers, created in pg_temp so they vanish with the session.
+
+-- Become a persona exactly as PostgREST does: the database role plus request.jwt.claims, both
+-- for the current transaction only. 'superuser' goes back to the session's own role.
+CREATE FUNCTION pg_temp.act_as(p_persona text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_role text;
+  v_sub  text;
+BEGIN
+  CASE p_persona
+    WHEN 'superuser'    THEN PERFORM set_config('role', 'none', true);
+                             PERFORM set_config('request.jwt.claims', '', true);
+                             RETURN;
+    WHEN 'anon'         THEN v_role := 'anon';
+    WHEN 'service_role' THEN v_role := 'service_role';
+    WHEN 'outsider'     THEN v_role := 'authenticated'; v_sub := 'u-outsider';
+    WHEN 'client'       THEN v_role := 'authenticated'; v_sub := 'u-client';
+    WHEN 'client2'      THEN v_role := 'authenticated'; v_sub := 'u-client2';
+    WHEN 'member'       THEN v_role := 'authenticated'; v_sub := 'u-member';
+    WHEN 'staff'        THEN v_role := 'authenticated'; v_sub := 'u-staff';
+    WHEN 'admin'        THEN v_role := 'authenticated'; v_sub := 'u-admin';
+    ELSE RAISE EXCEPTION 'unknown persona %', p_persona;
+  END CASE;
+  PERFORM set_config('role', 'none', true);
+  PERFORM set_config('request.jwt.claims',
+                     jsonb_strip_nulls(jsonb_build_object('sub', v_sub, 'role', v_role,
+                                                          'aud', CASE WHEN v_sub IS NOT NULL THEN 'authenticated' END))::text,
+                     true);
+  PERFORM set_config('role', v_role, true);
+END $$;
+
+-- Run p_sql and fail unless it raises SQLSTATE p_state. The statement's effects are rolled back.
+CREATE FUNCTION pg_temp.expect_error(p_state text, p_sql text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    EXECUTE p_sql;
+  EXCEPTION WHEN OTHERS THEN
+    IF SQLSTATE <> p_state THEN
+      RAISE EXCEPTION 'expected SQLSTATE % but got % (%) from: %', p_state, SQLSTATE, SQLERRM, p_sql;
+    END IF;
+    RETURN;
+  END;
+  RAISE EXCEPTION 'expected SQLSTATE % but the statement succeeded: %', p_state, p_sql;
+END $$;
+
+CREATE FUNCTION pg_temp.check(p_ok boolean, p_what text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_ok IS NOT TRUE THEN
+    RAISE EXCEPTION 'check failed: %', p_what;
+  END IF;
+END $$;
+
+SELECT booking.create_api_roles();
