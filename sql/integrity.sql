@@ -195,8 +195,8 @@ BEGIN
       USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_resource_bookable';
   END IF;
 
-  IF NOT (NEW.ends_at > NEW.starts_at) OR NEW.seats < 1 THEN
-    RETURN NEW;  -- the CHECK constraints report these
+  IF NOT coalesce(NEW.ends_at > NEW.starts_at AND NEW.seats >= 1, false) THEN
+    RETURN NEW;  -- the NOT NULL and CHECK constraints report these
   END IF;
 
   IF NEW.status IN ('pending', 'approved')
@@ -302,9 +302,9 @@ BEGIN
     RETURN NULL;  -- a restore brings its audit rows with it
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    -- Keep only the columns that changed (updated_at is noise).
+    -- Keep only the columns that changed; updated_at and the derived is_exclusive are noise.
     FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
-      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
+      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key IN ('updated_at', 'is_exclusive') THEN
         v_new := v_new - v_key;
         v_old := v_old - v_key;
       END IF;

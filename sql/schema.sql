@@ -327,9 +327,19 @@ CREATE INDEX conflicts_resource_id_idx ON booking.conflicts (resource_id, organi
 -- ---------------------------------------------------------------------------------------------
 -- pg_dump keeps the rows of every table (and the outbox's identity sequence).
 -- ---------------------------------------------------------------------------------------------
-SELECT pg_catalog.pg_extension_config_dump(('booking.' || t)::regclass, '')
-FROM unnest(ARRAY['organizations', 'members', 'resources', 'availability_rules',
-                  'availability_exceptions', 'services', 'service_rules', 'bookings',
-                  'booking_services', 'booking_transitions', 'notifications', 'audit_log',
-                  'outbox', 'conflicts']) AS t;
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('booking.outbox', 'id')::regclass, '');
+-- One call per statement: each call rewrites the same pg_extension row.
+SELECT pg_catalog.pg_extension_config_dump('booking.organizations', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.members', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.resources', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.availability_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.availability_exceptions', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.services', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.service_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.bookings', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.booking_services', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.booking_transitions', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.outbox_id_seq', '');

@@ -62,44 +62,44 @@ END $$;
 -- organizations: members see theirs, everyone sees public ones; admins edit, owners delete.
 -- Creating a tenant is a back-office act (service_role).
 CREATE POLICY organizations_select ON booking.organizations FOR SELECT
-  USING (is_public OR id = ANY ((SELECT booking.user_organization_ids())));
+  USING (is_public OR id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
 CREATE POLICY organizations_update ON booking.organizations FOR UPDATE
-  USING (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))))
-  WITH CHECK (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]))
+  WITH CHECK (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
 CREATE POLICY organizations_delete ON booking.organizations FOR DELETE
-  USING (id = ANY ((SELECT booking.user_organization_ids('{owner}'))));
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[]));
 
 -- members: you see your own memberships, staff see their organization's; admins manage them,
 -- and only owners hand out or take away the owner role.
 CREATE POLICY members_select ON booking.members FOR SELECT
   USING (user_id = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 CREATE POLICY members_insert ON booking.members FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
-              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
 CREATE POLICY members_update ON booking.members FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
-         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
-              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
 CREATE POLICY members_delete ON booking.members FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}')))
-         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}')))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
 
 -- Catalogue tables: members read, staff manage. Resources and opening hours of public
 -- organizations are readable by anyone (only bookable resources).
 CREATE POLICY resources_select ON booking.resources FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids()))
-         OR (is_bookable AND organization_id = ANY ((SELECT booking.public_organization_ids()))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
+         OR (is_bookable AND organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[])));
 CREATE POLICY availability_rules_select ON booking.availability_rules FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids()))
-         OR organization_id = ANY ((SELECT booking.public_organization_ids())));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
+         OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]));
 CREATE POLICY availability_exceptions_select ON booking.availability_exceptions FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
 CREATE POLICY services_select ON booking.services FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
 CREATE POLICY service_rules_select ON booking.service_rules FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
 
 DO $$
 DECLARE t text;
@@ -107,14 +107,14 @@ BEGIN
   FOREACH t IN ARRAY ARRAY['resources', 'availability_rules', 'availability_exceptions',
                            'services', 'service_rules', 'conflicts'] LOOP
     EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR INSERT
-      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
       t || '_insert', t);
     EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR UPDATE
-      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))))
-      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
+      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
       t || '_update', t);
     EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR DELETE
-      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))) $f$,
+      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
       t || '_delete', t);
   END LOOP;
 END $$;
@@ -124,49 +124,49 @@ END $$;
 -- that is public; which fields and statuses they may change afterwards is bookings_guard's job.
 CREATE POLICY bookings_select ON booking.bookings FOR SELECT
   USING (booked_by = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 CREATE POLICY bookings_insert ON booking.bookings FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
               OR (booked_by = (SELECT booking.current_user_id())
                   AND status IN ('draft', 'pending')
-                  AND (organization_id = ANY ((SELECT booking.user_organization_ids()))
-                       OR organization_id = ANY ((SELECT booking.public_organization_ids())))));
+                  AND (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
+                       OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]))));
 CREATE POLICY bookings_update ON booking.bookings FOR UPDATE
   USING (booked_by = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))))
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
   WITH CHECK (booked_by = (SELECT booking.current_user_id())
-              OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+              OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 CREATE POLICY bookings_delete ON booking.bookings FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
 -- booking_services: visible with the booking; the booker edits them while the booking is open.
 CREATE POLICY booking_services_select ON booking.booking_services FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
 CREATE POLICY booking_services_insert ON booking.booking_services FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
               OR EXISTS (SELECT 1 FROM booking.bookings b
                          WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
                            AND b.status IN ('draft', 'pending', 'changes_requested')));
 CREATE POLICY booking_services_update ON booking.booking_services FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
                       AND b.status IN ('draft', 'pending', 'changes_requested')))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
               OR EXISTS (SELECT 1 FROM booking.bookings b
                          WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
                            AND b.status IN ('draft', 'pending', 'changes_requested')));
 CREATE POLICY booking_services_delete ON booking.booking_services FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
                       AND b.status IN ('draft', 'pending', 'changes_requested')));
 
 -- booking_transitions: read with the booking; written only by the status trigger.
 CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
 
@@ -175,7 +175,7 @@ CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELE
 CREATE POLICY notifications_select ON booking.notifications FOR SELECT
   USING (recipient_id = (SELECT booking.current_user_id()));
 CREATE POLICY notifications_insert ON booking.notifications FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}')))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
               AND EXISTS (SELECT 1 FROM booking.members m
                           WHERE m.organization_id = notifications.organization_id
                             AND m.user_id = notifications.recipient_id));
@@ -187,12 +187,12 @@ CREATE POLICY notifications_delete ON booking.notifications FOR DELETE
 
 -- audit_log and outbox: admins read their organization's; nobody edits the audit log.
 CREATE POLICY audit_log_select ON booking.audit_log FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
 CREATE POLICY outbox_select ON booking.outbox FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
 
 CREATE POLICY conflicts_select ON booking.conflicts FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))));
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
 -- ---------------------------------------------------------------------------------------------
 -- Grants to the Supabase API roles that exist. Roles are cluster-wide and never extension

@@ -16,12 +16,12 @@ mod status;
 compile_error!("booking_ext must be compiled with panic = \"unwind\"");
 
 // Tables, indexes and the identity helpers their defaults use: first in the script.
-extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/schema.sql", name = "booking_schema", bootstrap);
 // Triggers: after the Rust functions they call.
 extension_sql_file!(
     "../sql/integrity.sql",
     name = "integrity",
-    requires = ["schema", status::transition_allowed, status::status_transitions, status::booking_statuses]
+    requires = ["booking_schema", status::transition_allowed, status::status_transitions, status::booking_statuses]
 );
 // Membership helpers, row-level security and grants: last.
 extension_sql_file!("../sql/security.sql", name = "security", finalize);

@@ -1,3 +1,7 @@
+-- Suites running at once would create the same cluster-wide roles and grant on the same
+-- tables: take turns (the lock is released when the test's transaction rolls back).
+SELECT pg_advisory_xact_lock(7340321);
+
 -- Test helpers, created in pg_temp so they vanish with the session.
 
 -- Become a persona exactly as PostgREST does: the database role plus request.jwt.claims, both

@@ -79,7 +79,7 @@ INSERT INTO rls_case VALUES
 DO $$
 DECLARE
   personas constant text[] := ARRAY['anon', 'outsider', 'client', 'member', 'staff', 'admin', 'service_role'];
-  c        record;
+  k        record;
   i        integer;
   v_rows   integer;
   v_got    text;
@@ -97,11 +97,11 @@ BEGIN
                         format('matrix tables %s vs extension tables %s', (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case), v_tables));
   PERFORM pg_temp.check((SELECT bool_and(n = 4) FROM (SELECT count(DISTINCT cmd) n FROM rls_case GROUP BY tbl) x), 'four commands per table');
 
-  FOR c IN SELECT * FROM rls_case ORDER BY tbl, cmd LOOP
+  FOR k IN SELECT * FROM rls_case ORDER BY tbl, cmd LOOP
     FOR i IN 1 .. array_length(personas, 1) LOOP
       PERFORM pg_temp.act_as(personas[i]);
       BEGIN
-        EXECUTE c.sql;
+        EXECUTE k.sql;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
         -- roll the case back, carrying the row count out in the message
         RAISE EXCEPTION USING ERRCODE = 'BKT00', MESSAGE = v_rows::text;
@@ -114,10 +114,10 @@ BEGIN
           v_got := 'error ' || SQLSTATE || ': ' || SQLERRM;
       END;
       PERFORM pg_temp.act_as('superuser');
-      v_want := substr(c.expect, i, 1);
+      v_want := substr(k.expect, i, 1);
       v_cases := v_cases + 1;
       IF v_got <> v_want THEN
-        v_bad := v_bad || format('%s %s as %s: expected %s, got %s', c.tbl, c.cmd, personas[i],
+        v_bad := v_bad || format('%s %s as %s: expected %s, got %s', k.tbl, k.cmd, personas[i],
                                  CASE v_want WHEN 'Y' THEN 'allowed' ELSE 'denied' END,
                                  CASE v_got WHEN 'Y' THEN 'allowed' WHEN 'n' THEN 'denied' ELSE v_got END);
       END IF;
