@@ -60,7 +60,7 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
             as_persona(&mut tx, "authenticated", Some(persona));
             let res = tx.execute(
                 "INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, seats)
-                 VALUES ($1::uuid, $2::uuid,
+                 VALUES ($1::text::uuid, $2::text::uuid,
                          '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $3::int),
                          '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $4::int), $5)",
                 &[&LAB, &resource, &(start_min as i32), &((start_min + len_min) as i32), &seats],
@@ -128,7 +128,7 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
             .query(
                 "SELECT (extract(epoch FROM starts_at) * 1e6)::int8, (extract(epoch FROM ends_at) * 1e6)::int8, seats
                  FROM booking.bookings
-                 WHERE resource_id = $1::uuid AND status IN ('pending', 'approved')
+                 WHERE resource_id = $1::text::uuid AND status IN ('pending', 'approved')
                    AND starts_at >= '2030-06-03 14:00Z' AND starts_at < '2030-06-04Z'",
                 &[&resource],
             )

@@ -21,7 +21,9 @@ fn create_drop_create_leaves_nothing_behind() {
     );
 
     c.batch_execute("DROP EXTENSION booking_ext").unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'booking'"), 0, "schema dropped");
+    // The schema CREATE EXTENSION made is not an extension member: it stays, empty.
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'booking'::regnamespace"), 0, "tables, indexes and sequences dropped");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace"), 0, "functions dropped");
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM pg_proc WHERE proname IN ('current_user_id', 'transition_allowed', 'bookings_guard')"),
         0,
