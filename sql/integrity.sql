@@ -64,7 +64,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  -- A no-op update (the resource lock in REPEATABLE READ) leaves the row as it was.
+  -- A no-op update (the capacity trigger's resource lock) leaves the row as it was.
   IF NEW IS DISTINCT FROM OLD THEN
     NEW.updated_at := now();
   END IF;
@@ -204,15 +204,14 @@ BEGIN
           OR OLD.status NOT IN ('pending', 'approved')
           OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats)
              IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats)) THEN
-    -- Serialize writers of one resource. In READ COMMITTED the next statement sees every
-    -- booking committed before the lock was granted. Under REPEATABLE READ or SERIALIZABLE a
-    -- snapshot cannot see later commits, so the lock is a no-op update instead: a concurrent
-    -- writer then fails with a serialization error (40001) and retries, never oversubscribes.
-    IF current_setting('transaction_isolation') = 'read committed' THEN
-      SELECT capacity INTO v_capacity FROM booking.resources WHERE id = NEW.resource_id FOR NO KEY UPDATE;
-    ELSE
-      UPDATE booking.resources SET capacity = capacity WHERE id = NEW.resource_id RETURNING capacity INTO v_capacity;
-    END IF;
+    -- Serialize the writers of one resource with a no-op update of its row. In READ COMMITTED
+    -- the statements after it see every booking committed before the lock was granted. A
+    -- REPEATABLE READ or SERIALIZABLE snapshot cannot see later commits, but the new row
+    -- version each writer leaves makes a concurrent writer fail with 40001 (to be retried)
+    -- instead of counting from a stale snapshot. A plain FOR UPDATE lock would not: it leaves
+    -- no new version, so a snapshot writer waiting on it would go on and oversubscribe.
+    UPDATE booking.resources SET capacity = capacity WHERE id = NEW.resource_id
+    RETURNING capacity INTO v_capacity;
 
     IF NEW.seats > v_capacity THEN
       RAISE EXCEPTION 'resource % has % seat(s); % requested', NEW.resource_id, v_capacity, NEW.seats

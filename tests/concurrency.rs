@@ -11,7 +11,7 @@ const VR: &str = "00000000-0000-4000-a000-000000000101"; // capacity 1
 const SPACE: &str = "00000000-0000-4000-a000-000000000103"; // capacity 12
 const LAB: &str = "00000000-0000-4000-a000-000000000001";
 const CLIENTS: usize = 50;
-const ATTEMPTS: usize = 8;
+const ATTEMPTS: usize = 12;
 const PERSONAS: [&str; 4] = ["u-client", "u-client2", "u-member", "u-outsider"];
 
 /// A small deterministic generator, so a failing run can be replayed.
