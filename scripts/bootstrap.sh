@@ -61,7 +61,8 @@ debian_mirror() {
 
 build_pg() { # major, debian source package suite hint
   local major=$1 prefix=$BOOKING_TOOLS/pg$1
-  if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/share/extension/btree_gist.control" ] && [ -x "$prefix/bin/pgbench" ]; then
+  if [ -x "$prefix/bin/pg_config" ] && [ -x "$prefix/bin/pg_dump" ] \
+     && [ -f "$("$prefix/bin/pg_config" --sharedir)/extension/btree_gist.control" ]; then
     return 0
   fi
   local srcdir=$BOOKING_TOOLS/src

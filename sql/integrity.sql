@@ -64,7 +64,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  -- A no-op update (the capacity trigger's resource lock) leaves the row as it was.
+  -- Only real changes: the capacity trigger's no-op update of a resource leaves it as it was.
+  -- (Tested here rather than in a WHEN clause: BEFORE triggers' WHEN cannot see generated columns.)
   IF NEW IS DISTINCT FROM OLD THEN
     NEW.updated_at := now();
   END IF;
@@ -266,9 +267,6 @@ AS $$
 DECLARE
   v_peak integer;
 BEGIN
-  IF NEW.capacity = OLD.capacity THEN
-    RETURN NULL;
-  END IF;
   v_peak := booking.held_seats_peak(NEW.id, '(,)'::tstzrange);
   IF v_peak > NEW.capacity THEN
     RAISE EXCEPTION 'resource % cannot shrink to % seat(s): % are held at once by current bookings',
@@ -281,7 +279,8 @@ BEGIN
 END $$;
 
 CREATE TRIGGER resources_5_capacity AFTER UPDATE OF capacity ON booking.resources
-  FOR EACH ROW EXECUTE FUNCTION booking.resources_capacity_changed();
+  FOR EACH ROW WHEN (OLD.capacity IS DISTINCT FROM NEW.capacity)
+  EXECUTE FUNCTION booking.resources_capacity_changed();
 
 -- ---------------------------------------------------------------------------------------------
 -- Audit: every insert, update and delete of the business tables, append-only.
@@ -331,9 +330,13 @@ DECLARE t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['bookings', 'resources', 'members', 'availability_rules',
                            'availability_exceptions', 'services', 'service_rules'] LOOP
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON booking.%I
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON booking.%I
                     FOR EACH ROW EXECUTE FUNCTION booking.audit_row_change()',
                    t || '_8_audit', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON booking.%I
+                    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+                    EXECUTE FUNCTION booking.audit_row_change()',
+                   t || '_8_audit_update', t);
   END LOOP;
 END $$;
 

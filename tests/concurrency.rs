@@ -1,4 +1,4 @@
-//! Fifty clients booking at once, through the same row-level security path as the API: capacity
+//! Fifty clients booking and moving bookings at once, through the same row-level security path as the API: capacity
 //! is never exceeded at any instant, on a capacity-1 and a capacity-12 resource, in READ
 //! COMMITTED and in REPEATABLE READ (which retries on serialization failures, as apps must).
 
@@ -29,22 +29,29 @@ impl XorShift {
 struct Tally {
     accepted: usize,
     refused: usize,
+    moved: usize,
+    move_refused: usize,
     retried: usize,
 }
 
+/// One client: inserts bookings and, every third attempt, moves one of its own pending
+/// bookings to another time, so the capacity rule is exercised by inserts and updates at once.
 fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
     let mut conn = postgres::Client::connect(&cluster_url, postgres::NoTls).unwrap();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1) * 0x1000_0001);
     let repeatable_read = id % 2 == 1;
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tallies = [Tally::default(), Tally::default()];
+    let mut mine: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     barrier.wait();
     for attempt in 0..ATTEMPTS {
         let (which, resource) = if attempt % 2 == 0 { (0, VR) } else { (1, SPACE) };
         // 15-minute grid over three hours, 30 to 90 minutes long, 1 to 4 seats on the space.
-        let start_min = 15 * rng.next(12) as i64;
-        let len_min = 30 + 15 * rng.next(5) as i64;
+        let start_min = (15 * rng.next(12)) as i32;
+        let end_min = start_min + 30 + 15 * rng.next(5) as i32;
         let seats = if which == 0 { 1 } else { 1 + rng.next(4) as i32 };
+        let moving = attempt % 3 == 2 && !mine[which].is_empty();
+        let target = if moving { Some(mine[which][rng.next(mine[which].len() as u64) as usize].clone()) } else { None };
         let mut tries = 0;
         loop {
             tries += 1;
@@ -58,30 +65,51 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
                 .start()
                 .unwrap();
             as_persona(&mut tx, "authenticated", Some(persona));
-            let res = tx.execute(
-                "INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, seats)
-                 VALUES ($1::text::uuid, $2::text::uuid,
-                         '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $3::int),
-                         '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $4::int), $5)",
-                &[&LAB, &resource, &(start_min as i32), &((start_min + len_min) as i32), &seats],
-            );
+            let res = match &target {
+                Some(booking_id) => tx
+                    .execute(
+                        "UPDATE booking.bookings
+                         SET starts_at = '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $2),
+                             ends_at   = '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $3)
+                         WHERE id = $1::text::uuid",
+                        &[booking_id, &start_min, &end_min],
+                    )
+                    .map(|n| (n, None)),
+                None => tx
+                    .query_one(
+                        "INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, seats)
+                         VALUES ($1::text::uuid, $2::text::uuid,
+                                 '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $3),
+                                 '2030-06-03 14:00Z'::timestamptz + make_interval(mins => $4), $5)
+                         RETURNING id::text",
+                        &[&LAB, &resource, &start_min, &end_min, &seats],
+                    )
+                    .map(|row| (1, Some(row.get::<_, String>(0)))),
+            };
             let outcome = match res {
-                Ok(1) => tx.commit().map(|_| true),
-                Ok(n) => panic!("insert touched {n} rows"),
+                Ok((1, new_id)) => tx.commit().map(|_| new_id),
+                Ok((n, _)) => panic!("client {id} touched {n} rows"),
                 Err(e) => Err(e),
             };
+            let t = &mut tallies[which];
             match outcome {
-                Ok(_) => {
-                    tallies[which].accepted += 1;
+                Ok(new_id) => {
+                    match new_id {
+                        Some(new_id) => {
+                            t.accepted += 1;
+                            mine[which].push(new_id);
+                        }
+                        None => t.moved += 1,
+                    }
                     break;
                 }
                 Err(e) => match sqlstate(&e).as_deref() {
                     Some("23P01") => {
-                        tallies[which].refused += 1;
+                        if moving { t.move_refused += 1 } else { t.refused += 1 }
                         break;
                     }
                     Some("40001") if tries < 50 => {
-                        tallies[which].retried += 1;
+                        t.retried += 1;
                         continue;
                     }
                     _ => panic!("client {id} ({persona}) got an unexpected error: {e:?}"),
@@ -119,6 +147,8 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
         for (total, t) in totals.iter_mut().zip(h.join().expect("a client thread panicked")) {
             total.accepted += t.accepted;
             total.refused += t.refused;
+            total.moved += t.moved;
+            total.move_refused += t.move_refused;
             total.retried += t.retried;
         }
     }
@@ -138,12 +168,14 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
             .collect();
         let t = &totals[i];
         eprintln!(
-            "resource {resource} (capacity {capacity}): {} accepted, {} refused, {} serialization retries, peak {}",
-            t.accepted, t.refused, t.retried, peak_seats(&rows)
+            "resource {resource} (capacity {capacity}): {} accepted, {} refused, {} moved, {} moves refused, \
+             {} serialization retries, peak {}",
+            t.accepted, t.refused, t.moved, t.move_refused, t.retried, peak_seats(&rows)
         );
         assert_eq!(rows.len(), t.accepted, "every accepted booking is stored, nothing else");
         assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
         assert!(t.refused > 0, "no contention happened: the test proved nothing");
+        assert!(t.moved + t.move_refused > 0, "no booking was moved: updates went untested");
         // Enough bookings got through for the check to mean something.
         assert!(t.accepted >= if capacity == 1 { 2 } else { 12 }, "too few accepted: {}", t.accepted);
         assert!(peak_seats(&rows) >= capacity - 1, "the resource never filled up");
