@@ -6,13 +6,14 @@ SELECT (date_trunc('week', now() AT TIME ZONE 'America/New_York')::date + 8) AS 
 
 -- Runs a statement and tells how the database answered, instead of stopping the story.
 CREATE FUNCTION pg_temp.attempt(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE v_detail text; v_constraint text;
+DECLARE v_constraint text;
 BEGIN
   EXECUTE p_sql;
   RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-  RETURN format('refused with SQLSTATE %s (%s): %s', SQLSTATE, nullif(v_constraint, ''), SQLERRM);
+  RETURN format('refused, SQLSTATE %s%s: %s', SQLSTATE,
+                coalesce(' (' || nullif(v_constraint, '') || ')', ''), SQLERRM);
 END $$;
 
 \echo

@@ -181,10 +181,11 @@ AS $$
 DECLARE
   v_capacity integer;
   v_bookable boolean;
+  v_title    text;
   v_peak     integer;
   v_window   tstzrange;
 BEGIN
-  SELECT capacity, is_bookable INTO v_capacity, v_bookable
+  SELECT capacity, is_bookable, title INTO v_capacity, v_bookable, v_title
   FROM booking.resources WHERE id = NEW.resource_id;
   IF NOT FOUND THEN
     RETURN NEW;  -- the foreign key reports the unknown resource
@@ -192,8 +193,9 @@ BEGIN
 
   IF NOT v_bookable AND (TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id)
      AND NOT booking.is_bulk_load() THEN
-    RAISE EXCEPTION 'resource % is not bookable', NEW.resource_id
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_resource_bookable';
+    RAISE EXCEPTION 'resource "%" is not bookable', v_title
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_resource_bookable',
+            DETAIL = format('resource %s has is_bookable = false', NEW.resource_id);
   END IF;
 
   IF NOT coalesce(NEW.ends_at > NEW.starts_at AND NEW.seats >= 1, false) THEN
@@ -215,17 +217,18 @@ BEGIN
     RETURNING capacity INTO v_capacity;
 
     IF NEW.seats > v_capacity THEN
-      RAISE EXCEPTION 'resource % has % seat(s); % requested', NEW.resource_id, v_capacity, NEW.seats
-        USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity';
+      RAISE EXCEPTION 'resource "%" has % seat(s); % requested', v_title, v_capacity, NEW.seats
+        USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity',
+              DETAIL = format('resource %s', NEW.resource_id);
     END IF;
     IF v_capacity > 1 THEN
       v_window := tstzrange(NEW.starts_at, NEW.ends_at, '[)');
       v_peak := booking.held_seats_peak(NEW.resource_id, v_window, NEW.id);
       IF v_peak + NEW.seats > v_capacity THEN
-        RAISE EXCEPTION 'resource % is full: % of % seat(s) already held during %',
-                        NEW.resource_id, v_peak, v_capacity, v_window
+        RAISE EXCEPTION 'resource "%" is full: % of its % seat(s) are already held at some time in %, % more requested',
+                        v_title, v_peak, v_capacity, v_window, NEW.seats
           USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity',
-                DETAIL = format('%s seat(s) requested', NEW.seats);
+                DETAIL = format('resource %s, window %s', NEW.resource_id, v_window);
       END IF;
     END IF;
     -- Capacity-1 resources: the bookings_no_overlap exclusion constraint decides.
