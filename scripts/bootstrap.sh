@@ -95,6 +95,9 @@ build_pg() { # major, debian source package suite hint
   tar -xjf "$tarball" -C "$build" --strip-components=1
   (
     cd "$build"
+    # Called from `make test`, the outer make's variables would leak in; Postgres generates its
+    # headers only in a top-level make (MAKELEVEL 0), so clear them, as cargo pgrx init does.
+    unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
     # Assertions on: the test servers should catch what a release build would let slip.
     CPPFLAGS="-DUSE_ASSERT_CHECKING=1 -DRANDOMIZE_ALLOCATED_MEMORY=1" \
       ./configure --quiet --prefix="$prefix" --enable-debug --enable-cassert >/dev/null
