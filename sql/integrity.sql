@@ -185,10 +185,12 @@ DECLARE
   v_peak     integer;
   v_window   tstzrange;
 BEGIN
+  -- Only a resource of the booking's own organization: anything else is for the foreign key to
+  -- refuse (23503), without this trigger locking or naming another tenant's resource.
   SELECT capacity, is_bookable, title INTO v_capacity, v_bookable, v_title
-  FROM booking.resources WHERE id = NEW.resource_id;
+  FROM booking.resources WHERE id = NEW.resource_id AND organization_id = NEW.organization_id;
   IF NOT FOUND THEN
-    RETURN NEW;  -- the foreign key reports the unknown resource
+    RETURN NEW;
   END IF;
 
   IF NOT v_bookable AND (TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id)

@@ -23,8 +23,10 @@ extension_sql_file!(
     name = "integrity",
     requires = ["booking_schema", status::transition_allowed, status::status_transitions, status::booking_statuses]
 );
-// Membership helpers, row-level security and grants: last.
-extension_sql_file!("../sql/security.sql", name = "security", finalize);
+// Membership helpers, row-level security and grants.
+extension_sql_file!("../sql/security.sql", name = "security", requires = ["integrity"]);
+// Catalog documentation of every table and function: last.
+extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

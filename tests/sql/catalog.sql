@@ -41,6 +41,17 @@ BEGIN
          ~ '(current_user_id|user_organization_ids|public_organization_ids|current_setting)\(');
   PERFORM pg_temp.check(v_bad IS NULL, format('policies calling identity helpers per row: %s', v_bad));
 
+  -- every table and function is documented in the catalog
+  SELECT array_agg(x) INTO v_bad FROM (
+    SELECT c.relname::text AS x FROM pg_class c
+    WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind = 'r'
+      AND obj_description(c.oid, 'pg_class') IS NULL
+    UNION ALL
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+    WHERE p.pronamespace = 'booking'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+  ) undocumented;
+  PERFORM pg_temp.check(v_bad IS NULL, format('without COMMENT ON: %s', v_bad));
+
   -- the status CHECK, the status machine and the booking_statuses() list agree
   PERFORM pg_temp.check(
     (SELECT array_agg(s ORDER BY s) FROM unnest(booking.booking_statuses()) s) =

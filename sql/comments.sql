@@ -1,0 +1,49 @@
+-- booking_ext: documentation in the catalog (\d+ and \df+ show it; PostgREST's OpenAPI too).
+-- Runs last. A test checks that every table and function of the schema has a comment.
+
+COMMENT ON TABLE booking.organizations IS 'A tenant: slug, name, IANA time_zone, is_public (anonymous visitors see its bookable resources and hours), settings.';
+COMMENT ON TABLE booking.members IS 'Membership of a user (JWT subject) in an organization, with role owner, admin, staff, member or client.';
+COMMENT ON TABLE booking.resources IS 'Something bookable (space, equipment, person, other) with capacity, time zone, approval, buffers, slot interval, notice and horizon.';
+COMMENT ON TABLE booking.availability_rules IS 'Weekly opening hours in local wall-clock time; resource_id NULL is the organization default; several rows a day express breaks.';
+COMMENT ON TABLE booking.availability_exceptions IS 'A closed or open time range for a resource or (resource_id NULL) the whole organization.';
+COMMENT ON TABLE booking.services IS 'A service an organization offers, with duration and price.';
+COMMENT ON TABLE booking.service_rules IS 'Booking rules of one service: notice, horizon, deposit, concurrency, staff-only, auto-confirm.';
+COMMENT ON TABLE booking.bookings IS 'A reservation of a resource for [starts_at, ends_at). pending and approved hold time; no overlap on capacity 1, never above capacity N.';
+COMMENT ON TABLE booking.booking_services IS 'The services in a booking, with duration and price at booking time.';
+COMMENT ON TABLE booking.booking_transitions IS 'Every status change of a booking, with who made it and why. Written by the database.';
+COMMENT ON TABLE booking.notifications IS 'A message to a user; the recipient reads it and marks it read.';
+COMMENT ON TABLE booking.audit_log IS 'Append-only record of inserts, updates (changed columns) and deletes of the business tables, with actor and reason.';
+COMMENT ON TABLE booking.outbox IS 'Integration events to deliver, written in the same transaction as the change they describe.';
+COMMENT ON TABLE booking.conflicts IS 'Problems detected in existing data: double booking, time-zone mismatch, unavailable resource, capacity exceeded.';
+COMMENT ON COLUMN booking.bookings.is_exclusive IS 'Maintained by the database: true while the resource has capacity 1; drives the bookings_no_overlap constraint.';
+COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) range.';
+
+COMMENT ON FUNCTION booking.current_user_id() IS 'The caller''s id: the JWT sub claim (request.jwt.claim.sub or request.jwt.claims ->> ''sub''); NULL when anonymous.';
+COMMENT ON FUNCTION booking.current_role() IS 'The caller''s API role: the JWT role claim, else the database role running the statement.';
+COMMENT ON FUNCTION booking.is_valid_time_zone(text) IS 'True when the name is an IANA time zone Postgres knows (pg_timezone_names).';
+COMMENT ON FUNCTION booking.user_organization_ids(text[]) IS 'The organizations the caller is an active member of (optionally only with one of the given roles), as uuid[].';
+COMMENT ON FUNCTION booking.public_organization_ids() IS 'The organizations marked is_public, as uuid[].';
+COMMENT ON FUNCTION booking.is_member(uuid) IS 'True when the caller is an active member of the organization, in any role.';
+COMMENT ON FUNCTION booking.is_staff(uuid) IS 'True when the caller is an owner, admin or staff member of the organization.';
+COMMENT ON FUNCTION booking.is_admin(uuid) IS 'True when the caller is an owner or admin of the organization.';
+COMMENT ON FUNCTION booking.create_api_roles() IS 'Creates the Supabase API roles anon, authenticated and service_role where missing, and grants booking_ext''s privileges to them. Superuser only.';
+COMMENT ON FUNCTION booking.grant_api_privileges() IS 'Grants booking_ext''s privileges to the API roles that exist; returns their names. Called at install and by create_api_roles().';
+COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
+COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
+COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
+
+COMMENT ON FUNCTION booking.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
+COMMENT ON FUNCTION booking.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';
+COMMENT ON FUNCTION booking.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
+COMMENT ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
+COMMENT ON FUNCTION booking.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
+COMMENT ON FUNCTION booking.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
+COMMENT ON FUNCTION booking.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
+COMMENT ON FUNCTION booking.bookings_enforce_capacity() IS 'Trigger: bookable resources, seats within capacity at every instant, under a lock on the resource.';
+COMMENT ON FUNCTION booking.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
+COMMENT ON FUNCTION booking.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held; bookings follow the capacity-1 flag.';
+COMMENT ON FUNCTION booking.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
+COMMENT ON FUNCTION booking.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
+
+-- Internal helper with no use outside the definer triggers.
+REVOKE EXECUTE ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) FROM PUBLIC;
