@@ -50,10 +50,7 @@ AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admi
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['organizations', 'members', 'resources', 'availability_rules',
-                           'availability_exceptions', 'services', 'service_rules', 'bookings',
-                           'booking_services', 'booking_transitions', 'notifications', 'audit_log',
-                           'outbox', 'conflicts'] LOOP
+  FOR t IN SELECT relname FROM pg_class WHERE relnamespace = 'booking'::regnamespace AND relkind = 'r' LOOP
     EXECUTE format('ALTER TABLE booking.%I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE booking.%I FORCE ROW LEVEL SECURITY', t);
   END LOOP;
@@ -205,8 +202,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_granted text[] := '{}';
-  v_member_write text := 'members, resources, availability_rules, availability_exceptions, services, '
-                         'service_rules, bookings, booking_services, conflicts';
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     GRANT USAGE ON SCHEMA booking TO anon;
@@ -216,9 +211,9 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     GRANT USAGE ON SCHEMA booking TO authenticated;
     GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
-    EXECUTE 'GRANT INSERT, UPDATE, DELETE ON ' ||
-            (SELECT string_agg('booking.' || btrim(t), ', ') FROM unnest(string_to_array(v_member_write, ',')) t) ||
-            ' TO authenticated';
+    GRANT INSERT, UPDATE, DELETE ON booking.members, booking.resources, booking.availability_rules,
+      booking.availability_exceptions, booking.services, booking.service_rules, booking.bookings,
+      booking.booking_services, booking.conflicts TO authenticated;
     GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
     GRANT INSERT, DELETE ON booking.notifications TO authenticated;
     GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
