@@ -1,0 +1,368 @@
+//! Availability: at which instants can a booking of a given length start on a resource?
+//! (DESIGN.md section 5.) All instants are `i64` microseconds since the Unix epoch, UTC; all
+//! ranges are half-open. Weekly rules are local wall-clock times, turned into UTC instants date
+//! by date in the resource's time zone.
+//!
+//! A local time maps to the first instant whose wall-clock time is at or after it: inside a
+//! spring-forward gap that is the end of the gap; in a fall-back overlap, the first occurrence.
+
+use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
+pub const MICROS_PER_MINUTE: i64 = 60_000_000;
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// Requests whose window holds more candidate starts than this are refused, not computed.
+pub const MAX_CANDIDATES: i64 = 100_000;
+/// Open time is computed from local midnight this many days before the window's first day, so a
+/// range that opened earlier anchors its grid the same whatever the window. A range open without
+/// a break for longer than that is anchored at that midnight.
+pub const LOOKBACK_DAYS: i64 = 2;
+
+/// `[start, end)` in microseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Interval {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Interval {
+    pub fn new(start: i64, end: i64) -> Interval {
+        Interval { start, end }
+    }
+    fn overlaps(&self, other: &Interval) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Weekly opening hours: `day_of_week` 0 = Sunday; `start`/`end` in microseconds after local
+/// midnight, `end` up to 24:00.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeeklyRule {
+    pub day_of_week: u32,
+    pub start: i64,
+    pub end: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExceptionKind {
+    Open,
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exception {
+    pub during: Interval,
+    pub kind: ExceptionKind,
+}
+
+/// A time-holding booking of the resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Booking {
+    pub during: Interval,
+    pub seats: i32,
+}
+
+/// What the engine needs to know about a resource, already resolved (the resource's own rules or
+/// its organization's, service rules applied to notice and horizon).
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub tz: Tz,
+    pub rules: Vec<WeeklyRule>,
+    pub exceptions: Vec<Exception>,
+    pub capacity: i32,
+    pub buffer_before: i64,
+    pub buffer_after: i64,
+    /// Step of the grid; `None`: the requested duration.
+    pub slot_interval: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub window: Interval,
+    pub duration: i64,
+    pub seats: i32,
+    /// `now + minimum notice`: no start before it.
+    pub earliest_start: Option<i64>,
+    /// `now + maximum advance`: no start after it.
+    pub latest_start: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AvailabilityError {
+    EmptyWindow,
+    NonPositiveDuration,
+    NonPositiveSeats,
+    NonPositiveInterval,
+    TooManyCandidates { candidates: i64 },
+    BadRule(WeeklyRule),
+}
+
+impl std::fmt::Display for AvailabilityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AvailabilityError::EmptyWindow => f.write_str("the window must end after it starts"),
+            AvailabilityError::NonPositiveDuration => f.write_str("the duration must be positive"),
+            AvailabilityError::NonPositiveSeats => f.write_str("the number of seats must be positive"),
+            AvailabilityError::NonPositiveInterval => f.write_str("the slot interval must be positive"),
+            AvailabilityError::TooManyCandidates { candidates } => write!(
+                f,
+                "the window holds {candidates} candidate slots, more than the maximum of {MAX_CANDIDATES}: ask for a shorter window or a longer interval"
+            ),
+            AvailabilityError::BadRule(r) => write!(f, "invalid weekly rule {r:?}"),
+        }
+    }
+}
+
+impl std::error::Error for AvailabilityError {}
+
+fn micros<T: TimeZone>(t: chrono::DateTime<T>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The local wall-clock date and time of an instant.
+pub fn local_datetime(tz: Tz, t: i64) -> NaiveDateTime {
+    tz.timestamp_micros(t).single().expect("an instant has one local time").naive_local()
+}
+
+/// The first instant whose local wall-clock time is at or after `local`.
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> i64 {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => micros(t),
+        LocalResult::Ambiguous(a, b) => micros(a).min(micros(b)),
+        LocalResult::None => {
+            // In a gap: the answer is the transition instant. It lies between the instant this
+            // local time would be with a 24-hour earlier or later offset; local time is
+            // increasing across the gap, so bisect on "local time >= target".
+            let naive_utc = local.and_utc().timestamp_micros();
+            let mut lo = naive_utc - MICROS_PER_DAY;
+            let mut hi = naive_utc + MICROS_PER_DAY;
+            while local_datetime(tz, lo) >= local {
+                lo -= MICROS_PER_DAY;
+            }
+            // invariant: local(lo) < target <= local(hi)
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if local_datetime(tz, mid) >= local {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            hi
+        }
+    }
+}
+
+fn local_date(tz: Tz, t: i64) -> NaiveDate {
+    local_datetime(tz, t).date()
+}
+
+fn at(date: NaiveDate, micros_of_day: i64) -> NaiveDateTime {
+    let day = date + Duration::days(micros_of_day.div_euclid(MICROS_PER_DAY));
+    let rest = micros_of_day.rem_euclid(MICROS_PER_DAY);
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(
+        (rest / 1_000_000) as u32,
+        ((rest % 1_000_000) * 1000) as u32,
+    )
+    .expect("a time of day");
+    day.and_time(time)
+}
+
+/// Sort and merge overlapping or touching intervals.
+pub fn merge(mut v: Vec<Interval>) -> Vec<Interval> {
+    v.retain(|i| i.start < i.end);
+    v.sort();
+    let mut out: Vec<Interval> = Vec::with_capacity(v.len());
+    for i in v {
+        match out.last_mut() {
+            Some(last) if i.start <= last.end => last.end = last.end.max(i.end),
+            _ => out.push(i),
+        }
+    }
+    out
+}
+
+/// `a` minus `b`, both sorted and disjoint.
+fn subtract(a: &[Interval], b: &[Interval]) -> Vec<Interval> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &i in a {
+        let mut cur = i;
+        while j < b.len() && b[j].end <= cur.start {
+            j += 1;
+        }
+        let mut k = j;
+        while k < b.len() && b[k].start < cur.end {
+            if b[k].start > cur.start {
+                out.push(Interval::new(cur.start, b[k].start));
+            }
+            cur.start = cur.start.max(b[k].end);
+            if cur.start >= cur.end {
+                break;
+            }
+            k += 1;
+        }
+        if cur.start < cur.end {
+            out.push(cur);
+        }
+    }
+    out
+}
+
+fn validate_rules(rules: &[WeeklyRule]) -> Result<(), AvailabilityError> {
+    match rules
+        .iter()
+        .find(|r| r.day_of_week > 6 || r.start < 0 || r.end > MICROS_PER_DAY || r.start >= r.end)
+    {
+        Some(r) => Err(AvailabilityError::BadRule(*r)),
+        None => Ok(()),
+    }
+}
+
+/// The resource's open time within `span`, as sorted, disjoint, maximal ranges (clipped to the span).
+pub fn open_time(res: &Resource, span: Interval) -> Vec<Interval> {
+    let mut open = Vec::new();
+    let first = local_date(res.tz, span.start) - Duration::days(1);
+    let last = local_date(res.tz, span.end);
+    let mut date = first;
+    while date <= last {
+        let dow = date.weekday().num_days_from_sunday();
+        for r in res.rules.iter().filter(|r| r.day_of_week == dow) {
+            open.push(Interval::new(
+                local_to_utc(res.tz, at(date, r.start)),
+                local_to_utc(res.tz, at(date, r.end)),
+            ));
+        }
+        date = date.succ_opt().expect("a next day");
+    }
+    open.extend(res.exceptions.iter().filter(|e| e.kind == ExceptionKind::Open).map(|e| e.during));
+    let closed = merge(res.exceptions.iter().filter(|e| e.kind == ExceptionKind::Closed).map(|e| e.during).collect());
+    subtract(&merge(open), &closed)
+        .into_iter()
+        .filter(|i| i.overlaps(&span))
+        .map(|i| Interval::new(i.start.max(span.start), i.end.min(span.end)))
+        .collect()
+}
+
+/// Seats held over time by the time-holding bookings, each stretched by the buffers: sorted,
+/// disjoint segments with the seats held in each.
+struct HeldSeats(Vec<(Interval, i32)>);
+
+impl HeldSeats {
+    fn new(bookings: &[Booking], buffer_before: i64, buffer_after: i64) -> HeldSeats {
+        let mut events: Vec<(i64, i32)> = Vec::with_capacity(bookings.len() * 2);
+        for b in bookings.iter().filter(|b| b.during.start < b.during.end && b.seats > 0) {
+            events.push((b.during.start - buffer_before, b.seats));
+            events.push((b.during.end + buffer_after, -b.seats));
+        }
+        events.sort();
+        let mut segments = Vec::new();
+        let mut held = 0;
+        for w in 0..events.len() {
+            held += events[w].1;
+            if let Some(next) = events.get(w + 1) {
+                if held > 0 && next.0 > events[w].0 {
+                    segments.push((Interval::new(events[w].0, next.0), held));
+                }
+            }
+        }
+        HeldSeats(segments)
+    }
+
+    /// The most seats held at one instant of `range`.
+    fn peak(&self, range: Interval) -> i32 {
+        let from = self.0.partition_point(|(seg, _)| seg.end <= range.start);
+        self.0[from..]
+            .iter()
+            .take_while(|(seg, _)| seg.start < range.end)
+            .map(|&(_, seats)| seats)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The checks shared by the slot list and the single-booking check, so they cannot disagree.
+struct Checker<'a> {
+    res: &'a Resource,
+    req: &'a Request,
+    held: HeldSeats,
+}
+
+impl Checker<'_> {
+    fn notice_and_horizon_allow(&self, start: i64) -> bool {
+        self.req.earliest_start.is_none_or(|e| start >= e) && self.req.latest_start.is_none_or(|l| start <= l)
+    }
+
+    fn seats_free(&self, start: i64, end: i64) -> bool {
+        let buffered = Interval::new(start - self.res.buffer_before, end + self.res.buffer_after);
+        self.held.peak(buffered) + self.req.seats <= self.res.capacity
+    }
+}
+
+fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
+    if req.window.end <= req.window.start {
+        return Err(AvailabilityError::EmptyWindow);
+    }
+    if req.duration <= 0 {
+        return Err(AvailabilityError::NonPositiveDuration);
+    }
+    if req.seats <= 0 {
+        return Err(AvailabilityError::NonPositiveSeats);
+    }
+    let interval = res.slot_interval.unwrap_or(req.duration);
+    if interval <= 0 {
+        return Err(AvailabilityError::NonPositiveInterval);
+    }
+    validate_rules(&res.rules)?;
+    let candidates = (req.window.end - req.window.start) / interval + 1;
+    if candidates > MAX_CANDIDATES {
+        return Err(AvailabilityError::TooManyCandidates { candidates });
+    }
+    Ok(interval)
+}
+
+/// Local midnight `LOOKBACK_DAYS` before the local date of `t`.
+fn lookback_start(tz: Tz, t: i64) -> i64 {
+    local_to_utc(tz, at(local_date(tz, t) - Duration::days(LOOKBACK_DAYS), 0))
+}
+
+/// The free slots `[start, start + duration)` inside the request's window, ordered by start.
+pub fn available_slots(res: &Resource, bookings: &[Booking], req: &Request) -> Result<Vec<Interval>, AvailabilityError> {
+    let interval = validate(res, req)?;
+    let checker = Checker { res, req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
+    let span = Interval::new(lookback_start(res.tz, req.window.start), req.window.end);
+    let mut slots = Vec::new();
+    for range in open_time(res, span) {
+        // The grid starts at the range's start; the window only filters it.
+        let skip = if req.window.start > range.start {
+            (req.window.start - range.start + interval - 1) / interval
+        } else {
+            0
+        };
+        let mut start = range.start + skip * interval;
+        while start + req.duration <= range.end.min(req.window.end) {
+            let end = start + req.duration;
+            if checker.notice_and_horizon_allow(start) && checker.seats_free(start, end) {
+                slots.push(Interval::new(start, end));
+            }
+            start += interval;
+        }
+    }
+    Ok(slots)
+}
+
+/// Would a booking of `[start, end)` with the request's seats be accepted: inside open time,
+/// within notice and horizon, and with the seats free once buffers are counted. It does not ask
+/// for the start to be on the slot grid. Same checks as [`available_slots`].
+pub fn can_book(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<bool, AvailabilityError> {
+    let req = Request { window: Interval::new(start, end), duration: end - start, ..*req };
+    validate(&Resource { slot_interval: None, ..res.clone() }, &req)?;
+    let checker = Checker { res, req: &req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
+    let span = Interval::new(lookback_start(res.tz, start), end);
+    let inside_open_time = open_time(res, span).iter().any(|r| r.start <= start && end <= r.end);
+    Ok(inside_open_time && checker.notice_and_horizon_allow(start) && checker.seats_free(start, end))
+}
+
+#[cfg(test)]
+#[path = "availability_tests.rs"]
+mod tests;
