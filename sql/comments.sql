@@ -31,6 +31,11 @@ COMMENT ON FUNCTION booking.grant_api_privileges() IS 'Grants booking_ext''s pri
 COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
 COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
 COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
+COMMENT ON FUNCTION booking.get_available_slots(uuid, timestamptz, timestamptz, integer, uuid, integer) IS 'The free slots (slot_start, slot_end) of a resource in a window for a booking of p_duration_minutes and p_seats: weekly rules in local time, exceptions, buffers, slot grid, notice and horizon (service rules win), capacity. Reveals no booker.';
+COMMENT ON FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, integer) IS 'True exactly when a booking of that interval and seats would be accepted now: hours, exceptions, buffers, notice, horizon and capacity (same engine as get_available_slots).';
+COMMENT ON FUNCTION booking.open_periods(uuid, date, uuid) IS 'The open periods of one local day of an organization (or one of its resources) as instants, with the time zone used.';
+COMMENT ON FUNCTION booking.calculate_business_hours(uuid, date, uuid) IS 'A day''s hours (seed 004 shape) after exceptions; one row per break; real elapsed minutes across DST.';
+COMMENT ON FUNCTION booking.calculate_duration_minutes(uuid[]) IS 'Sum of the services'' durations, each id counted as listed; inactive services count 0; unknown ids raise 22023.';
 
 COMMENT ON FUNCTION booking.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
 COMMENT ON FUNCTION booking.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';

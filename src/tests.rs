@@ -31,6 +31,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn scheduling_functions_answer_refuse_and_respect_visibility() {
+        run_suite(include_str!("../tests/sql/engine.sql"));
+    }
+
+    #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));
     }

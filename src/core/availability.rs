@@ -300,6 +300,13 @@ impl Checker<'_> {
 }
 
 fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
+    let interval = validate_request(res.slot_interval, req)?;
+    validate_rules(&res.rules)?;
+    Ok(interval)
+}
+
+/// Checks a request before anything is loaded for it; returns the grid step.
+pub fn validate_request(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
     if req.window.end <= req.window.start {
         return Err(AvailabilityError::EmptyWindow);
     }
@@ -309,11 +316,10 @@ fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
     if req.seats <= 0 {
         return Err(AvailabilityError::NonPositiveSeats);
     }
-    let interval = res.slot_interval.unwrap_or(req.duration);
+    let interval = slot_interval.unwrap_or(req.duration);
     if interval <= 0 {
         return Err(AvailabilityError::NonPositiveInterval);
     }
-    validate_rules(&res.rules)?;
     let candidates = (req.window.end - req.window.start) / interval + 1;
     if candidates > MAX_CANDIDATES {
         return Err(AvailabilityError::TooManyCandidates { candidates });

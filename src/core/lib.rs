@@ -4,3 +4,7 @@
 
 pub mod availability;
 pub mod status;
+
+// The bindings convert with the same time-zone database the engine uses.
+pub use chrono;
+pub use chrono_tz;
