@@ -36,6 +36,9 @@ COMMENT ON FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, in
 COMMENT ON FUNCTION booking.open_periods(uuid, date, uuid) IS 'The open periods of one local day of an organization (or one of its resources) as instants, with the time zone used.';
 COMMENT ON FUNCTION booking.calculate_business_hours(uuid, date, uuid) IS 'A day''s hours (seed 004 shape) after exceptions; one row per break; real elapsed minutes across DST.';
 COMMENT ON FUNCTION booking.calculate_duration_minutes(uuid[]) IS 'Sum of the services'' durations, each id counted as listed; inactive services count 0; unknown ids raise 22023.';
+COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, integer, uuid) IS 'Why book() would refuse this booking now (closed, notice, horizon, overlap, capacity), or NULL when it would accept it.';
+COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
+COMMENT ON FUNCTION booking.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
 
 COMMENT ON FUNCTION booking.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
 COMMENT ON FUNCTION booking.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';

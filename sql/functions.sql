@@ -62,3 +62,76 @@ BEGIN
   FROM unnest(p_service_ids) AS u(id) JOIN booking.services s ON s.id = u.id;
   RETURN v_total;
 END $$;
+
+-- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: it
+-- takes the resource's lock (the same no-op update as the capacity trigger) before asking the
+-- engine, so concurrent calls on one resource take turns and each sees the bookings committed
+-- before it. A refusal raises SQLSTATE PT409 (PostgREST answers HTTP 409) with a message a
+-- person understands and the reason in DETAIL: closed, notice, horizon, overlap or capacity.
+-- Bad arguments raise 22023; an anonymous caller 42501. Status is approved when the service's
+-- rules auto-confirm (or, without service rules, the resource auto-approves), else pending.
+-- The audit row and the outbox event are written by triggers in the same transaction.
+CREATE FUNCTION booking.book(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
+                             p_seats integer DEFAULT 1, p_service_id uuid DEFAULT NULL,
+                             p_title text DEFAULT NULL, p_notes text DEFAULT NULL)
+RETURNS booking.bookings
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_user    text := booking.current_user_id();
+  v_org     uuid;
+  v_auto    boolean;
+  v_refusal text;
+  v_row     booking.bookings;
+BEGIN
+  IF v_user IS NULL THEN
+    RAISE EXCEPTION 'book() books for the signed-in user, and there is none'
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Call it with a user''s JWT.';
+  END IF;
+  IF p_resource_id IS NULL OR p_start IS NULL OR p_end IS NULL OR p_seats IS NULL THEN
+    RAISE EXCEPTION 'p_resource_id, p_start, p_end and p_seats must not be NULL'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Who may book here: members of the organization, anyone signed in for a public one (the
+  -- bookings insert policy's rule for bookers). Others learn nothing about the resource.
+  SELECT r.organization_id,
+         coalesce(CASE WHEN p_service_id IS NOT NULL THEN sr.auto_confirm END, r.auto_approve)
+    INTO v_org, v_auto
+  FROM booking.resources r
+  JOIN booking.organizations o ON o.id = r.organization_id
+  LEFT JOIN booking.service_rules sr ON sr.service_id = p_service_id AND sr.organization_id = r.organization_id
+  WHERE r.id = p_resource_id AND r.is_bookable
+    AND (r.organization_id = ANY (booking.user_organization_ids()) OR o.is_public);
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown resource %', p_resource_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id;
+  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION '%', CASE v_refusal
+        WHEN 'closed'   THEN 'The resource is not open for all of that time.'
+        WHEN 'notice'   THEN 'That is too soon: this booking needs more notice.'
+        WHEN 'horizon'  THEN 'That is too far ahead to book yet.'
+        WHEN 'overlap'  THEN 'That time is already booked.'
+        WHEN 'capacity' THEN 'Not enough places are left at that time.'
+      END
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
+  END IF;
+
+  INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title, client_notes,
+                                starts_at, ends_at, seats, status, source)
+  VALUES (v_org, p_resource_id, p_service_id, v_user, p_title, p_notes, p_start, p_end, p_seats,
+          CASE WHEN v_auto THEN 'approved' ELSE 'pending' END, 'api')
+  RETURNING * INTO v_row;
+  RETURN v_row;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) FROM PUBLIC;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
+  END IF;
+END $$;

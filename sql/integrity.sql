@@ -358,3 +358,31 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_lo
   FOR EACH ROW EXECUTE FUNCTION booking.audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION booking.audit_log_append_only();
+
+-- ---------------------------------------------------------------------------------------------
+-- Outbox: every booking creation and status change, in the same transaction (seed 000).
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.bookings_enqueue_outbox() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its outbox rows with it
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  VALUES (NEW.organization_id,
+          CASE TG_OP WHEN 'INSERT' THEN 'booking.created' ELSE 'booking.status_changed' END,
+          jsonb_build_object('booking_id', NEW.id, 'resource_id', NEW.resource_id,
+                             'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+                             'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at, 'seats', NEW.seats,
+                             'booked_by', NEW.booked_by));
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
+  FOR EACH ROW EXECUTE FUNCTION booking.bookings_enqueue_outbox();
+CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION booking.bookings_enqueue_outbox();

@@ -217,6 +217,10 @@ BEGIN
     GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
     GRANT INSERT, DELETE ON booking.notifications TO authenticated;
     GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
+    -- book() runs as the owner and checks the caller itself; only signed-in users may call it.
+    IF to_regprocedure('booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text)') IS NOT NULL THEN
+      GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
+    END IF;
     v_granted := v_granted || 'authenticated'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN

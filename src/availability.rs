@@ -224,6 +224,30 @@ pub fn get_available_slots(
     TableIterator::new(slots.into_iter().map(|s| (from_unix(s.start), from_unix(s.end))))
 }
 
+/// Why a booking would be refused now, or None: the one check behind can_book_resource,
+/// booking_refusal and book().
+fn refusal_of(
+    resource_id: Option<Uuid>,
+    start: Option<TimestampWithTimeZone>,
+    end: Option<TimestampWithTimeZone>,
+    seats: Option<i32>,
+    service_id: Option<Uuid>,
+) -> Option<availability::Refusal> {
+    let resource_id = required(resource_id, "p_resource_id");
+    let start = to_unix(required(start, "the start"), "the start");
+    let end = to_unix(required(end, "the end"), "the end");
+    let seats = required(seats, "the number of seats");
+    Spi::connect(|client| {
+        let mut schedule = load_resource(client, resource_id, service_id);
+        let window = Interval::new(start, end);
+        let req = request(&schedule, window, end - start, seats);
+        availability::validate_request(None, &req).unwrap_or_else(|e| engine_error(e));
+        load_hours(client, schedule.organization_id, Some(resource_id), hours_span(window), &mut schedule.resource);
+        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
+        availability::refusal(&schedule.resource, &bookings, &req, start, end).unwrap_or_else(|e| engine_error(e))
+    })
+}
+
 /// True exactly when a booking of `[p_start_time, p_end_time)` with `p_capacity_needed` seats
 /// would be accepted now: opening hours, exceptions, buffers, notice, horizon and capacity.
 /// The same checks as get_available_slots, without asking for a start on the slot grid.
@@ -235,19 +259,21 @@ pub fn can_book_resource(
     p_end_time: Option<TimestampWithTimeZone>,
     p_capacity_needed: default!(Option<i32>, 1),
 ) -> bool {
-    let resource_id = required(p_resource_id, "p_resource_id");
-    let start = to_unix(required(p_start_time, "p_start_time"), "p_start_time");
-    let end = to_unix(required(p_end_time, "p_end_time"), "p_end_time");
-    let seats = required(p_capacity_needed, "p_capacity_needed");
-    Spi::connect(|client| {
-        let mut schedule = load_resource(client, resource_id, None);
-        let window = Interval::new(start, end);
-        let req = request(&schedule, window, end - start, seats);
-        availability::validate_request(None, &req).unwrap_or_else(|e| engine_error(e));
-        load_hours(client, schedule.organization_id, Some(resource_id), hours_span(window), &mut schedule.resource);
-        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
-        availability::can_book(&schedule.resource, &bookings, &req, start, end).unwrap_or_else(|e| engine_error(e))
-    })
+    refusal_of(p_resource_id, p_start_time, p_end_time, p_capacity_needed, None).is_none()
+}
+
+/// Why book() would refuse this booking now: 'closed', 'notice', 'horizon', 'overlap' or
+/// 'capacity'; NULL when it would be accepted.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn booking_refusal(
+    p_resource_id: Option<Uuid>,
+    p_start: Option<TimestampWithTimeZone>,
+    p_end: Option<TimestampWithTimeZone>,
+    p_seats: default!(Option<i32>, 1),
+    p_service_id: default!(Option<Uuid>, "NULL"),
+) -> Option<&'static str> {
+    refusal_of(p_resource_id, p_start, p_end, p_seats, p_service_id).map(|r| r.code())
 }
 
 /// The open periods of one local day of an organization (or one of its resources), as instants,

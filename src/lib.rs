@@ -27,7 +27,11 @@ extension_sql_file!(
 // Membership helpers, row-level security and grants.
 extension_sql_file!("../sql/security.sql", name = "security", requires = ["integrity"]);
 // SQL functions presenting the native ones (business hours, durations).
-extension_sql_file!("../sql/functions.sql", name = "functions", requires = ["security", availability::open_periods]);
+extension_sql_file!(
+    "../sql/functions.sql",
+    name = "functions",
+    requires = ["security", availability::open_periods, availability::booking_refusal]
+);
 // Catalog documentation of every table and function: last.
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 

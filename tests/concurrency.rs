@@ -181,3 +181,72 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
         assert!(peak_seats(&rows) >= capacity - 1, "the resource never filled up");
     }
 }
+
+/// One client calling book() as the API does; returns (accepted, refused with PT409) per resource.
+fn book_client(url: String, id: usize, barrier: Arc<Barrier>) -> [(usize, usize); 2] {
+    let mut conn = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut rng = XorShift(0xB00C ^ (id as u64 + 7) * 0x2545_F491);
+    let persona = PERSONAS[id % PERSONAS.len()];
+    let mut tally = [(0, 0), (0, 0)];
+    barrier.wait();
+    for attempt in 0..ATTEMPTS {
+        let (which, resource) = if attempt % 2 == 0 { (0, VR) } else { (1, SPACE) };
+        // 10:00-13:00 New York on Tuesday 4 June 2030 (the lab's morning hours).
+        let start_min = (15 * rng.next(8)) as i32;
+        let end_min = start_min + 30 + 15 * rng.next(4) as i32;
+        let seats = if which == 0 { 1 } else { 1 + rng.next(4) as i32 };
+        let mut tx = conn.transaction().unwrap();
+        as_persona(&mut tx, "authenticated", Some(persona));
+        let res = tx.query_one(
+            "SELECT (booking.book($1::text::uuid,
+                                  '2030-06-04 14:00Z'::timestamptz + make_interval(mins => $2),
+                                  '2030-06-04 14:00Z'::timestamptz + make_interval(mins => $3), $4)).id",
+            &[&resource, &start_min, &end_min, &seats],
+        );
+        match res.and_then(|_| tx.commit()) {
+            Ok(()) => tally[which].0 += 1,
+            Err(e) if sqlstate(&e).as_deref() == Some("PT409") => tally[which].1 += 1,
+            Err(e) => panic!("client {id} ({persona}) got an error other than PT409: {e:?}"),
+        }
+    }
+    tally
+}
+
+#[test]
+fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
+    let cluster = Cluster::start("book");
+    let mut admin = cluster.create_db("book", true);
+    admin.batch_execute(TENANTS_SQL).unwrap();
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let url = cluster.url("book");
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || book_client(url, id, barrier))
+        })
+        .collect();
+    let mut totals = [(0, 0), (0, 0)];
+    for h in handles {
+        for (total, t) in totals.iter_mut().zip(h.join().expect("a client thread panicked")) {
+            total.0 += t.0;
+            total.1 += t.1;
+        }
+    }
+    for (i, (resource, capacity)) in [(VR, 1), (SPACE, 12)].into_iter().enumerate() {
+        let rows: Vec<(i64, i64, i32)> = admin
+            .query(
+                "SELECT (extract(epoch FROM starts_at) * 1e6)::int8, (extract(epoch FROM ends_at) * 1e6)::int8, seats
+                 FROM booking.bookings WHERE resource_id = $1::text::uuid AND source = 'api'",
+                &[&resource],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let (accepted, refused) = totals[i];
+        eprintln!("book() on {resource} (capacity {capacity}): {accepted} accepted, {refused} refused with PT409, peak {}", peak_seats(&rows));
+        assert_eq!(rows.len(), accepted);
+        assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
+        assert!(refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 }, "the test proved nothing");
+    }
+}

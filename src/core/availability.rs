@@ -289,6 +289,7 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// (The same conditions as the Notice and Horizon refusals.)
     fn notice_and_horizon_allow(&self, start: i64) -> bool {
         self.req.earliest_start.is_none_or(|e| start >= e) && self.req.latest_start.is_none_or(|l| start <= l)
     }
@@ -357,16 +358,58 @@ pub fn available_slots(res: &Resource, bookings: &[Booking], req: &Request) -> R
     Ok(slots)
 }
 
-/// Would a booking of `[start, end)` with the request's seats be accepted: inside open time,
-/// within notice and horizon, and with the seats free once buffers are counted. It does not ask
-/// for the start to be on the slot grid. Same checks as [`available_slots`].
-pub fn can_book(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<bool, AvailabilityError> {
+/// Why a booking would be refused, in the order the checks are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not inside open time (weekly rules and exceptions) for the whole interval.
+    Closed,
+    /// Starts sooner than the minimum notice allows.
+    Notice,
+    /// Starts later than the maximum advance allows.
+    Horizon,
+    /// Another booking holds the time of a capacity-1 resource (buffers included).
+    Overlap,
+    /// Not enough seats left at some instant (buffers included).
+    Capacity,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Closed => "closed",
+            Refusal::Notice => "notice",
+            Refusal::Horizon => "horizon",
+            Refusal::Overlap => "overlap",
+            Refusal::Capacity => "capacity",
+        }
+    }
+}
+
+/// Why a booking of `[start, end)` with the request's seats would be refused, or `None` when it
+/// would be accepted: inside open time, within notice and horizon, and with the seats free once
+/// buffers are counted. It does not ask for the start to be on the slot grid. The checks are the
+/// ones [`available_slots`] makes.
+pub fn refusal(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<Option<Refusal>, AvailabilityError> {
     let req = Request { window: Interval::new(start, end), duration: end - start, ..*req };
     validate(&Resource { slot_interval: None, ..res.clone() }, &req)?;
     let checker = Checker { res, req: &req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
     let span = Interval::new(lookback_start(res.tz, start), end);
-    let inside_open_time = open_time(res, span).iter().any(|r| r.start <= start && end <= r.end);
-    Ok(inside_open_time && checker.notice_and_horizon_allow(start) && checker.seats_free(start, end))
+    Ok(if !open_time(res, span).iter().any(|r| r.start <= start && end <= r.end) {
+        Some(Refusal::Closed)
+    } else if req.earliest_start.is_some_and(|e| start < e) {
+        Some(Refusal::Notice)
+    } else if req.latest_start.is_some_and(|l| start > l) {
+        Some(Refusal::Horizon)
+    } else if !checker.seats_free(start, end) {
+        Some(if res.capacity == 1 { Refusal::Overlap } else { Refusal::Capacity })
+    } else {
+        None
+    })
+}
+
+/// Would a booking of `[start, end)` be accepted? See [`refusal`].
+pub fn can_book(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<bool, AvailabilityError> {
+    Ok(refusal(res, bookings, req, start, end)?.is_none())
 }
 
 #[cfg(test)]

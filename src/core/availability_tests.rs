@@ -114,6 +114,11 @@ fn buffers_add_up_between_neighbours() {
     assert_eq!(starts(&slots)[0], "05-04 11:25");
     assert!(!can_book(&res, &booked, &req, utc("2026-05-04T11:20:00Z"), utc("2026-05-04T11:50:00Z")).unwrap());
     assert!(can_book(&res, &booked, &req, utc("2026-05-04T11:25:00Z"), utc("2026-05-04T11:55:00Z")).unwrap());
+    assert_eq!(refusal(&res, &booked, &req, utc("2026-05-04T11:20:00Z"), utc("2026-05-04T11:50:00Z")).unwrap(), Some(Refusal::Overlap));
+    assert_eq!(refusal(&res, &booked, &req, utc("2026-05-04T17:40:00Z"), utc("2026-05-04T18:10:00Z")).unwrap(), Some(Refusal::Closed));
+    let soon = Request { earliest_start: Some(utc("2026-05-04T12:00:00Z")), latest_start: Some(utc("2026-05-04T15:00:00Z")), ..req };
+    assert_eq!(refusal(&res, &booked, &soon, utc("2026-05-04T11:30:00Z"), utc("2026-05-04T11:45:00Z")).unwrap(), Some(Refusal::Notice));
+    assert_eq!(refusal(&res, &booked, &soon, utc("2026-05-04T15:05:00Z"), utc("2026-05-04T15:35:00Z")).unwrap(), Some(Refusal::Horizon));
     // before the booking: must end by 09:35 (10:00 - 10 - 15)
     let req = request("2026-05-04T09:00:00Z", "2026-05-04T10:00:00Z", 30);
     assert_eq!(starts(&available_slots(&res, &booked, &req).unwrap()).last().unwrap(), "05-04 09:05");
@@ -149,6 +154,7 @@ fn capacity_and_seats() {
     assert_eq!(starts(&available_slots(&res, &booked, &req).unwrap()), ["05-04 10:00"]);
     req.seats = 3;
     assert!(available_slots(&res, &booked, &req).unwrap().is_empty());
+    assert_eq!(refusal(&res, &booked, &req, utc("2026-05-04T10:00:00Z"), utc("2026-05-04T11:00:00Z")).unwrap(), Some(Refusal::Capacity));
 }
 
 #[test]

@@ -90,6 +90,47 @@ BEGIN
   PERFORM pg_temp.expect_error('22023', 'SELECT booking.calculate_duration_minutes(ARRAY[''00000000-0000-4000-a000-0000000009ff'']::uuid[])');
   PERFORM pg_temp.expect_error('22023', 'SELECT booking.calculate_duration_minutes(NULL)');
 
+  -- book(): the caller books for themselves; refusals are PT409 with the reason in DETAIL.
+  UPDATE booking.services SET is_active = true WHERE id = '00000000-0000-4000-a000-000000000302';
+  PERFORM pg_temp.act_as('client');
+  DECLARE
+    b booking.bookings;
+    v_detail text;
+  BEGIN
+    b := booking.book(vr, '2030-03-04 11:00 America/New_York', '2030-03-04 12:00 America/New_York', 1, NULL, 'Demo', 'first time');
+    PERFORM pg_temp.check(b.booked_by = 'u-client' AND b.status = 'approved' AND b.source = 'api' AND b.client_notes = 'first time',
+                          format('VR auto-approves: %s', b));
+    b := booking.book('00000000-0000-4000-a000-000000000102', '2030-03-04 11:00 America/New_York', '2030-03-04 12:00 America/New_York');
+    PERFORM pg_temp.check(b.status = 'pending', 'the printer needs approval');
+    PERFORM pg_temp.check(EXISTS (SELECT 1 FROM booking.bookings WHERE id = b.id), 'the client sees the booking');
+    FOREACH v_detail IN ARRAY ARRAY['overlap', 'closed', 'capacity', 'horizon'] LOOP
+      BEGIN
+        CASE v_detail
+          WHEN 'overlap'  THEN PERFORM booking.book(vr, '2030-03-04 11:30 America/New_York', '2030-03-04 12:30 America/New_York');
+          WHEN 'closed'   THEN PERFORM booking.book(vr, '2030-03-04 12:30 America/New_York', '2030-03-04 13:30 America/New_York');
+          WHEN 'capacity' THEN PERFORM booking.book(space, '2030-03-04 14:00 America/New_York', '2030-03-04 15:00 America/New_York', 9);
+          WHEN 'horizon'  THEN PERFORM booking.book(vr, '2030-03-05 10:00 America/New_York', '2030-03-05 12:00 America/New_York', 1,
+                                                    '00000000-0000-4000-a000-000000000302');
+        END CASE;
+        RAISE EXCEPTION 'book() accepted a booking it should refuse for %', v_detail;
+      EXCEPTION WHEN SQLSTATE 'PT409' THEN
+        GET STACKED DIAGNOSTICS b.title = PG_EXCEPTION_DETAIL;
+        PERFORM pg_temp.check(b.title = v_detail, format('refused for %s, said %s', v_detail, b.title));
+      END;
+    END LOOP;
+  END;
+  PERFORM pg_temp.expect_error('22023', format('SELECT booking.book(%L, NULL, now())', vr));
+  PERFORM pg_temp.expect_error('22023', format('SELECT booking.book(%L, now() + interval ''1 day'', now())', vr));
+  PERFORM pg_temp.expect_error('22023', format('SELECT booking.book(%L, now(), now() + interval ''1 hour'', 0)', vr));
+  PERFORM pg_temp.expect_error('22023', format('SELECT booking.book(%L, now(), now() + interval ''1 hour'')', room));
+  PERFORM pg_temp.act_as('anon');
+  PERFORM pg_temp.expect_error('42501', format('SELECT booking.book(%L, ''2030-03-04 16:00 America/New_York'', ''2030-03-04 17:00 America/New_York'')', vr));
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.outbox o JOIN booking.bookings b ON b.id = (o.payload ->> 'booking_id')::uuid
+                         WHERE o.topic = 'booking.created' AND b.source = 'api') = 2, 'an outbox event for each booking made');
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.audit_log a JOIN booking.bookings b ON b.id = a.entity_id
+                         WHERE a.action = 'insert' AND b.source = 'api' AND a.actor_id = 'u-client') = 2, 'an audit row for each');
+
   -- Who may ask: an anonymous visitor of the public lab gets its slots, nothing of a private
   -- organization; an outsider likewise; a clinic member gets the clinic's room.
   v_got := pg_temp.slot_starts(vr, monday);
