@@ -53,5 +53,8 @@ COMMENT ON FUNCTION booking.resources_capacity_changed() IS 'Trigger: capacity c
 COMMENT ON FUNCTION booking.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
 COMMENT ON FUNCTION booking.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
 
--- Internal helper with no use outside the definer triggers.
+COMMENT ON FUNCTION booking.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';
+
+-- Internal helpers with no use outside the definer triggers and book().
 REVOKE EXECUTE ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION booking.lock_resource(uuid) FROM PUBLIC;

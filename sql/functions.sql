@@ -64,7 +64,7 @@ BEGIN
 END $$;
 
 -- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: it
--- takes the resource's lock (the same no-op update as the capacity trigger) before asking the
+-- takes the resource's lock (lock_resource, as the capacity trigger does) before asking the
 -- engine, so concurrent calls on one resource take turns and each sees the bookings committed
 -- before it. A refusal raises SQLSTATE PT409 (PostgREST answers HTTP 409) with a message a
 -- person understands and the reason in DETAIL: closed, notice, horizon, overlap or capacity.
@@ -107,7 +107,7 @@ BEGIN
     RAISE EXCEPTION 'unknown resource %', p_resource_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id;
+  PERFORM booking.lock_resource(p_resource_id);
   v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
   IF v_refusal IS NOT NULL THEN
     RAISE EXCEPTION '%', CASE v_refusal

@@ -55,6 +55,34 @@ AS $$
   SELECT coalesce(max(seats), 0)::integer FROM running WHERE t <@ p_window
 $$;
 
+-- Lock a resource for the rest of the transaction, so that writers of one resource take turns;
+-- returns its capacity. The lock is a no-op update of the resource row: in READ COMMITTED the
+-- statements after it see every booking committed before the lock was granted; a REPEATABLE
+-- READ or SERIALIZABLE snapshot cannot see later commits, but the row version each writer leaves
+-- makes a concurrent snapshot writer fail with 40001 (to be retried) instead of counting from a
+-- stale snapshot. (A plain SELECT ... FOR UPDATE leaves no new version, and the concurrency test
+-- caught it letting 14 seats into a 12-seat room.) Each transaction locks a resource once: the
+-- `booking.locked_resources` setting remembers it, and rolls back with a subtransaction that
+-- rolls back the lock. Updating the same row again and again is churn, and on assertion-enabled
+-- Postgres 18 it tripped an assertion in heap_update once the page filled up.
+CREATE FUNCTION booking.lock_resource(p_resource_id uuid) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_locked   text := coalesce(current_setting('booking.locked_resources', true), '');
+  v_capacity integer;
+BEGIN
+  IF strpos(v_locked, p_resource_id::text) > 0 THEN
+    SELECT capacity INTO v_capacity FROM booking.resources WHERE id = p_resource_id;
+  ELSE
+    UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id
+    RETURNING capacity INTO v_capacity;
+    PERFORM set_config('booking.locked_resources', v_locked || p_resource_id::text || ',', true);
+  END IF;
+  RETURN v_capacity;
+END $$;
+
 -- ---------------------------------------------------------------------------------------------
 -- updated_at and time zones
 -- ---------------------------------------------------------------------------------------------
@@ -64,7 +92,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  -- Only real changes: the capacity trigger's no-op update of a resource leaves it as it was.
+  -- Only real changes: lock_resource's no-op update of a resource leaves it as it was.
   -- (Tested here rather than in a WHEN clause: BEFORE triggers' WHEN cannot see generated columns.)
   IF NEW IS DISTINCT FROM OLD THEN
     NEW.updated_at := now();
@@ -209,14 +237,8 @@ BEGIN
           OR OLD.status NOT IN ('pending', 'approved')
           OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats)
              IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats)) THEN
-    -- Serialize the writers of one resource with a no-op update of its row. In READ COMMITTED
-    -- the statements after it see every booking committed before the lock was granted. A
-    -- REPEATABLE READ or SERIALIZABLE snapshot cannot see later commits, but the new row
-    -- version each writer leaves makes a concurrent writer fail with 40001 (to be retried)
-    -- instead of counting from a stale snapshot. A plain FOR UPDATE lock would not: it leaves
-    -- no new version, so a snapshot writer waiting on it would go on and oversubscribe.
-    UPDATE booking.resources SET capacity = capacity WHERE id = NEW.resource_id
-    RETURNING capacity INTO v_capacity;
+    -- Writers of one resource take turns (see lock_resource).
+    v_capacity := booking.lock_resource(NEW.resource_id);
 
     IF NEW.seats > v_capacity THEN
       RAISE EXCEPTION 'resource "%" has % seat(s); % requested', v_title, v_capacity, NEW.seats
