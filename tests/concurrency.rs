@@ -120,6 +120,18 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
     tallies
 }
 
+/// Runs `CLIENTS` client threads that start together; returns what each reports.
+fn run_clients<T: Send + 'static>(url: String, client: fn(String, usize, Arc<Barrier>) -> T) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || client(url, id, barrier))
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().expect("a client thread panicked")).collect()
+}
+
 /// Brute force: the seats held at every booking start (where the count can rise).
 fn peak_seats(rows: &[(i64, i64, i32)]) -> i32 {
     rows.iter()
@@ -134,17 +146,9 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
     let mut admin = cluster.create_db("conc", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
 
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let url = cluster.url("conc");
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|id| {
-            let (url, barrier) = (url.clone(), barrier.clone());
-            std::thread::spawn(move || client(url, id, barrier))
-        })
-        .collect();
     let mut totals = [Tally::default(), Tally::default()];
-    for h in handles {
-        for (total, t) in totals.iter_mut().zip(h.join().expect("a client thread panicked")) {
+    for tallies in run_clients(cluster.url("conc"), client) {
+        for (total, t) in totals.iter_mut().zip(tallies) {
             total.accepted += t.accepted;
             total.refused += t.refused;
             total.moved += t.moved;
@@ -217,17 +221,9 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
     let cluster = Cluster::start("book");
     let mut admin = cluster.create_db("book", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let url = cluster.url("book");
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|id| {
-            let (url, barrier) = (url.clone(), barrier.clone());
-            std::thread::spawn(move || book_client(url, id, barrier))
-        })
-        .collect();
     let mut totals = [(0, 0), (0, 0)];
-    for h in handles {
-        for (total, t) in totals.iter_mut().zip(h.join().expect("a client thread panicked")) {
+    for tallies in run_clients(cluster.url("book"), book_client) {
+        for (total, t) in totals.iter_mut().zip(tallies) {
             total.0 += t.0;
             total.1 += t.1;
         }
