@@ -193,6 +193,29 @@ fn hours_span(window: Interval) -> Interval {
     Interval::new(window.start - (availability::LOOKBACK_DAYS + 2) * MICROS_PER_DAY, window.end + MICROS_PER_DAY)
 }
 
+/// Everything the engine needs for one request on a resource, read once: the resource (if the
+/// caller may see it) with its hours, the validated request, and the bookings that can touch
+/// the window. `on_grid`: the request asks for slots, so the resource's slot interval counts
+/// towards the limit on candidates.
+fn load_for(
+    resource_id: Uuid,
+    service_id: Option<Uuid>,
+    window: Interval,
+    duration: i64,
+    seats: i32,
+    on_grid: bool,
+) -> (Resource, Vec<Booking>, Request) {
+    Spi::connect(|client| {
+        let mut schedule = load_resource(client, resource_id, service_id);
+        let req = request(&schedule, window, duration, seats);
+        let slot_interval = if on_grid { schedule.resource.slot_interval } else { None };
+        availability::validate_request(slot_interval, &req).unwrap_or_else(|e| engine_error(e));
+        load_hours(client, schedule.organization_id, Some(resource_id), hours_span(window), &mut schedule.resource);
+        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
+        (schedule.resource, bookings, req)
+    })
+}
+
 /// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
 /// `p_seats` could start. See the README's "Availability" section for the exact semantics.
 #[pg_extern(stable, security_definer)]
@@ -212,15 +235,8 @@ pub fn get_available_slots(
     );
     let duration = required(p_duration_minutes, "p_duration_minutes") as i64 * MICROS_PER_MINUTE;
     let seats = required(p_seats, "p_seats");
-    let slots = Spi::connect(|client| {
-        let mut schedule = load_resource(client, resource_id, p_service_id);
-        let req = request(&schedule, window, duration, seats);
-        availability::validate_request(schedule.resource.slot_interval, &req).unwrap_or_else(|e| engine_error(e));
-        let span = hours_span(window);
-        load_hours(client, schedule.organization_id, Some(resource_id), span, &mut schedule.resource);
-        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
-        availability::available_slots(&schedule.resource, &bookings, &req).unwrap_or_else(|e| engine_error(e))
-    });
+    let (resource, bookings, req) = load_for(resource_id, p_service_id, window, duration, seats, true);
+    let slots = availability::available_slots(&resource, &bookings, &req).unwrap_or_else(|e| engine_error(e));
     TableIterator::new(slots.into_iter().map(|s| (from_unix(s.start), from_unix(s.end))))
 }
 
@@ -237,15 +253,8 @@ fn refusal_of(
     let start = to_unix(required(start, "the start"), "the start");
     let end = to_unix(required(end, "the end"), "the end");
     let seats = required(seats, "the number of seats");
-    Spi::connect(|client| {
-        let mut schedule = load_resource(client, resource_id, service_id);
-        let window = Interval::new(start, end);
-        let req = request(&schedule, window, end - start, seats);
-        availability::validate_request(None, &req).unwrap_or_else(|e| engine_error(e));
-        load_hours(client, schedule.organization_id, Some(resource_id), hours_span(window), &mut schedule.resource);
-        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
-        availability::refusal(&schedule.resource, &bookings, &req, start, end).unwrap_or_else(|e| engine_error(e))
-    })
+    let (resource, bookings, req) = load_for(resource_id, service_id, Interval::new(start, end), end - start, seats, false);
+    availability::refusal(&resource, &bookings, &req, start, end).unwrap_or_else(|e| engine_error(e))
 }
 
 /// True exactly when a booking of `[p_start_time, p_end_time)` with `p_capacity_needed` seats

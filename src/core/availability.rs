@@ -391,7 +391,8 @@ impl Refusal {
 /// ones [`available_slots`] makes.
 pub fn refusal(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<Option<Refusal>, AvailabilityError> {
     let req = Request { window: Interval::new(start, end), duration: end - start, ..*req };
-    validate(&Resource { slot_interval: None, ..res.clone() }, &req)?;
+    validate_request(None, &req)?;
+    validate_rules(&res.rules)?;
     let checker = Checker { res, req: &req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
     let span = Interval::new(lookback_start(res.tz, start), end);
     Ok(if !open_time(res, span).iter().any(|r| r.start <= start && end <= r.end) {
