@@ -8,7 +8,7 @@
 //! booked.
 
 use booking_core::availability::{
-    self, AvailabilityError, Booking, Exception, ExceptionKind, Interval, Request, Resource, WeeklyRule,
+    self, AvailabilityError, Booking, Exception, ExceptionKind, Interval, PoolMember, Request, Resource, WeeklyRule,
     MICROS_PER_MINUTE,
 };
 use booking_core::chrono_tz::Tz;
@@ -48,6 +48,7 @@ fn caller_bypasses_rls() -> bool {
 
 /// A resource's schedule as the engine wants it, plus the rules that depend on "now".
 struct Schedule {
+    id: Uuid,
     resource: Resource,
     organization_id: Uuid,
     min_notice_minutes: i64,
@@ -60,121 +61,139 @@ fn parse_time_zone(name: &str) -> Tz {
         .unwrap_or_else(|_| invalid_parameter(format!("unknown time zone \"{name}\"")))
 }
 
-/// Reads the resource (if the caller may see it) and the service's rules.
-fn load_resource(client: &SpiClient, resource_id: Uuid, service_id: Option<Uuid>) -> Schedule {
+/// Reads the resources (in the order given) that the caller may see, with the service's rules;
+/// an id the caller may not see is "unknown", like one that does not exist.
+fn load_resources(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>) -> Vec<Schedule> {
     let rows = client
         .select(
-            "SELECT r.organization_id, coalesce(r.time_zone, o.time_zone), r.capacity,
+            "SELECT ids.id, r.id IS NOT NULL, r.organization_id, coalesce(r.time_zone, o.time_zone), r.capacity,
                     r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
                     coalesce(sr.min_notice_minutes, r.min_notice_minutes),
                     coalesce(sr.max_advance_days, r.max_advance_days),
                     $2::uuid IS NULL OR s.id IS NOT NULL, now()
-             FROM booking.resources r
-             JOIN booking.organizations o ON o.id = r.organization_id
+             FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
+             LEFT JOIN (booking.resources r JOIN booking.organizations o ON o.id = r.organization_id)
+               ON r.id = ids.id
+              AND ($3 OR r.organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
+                   OR (r.is_bookable AND o.is_public))
              LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = r.organization_id AND s.is_active
              LEFT JOIN booking.service_rules sr ON sr.service_id = s.id
-             WHERE r.id = $1
-               AND ($3 OR r.organization_id = ANY (booking.user_organization_ids())
-                    OR (r.is_bookable AND o.is_public))",
+             ORDER BY ids.ord",
             None,
-            &[resource_id.into(), service_id.into(), caller_bypasses_rls().into()],
+            &[ids.to_vec().into(), service_id.into(), caller_bypasses_rls().into()],
         )
-        .expect("reading the resource");
-    let Some(row) = rows.into_iter().next() else {
-        invalid_parameter(format!("unknown resource {resource_id}"));
-    };
-    let get_i64 = |n: usize| row.get::<i32>(n).expect("a column").map(|v| v as i64);
-    if !row.get::<bool>(9).unwrap().unwrap_or(false) {
-        invalid_parameter(format!("unknown or inactive service {}", service_id.unwrap()));
-    }
-    let tz = parse_time_zone(&row.get::<String>(2).unwrap().unwrap());
-    let organization_id = row.get::<Uuid>(1).unwrap().unwrap();
-    let resource = Resource {
-        tz,
-        rules: vec![],
-        exceptions: vec![],
-        capacity: get_i64(3).unwrap() as i32,
-        buffer_before: get_i64(4).unwrap() * MICROS_PER_MINUTE,
-        buffer_after: get_i64(5).unwrap() * MICROS_PER_MINUTE,
-        slot_interval: get_i64(6).map(|m| m * MICROS_PER_MINUTE),
-    };
-    Schedule {
-        resource,
-        organization_id,
-        min_notice_minutes: get_i64(7).unwrap_or(0),
-        max_advance_days: get_i64(8),
-        now: to_unix(row.get::<TimestampWithTimeZone>(10).unwrap().unwrap(), "now()"),
-    }
-}
-
-/// Weekly rules (the resource's own, else its organization's) and the exceptions touching
-/// `span`, organization-wide ones included. `resource_id` None: the organization's.
-fn load_hours(client: &SpiClient, organization_id: Uuid, resource_id: Option<Uuid>, span: Interval, res: &mut Resource) {
-    let rules = client
-        .select(
-            "WITH own AS (
-               SELECT day_of_week, start_time, end_time FROM booking.availability_rules
-               WHERE organization_id = $1 AND resource_id = $2)
-             SELECT day_of_week::int4, (extract(epoch FROM start_time) * 1000000)::int8,
-                    (extract(epoch FROM end_time) * 1000000)::int8 FROM own
-             UNION ALL
-             SELECT day_of_week::int4, (extract(epoch FROM start_time) * 1000000)::int8,
-                    (extract(epoch FROM end_time) * 1000000)::int8
-             FROM booking.availability_rules
-             WHERE organization_id = $1 AND resource_id IS NULL AND NOT EXISTS (SELECT 1 FROM own)",
-            None,
-            &[organization_id.into(), resource_id.into()],
-        )
-        .expect("reading the rules");
-    res.rules = rules
-        .into_iter()
-        .map(|r| WeeklyRule {
-            day_of_week: r.get::<i32>(1).unwrap().unwrap() as u32,
-            start: r.get::<i64>(2).unwrap().unwrap(),
-            end: r.get::<i64>(3).unwrap().unwrap(),
-        })
-        .collect();
-    let exceptions = client
-        .select(
-            "SELECT lower(during), upper(during), kind = 'open' FROM booking.availability_exceptions
-             WHERE organization_id = $1 AND (resource_id IS NULL OR resource_id = $2)
-               AND during && tstzrange($3, $4)",
-            None,
-            &[organization_id.into(), resource_id.into(), from_unix(span.start).into(), from_unix(span.end).into()],
-        )
-        .expect("reading the exceptions");
-    res.exceptions = exceptions
-        .into_iter()
-        .map(|r| Exception {
-            during: Interval::new(
-                to_unix(r.get::<TimestampWithTimeZone>(1).unwrap().unwrap(), "an exception"),
-                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "an exception"),
-            ),
-            kind: if r.get::<bool>(3).unwrap().unwrap() { ExceptionKind::Open } else { ExceptionKind::Closed },
-        })
-        .collect();
-}
-
-/// Time-holding bookings of the resource that can touch `span` once buffers are counted.
-fn load_bookings(client: &SpiClient, resource_id: Uuid, span: Interval, res: &Resource) -> Vec<Booking> {
-    let reach = res.buffer_before + res.buffer_after;
-    client
-        .select(
-            "SELECT starts_at, ends_at, seats FROM booking.bookings
-             WHERE resource_id = $1 AND status IN ('pending', 'approved') AND during && tstzrange($2, $3)",
-            None,
-            &[resource_id.into(), from_unix(span.start - reach).into(), from_unix(span.end + reach).into()],
-        )
-        .expect("reading the bookings")
-        .into_iter()
-        .map(|r| Booking {
-            during: Interval::new(
-                to_unix(r.get::<TimestampWithTimeZone>(1).unwrap().unwrap(), "a booking"),
-                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "a booking"),
-            ),
-            seats: r.get::<i32>(3).unwrap().unwrap(),
+        .expect("reading the resources");
+    rows.into_iter()
+        .map(|row| {
+            let id = row.get::<Uuid>(1).unwrap().unwrap();
+            if !row.get::<bool>(2).unwrap().unwrap() {
+                invalid_parameter(format!("unknown resource {id}"));
+            }
+            if !row.get::<bool>(11).unwrap().unwrap_or(false) {
+                invalid_parameter(format!("unknown or inactive service {}", service_id.unwrap()));
+            }
+            let get_i64 = |n: usize| row.get::<i32>(n).expect("a column").map(|v| v as i64);
+            Schedule {
+                id,
+                resource: Resource {
+                    tz: parse_time_zone(&row.get::<String>(4).unwrap().unwrap()),
+                    rules: vec![],
+                    exceptions: vec![],
+                    capacity: get_i64(5).unwrap() as i32,
+                    buffer_before: get_i64(6).unwrap() * MICROS_PER_MINUTE,
+                    buffer_after: get_i64(7).unwrap() * MICROS_PER_MINUTE,
+                    slot_interval: get_i64(8).map(|m| m * MICROS_PER_MINUTE),
+                },
+                organization_id: row.get::<Uuid>(3).unwrap().unwrap(),
+                min_notice_minutes: get_i64(9).unwrap_or(0),
+                max_advance_days: get_i64(10),
+                now: to_unix(row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(), "now()"),
+            }
         })
         .collect()
+}
+
+/// The nil UUID stands for "no resource" in a list of (organization, resource) targets: it matches no
+/// resource, so such a target reads its organization's rules and organization-wide exceptions.
+fn no_resource() -> Uuid {
+    Uuid::from_bytes([0; 16])
+}
+
+/// For each (organization, resource) target: the weekly rules (the resource's own, else its
+/// organization's) and the exceptions touching `span`, organization-wide ones included.
+fn load_hours(client: &SpiClient, targets: &[(Uuid, Uuid)], span: Interval) -> Vec<(Vec<WeeklyRule>, Vec<Exception>)> {
+    let orgs: Vec<Uuid> = targets.iter().map(|t| t.0).collect();
+    let resources: Vec<Uuid> = targets.iter().map(|t| t.1).collect();
+    let mut hours: Vec<(Vec<WeeklyRule>, Vec<Exception>)> = targets.iter().map(|_| (vec![], vec![])).collect();
+    let rules = client
+        .select(
+            "SELECT t.ord::int4, ar.day_of_week::int4, (extract(epoch FROM ar.start_time) * 1000000)::int8,
+                    (extract(epoch FROM ar.end_time) * 1000000)::int8
+             FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord)
+             JOIN booking.availability_rules ar
+               ON ar.organization_id = t.org
+              AND (ar.resource_id = t.res
+                   OR (ar.resource_id IS NULL AND NOT EXISTS (
+                         SELECT 1 FROM booking.availability_rules own
+                         WHERE own.organization_id = t.org AND own.resource_id = t.res)))",
+            None,
+            &[orgs.clone().into(), resources.clone().into()],
+        )
+        .expect("reading the rules");
+    for r in rules {
+        hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1].0.push(WeeklyRule {
+            day_of_week: r.get::<i32>(2).unwrap().unwrap() as u32,
+            start: r.get::<i64>(3).unwrap().unwrap(),
+            end: r.get::<i64>(4).unwrap().unwrap(),
+        });
+    }
+    let exceptions = client
+        .select(
+            "SELECT t.ord::int4, lower(e.during), upper(e.during), e.kind = 'open'
+             FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord)
+             JOIN booking.availability_exceptions e
+               ON e.organization_id = t.org AND (e.resource_id IS NULL OR e.resource_id = t.res)
+              AND e.during && tstzrange($3, $4)",
+            None,
+            &[orgs.into(), resources.into(), from_unix(span.start).into(), from_unix(span.end).into()],
+        )
+        .expect("reading the exceptions");
+    for r in exceptions {
+        hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1].1.push(Exception {
+            during: Interval::new(
+                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "an exception"),
+                to_unix(r.get::<TimestampWithTimeZone>(3).unwrap().unwrap(), "an exception"),
+            ),
+            kind: if r.get::<bool>(4).unwrap().unwrap() { ExceptionKind::Open } else { ExceptionKind::Closed },
+        });
+    }
+    hours
+}
+
+/// For each resource (in order): its time-holding bookings that can touch `span` once buffers
+/// of up to `reach` are counted.
+fn load_bookings(client: &SpiClient, ids: &[Uuid], span: Interval, reach: i64) -> Vec<Vec<Booking>> {
+    let mut bookings: Vec<Vec<Booking>> = ids.iter().map(|_| vec![]).collect();
+    let rows = client
+        .select(
+            "SELECT t.ord::int4, b.starts_at, b.ends_at, b.seats
+             FROM unnest($1::uuid[]) WITH ORDINALITY AS t(res, ord)
+             JOIN booking.bookings b
+               ON b.resource_id = t.res AND b.status IN ('pending', 'approved') AND b.during && tstzrange($2, $3)",
+            None,
+            &[ids.to_vec().into(), from_unix(span.start - reach).into(), from_unix(span.end + reach).into()],
+        )
+        .expect("reading the bookings");
+    for r in rows {
+        bookings[r.get::<i32>(1).unwrap().unwrap() as usize - 1].push(Booking {
+            during: Interval::new(
+                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "a booking"),
+                to_unix(r.get::<TimestampWithTimeZone>(3).unwrap().unwrap(), "a booking"),
+            ),
+            seats: r.get::<i32>(4).unwrap().unwrap(),
+        });
+    }
+    bookings
 }
 
 /// The request with notice and horizon resolved against now.
@@ -193,26 +212,113 @@ fn hours_span(window: Interval) -> Interval {
     Interval::new(window.start - (availability::LOOKBACK_DAYS + 2) * MICROS_PER_DAY, window.end + MICROS_PER_DAY)
 }
 
-/// Everything the engine needs for one request on a resource, read once: the resource (if the
-/// caller may see it) with its hours, the validated request, and the bookings that can touch
-/// the window. `on_grid`: the request asks for slots, so the resource's slot interval counts
-/// towards the limit on candidates.
-fn load_for(
-    resource_id: Uuid,
-    service_id: Option<Uuid>,
-    window: Interval,
-    duration: i64,
-    seats: i32,
-    on_grid: bool,
-) -> (Resource, Vec<Booking>, Request) {
+/// How a request is checked for size before its hours and bookings are read.
+#[derive(Clone, Copy, PartialEq)]
+enum Size {
+    /// One booking: no grid, no limit on candidates.
+    OneBooking,
+    /// A slot list: each resource's grid at most MAX_CANDIDATES starts, the pool's at most
+    /// MAX_POOL_CANDIDATES.
+    SlotList,
+    /// A search for the next slot: the engine checks the pool and the horizon.
+    Search,
+}
+
+/// A pool of resources read for one request: each with its hours and its request (the window,
+/// duration and seats are shared; notice and horizon are each resource's).
+struct Pool {
+    schedules: Vec<Schedule>,
+    requests: Vec<Request>,
+}
+
+impl Pool {
+    fn load(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>, window: Interval, duration: i64, seats: i32, size: Size) -> Pool {
+        let mut schedules = load_resources(client, ids, service_id);
+        let requests: Vec<Request> = schedules.iter().map(|s| request(s, window, duration, seats)).collect();
+        if size == Size::SlotList {
+            for (s, req) in schedules.iter().zip(&requests) {
+                availability::validate_request(s.resource.slot_interval, req).unwrap_or_else(|e| engine_error(e));
+            }
+            availability::validate_pool(&Pool::members_of(&schedules, &requests)).unwrap_or_else(|e| engine_error(e));
+        } else if size == Size::OneBooking {
+            availability::validate_request(None, &requests[0]).unwrap_or_else(|e| engine_error(e));
+        }
+        let targets: Vec<(Uuid, Uuid)> = schedules.iter().map(|s| (s.organization_id, s.id)).collect();
+        for (s, (rules, exceptions)) in schedules.iter_mut().zip(load_hours(client, &targets, hours_span(window))) {
+            s.resource.rules = rules;
+            s.resource.exceptions = exceptions;
+        }
+        Pool { schedules, requests }
+    }
+
+    fn members_of<'a>(schedules: &'a [Schedule], requests: &[Request]) -> Vec<PoolMember<'a>> {
+        schedules.iter().zip(requests).map(|(s, r)| PoolMember { resource: &s.resource, request: *r }).collect()
+    }
+
+    fn members(&self) -> Vec<PoolMember<'_>> {
+        Pool::members_of(&self.schedules, &self.requests)
+    }
+
+    fn ids(&self) -> Vec<Uuid> {
+        self.schedules.iter().map(|s| s.id).collect()
+    }
+
+    /// The longest reach of a booking's buffers across the pool.
+    fn reach(&self) -> i64 {
+        self.schedules.iter().map(|s| s.resource.buffer_before + s.resource.buffer_after).max().unwrap_or(0)
+    }
+
+    fn bookings(&self, client: &SpiClient, span: Interval) -> Vec<Vec<Booking>> {
+        load_bookings(client, &self.ids(), span, self.reach())
+    }
+}
+
+/// The resource ids of a pool argument: not NULL, no NULL element, duplicates dropped (the
+/// first occurrence keeps its place).
+fn pool_ids(p_resource_ids: Option<Vec<Option<Uuid>>>) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for id in required(p_resource_ids, "p_resource_ids") {
+        let id = id.unwrap_or_else(|| invalid_parameter("p_resource_ids must not contain NULL"));
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > availability::MAX_POOL {
+            engine_error(AvailabilityError::PoolTooLarge { resources: ids.len() });
+        }
+    }
+    if ids.is_empty() {
+        engine_error(AvailabilityError::EmptyPool);
+    }
+    ids
+}
+
+/// The window, duration and seats arguments shared by the slot functions, validated.
+fn slot_arguments(
+    start: Option<TimestampWithTimeZone>,
+    end: Option<TimestampWithTimeZone>,
+    duration_minutes: Option<i32>,
+    seats: Option<i32>,
+) -> (Interval, i64, i32) {
+    let window = Interval::new(
+        to_unix(required(start, "p_start"), "p_start"),
+        to_unix(required(end, "p_end"), "p_end"),
+    );
+    let duration = required(duration_minutes, "p_duration_minutes") as i64 * MICROS_PER_MINUTE;
+    (window, duration, required(seats, "p_seats"))
+}
+
+/// Each resource's free slots in the pool's window.
+fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)) -> Vec<Vec<Interval>> {
+    let (window, duration, seats) = args;
     Spi::connect(|client| {
-        let mut schedule = load_resource(client, resource_id, service_id);
-        let req = request(&schedule, window, duration, seats);
-        let slot_interval = if on_grid { schedule.resource.slot_interval } else { None };
-        availability::validate_request(slot_interval, &req).unwrap_or_else(|e| engine_error(e));
-        load_hours(client, schedule.organization_id, Some(resource_id), hours_span(window), &mut schedule.resource);
-        let bookings = load_bookings(client, resource_id, window, &schedule.resource);
-        (schedule.resource, bookings, req)
+        let pool = Pool::load(client, ids, service_id, window, duration, seats, Size::SlotList);
+        let bookings = pool.bookings(client, window);
+        pool.schedules
+            .iter()
+            .zip(&pool.requests)
+            .zip(&bookings)
+            .map(|((s, req), b)| availability::available_slots(&s.resource, b, req).unwrap_or_else(|e| engine_error(e)))
+            .collect()
     })
 }
 
@@ -229,15 +335,74 @@ pub fn get_available_slots(
     p_seats: default!(Option<i32>, 1),
 ) -> TableIterator<'static, (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone))> {
     let resource_id = required(p_resource_id, "p_resource_id");
-    let window = Interval::new(
-        to_unix(required(p_start, "p_start"), "p_start"),
-        to_unix(required(p_end, "p_end"), "p_end"),
-    );
-    let duration = required(p_duration_minutes, "p_duration_minutes") as i64 * MICROS_PER_MINUTE;
-    let seats = required(p_seats, "p_seats");
-    let (resource, bookings, req) = load_for(resource_id, p_service_id, window, duration, seats, true);
-    let slots = availability::available_slots(&resource, &bookings, &req).unwrap_or_else(|e| engine_error(e));
+    let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
+    let slots = pool_slots(&[resource_id], p_service_id, args).pop().unwrap();
     TableIterator::new(slots.into_iter().map(|s| (from_unix(s.start), from_unix(s.end))))
+}
+
+/// The slots in which at least one of the resources is free ("any free microscope"), with the
+/// free ones in the order they were listed. Same parameters and semantics as
+/// get_available_slots, for each resource on its own grid.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn get_available_slots_any(
+    p_resource_ids: Option<Vec<Option<Uuid>>>,
+    p_start: Option<TimestampWithTimeZone>,
+    p_end: Option<TimestampWithTimeZone>,
+    p_duration_minutes: default!(Option<i32>, 60),
+    p_service_id: default!(Option<Uuid>, "NULL"),
+    p_seats: default!(Option<i32>, 1),
+) -> TableIterator<
+    'static,
+    (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone), name!(resource_ids, Vec<Uuid>)),
+> {
+    let ids = pool_ids(p_resource_ids);
+    let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
+    let merged = availability::merge_pool_slots(&pool_slots(&ids, p_service_id, args));
+    TableIterator::new(
+        merged
+            .into_iter()
+            .map(move |(s, free)| (from_unix(s.start), from_unix(s.end), free.into_iter().map(|i| ids[i]).collect())),
+    )
+}
+
+/// The earliest free slot among the resources within `p_within` of `p_after`, and which
+/// resource (the first listed on a tie); no row when there is none. It searches a day, then a
+/// week, then 30 days at a time and stops at the first answer.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn find_next_slot(
+    p_resource_ids: Option<Vec<Option<Uuid>>>,
+    p_after: Option<TimestampWithTimeZone>,
+    p_duration_minutes: Option<i32>,
+    p_seats: default!(Option<i32>, 1),
+    p_within: default!(Option<pgrx::datum::Interval>, "'90 days'"),
+) -> TableIterator<
+    'static,
+    (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone), name!(resource_id, Uuid)),
+> {
+    let ids = pool_ids(p_resource_ids);
+    let after = required(p_after, "p_after");
+    let within = required(p_within, "p_within");
+    let found = Spi::connect(|client| {
+        // p_after + p_within as Postgres adds them (months and days in the session's time zone).
+        let until: TimestampWithTimeZone = client
+            .select("SELECT $1 + $2", None, &[after.into(), within.into()])
+            .expect("adding p_within")
+            .first()
+            .get_one()
+            .expect("a time")
+            .expect("a time");
+        let args = slot_arguments(Some(after), Some(until), p_duration_minutes, p_seats);
+        let (window, duration, seats) = args;
+        if window.end <= window.start {
+            invalid_parameter("p_within must be positive");
+        }
+        let pool = Pool::load(client, &ids, None, window, duration, seats, Size::Search);
+        let members = pool.members();
+        availability::next_slot(&members, |span| pool.bookings(client, span)).unwrap_or_else(|e| engine_error(e))
+    });
+    TableIterator::new(found.map(|(s, i)| (from_unix(s.start), from_unix(s.end), ids[i])))
 }
 
 /// Why a booking would be refused now, or None: the one check behind can_book_resource,
@@ -253,8 +418,13 @@ fn refusal_of(
     let start = to_unix(required(start, "the start"), "the start");
     let end = to_unix(required(end, "the end"), "the end");
     let seats = required(seats, "the number of seats");
-    let (resource, bookings, req) = load_for(resource_id, service_id, Interval::new(start, end), end - start, seats, false);
-    availability::refusal(&resource, &bookings, &req, start, end).unwrap_or_else(|e| engine_error(e))
+    let window = Interval::new(start, end);
+    Spi::connect(|client| {
+        let pool = Pool::load(client, &[resource_id], service_id, window, end - start, seats, Size::OneBooking);
+        let bookings = pool.bookings(client, window);
+        availability::refusal(&pool.schedules[0].resource, &bookings[0], &pool.requests[0], start, end)
+            .unwrap_or_else(|e| engine_error(e))
+    })
 }
 
 /// True exactly when a booking of `[p_start_time, p_end_time)` with `p_capacity_needed` seats
@@ -305,7 +475,7 @@ pub fn open_periods(
     let periods = Spi::connect(|client| {
         let (tz_name, resource) = match p_resource_id {
             Some(resource_id) => {
-                let schedule = load_resource(client, resource_id, None);
+                let schedule = load_resources(client, &[resource_id], None).pop().unwrap();
                 if schedule.organization_id != organization_id {
                     invalid_parameter(format!("resource {resource_id} does not belong to organization {organization_id}"));
                 }
@@ -334,7 +504,8 @@ pub fn open_periods(
             availability::local_to_utc(resource.tz, day.and_hms_opt(0, 0, 0).unwrap()),
             availability::local_to_utc(resource.tz, day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap()),
         );
-        load_hours(client, organization_id, p_resource_id, hours_span(day_span), &mut resource);
+        let target = (organization_id, p_resource_id.unwrap_or_else(no_resource));
+        (resource.rules, resource.exceptions) = load_hours(client, &[target], hours_span(day_span)).pop().unwrap();
         availability::open_time(&resource, day_span).into_iter().map(move |p| (p, tz_name.clone())).collect::<Vec<_>>()
     });
     TableIterator::new(periods.into_iter().map(|(p, tz)| (from_unix(p.start), from_unix(p.end), tz)))

@@ -36,6 +36,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn pools_of_resources_answer_refuse_and_respect_visibility() {
+        run_suite(include_str!("../tests/sql/pools.sql"));
+    }
+
+    #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));
     }

@@ -95,6 +95,11 @@ pub enum AvailabilityError {
     NonPositiveInterval,
     TooManyCandidates { candidates: i64 },
     BadRule(WeeklyRule),
+    EmptyPool,
+    PoolTooLarge { resources: usize },
+    TooManyPoolCandidates { candidates: i64 },
+    SearchTooLong,
+    MixedWindows,
 }
 
 impl std::fmt::Display for AvailabilityError {
@@ -109,6 +114,16 @@ impl std::fmt::Display for AvailabilityError {
                 "the window holds {candidates} candidate slots, more than the maximum of {MAX_CANDIDATES}: ask for a shorter window or a longer interval"
             ),
             AvailabilityError::BadRule(r) => write!(f, "invalid weekly rule {r:?}"),
+            AvailabilityError::EmptyPool => f.write_str("the list of resources is empty"),
+            AvailabilityError::PoolTooLarge { resources } => {
+                write!(f, "{resources} resources, more than the maximum of {MAX_POOL} in one request")
+            }
+            AvailabilityError::TooManyPoolCandidates { candidates } => write!(
+                f,
+                "the resources hold {candidates} candidate slots in all, more than the maximum of {MAX_POOL_CANDIDATES}: ask for fewer resources or a shorter window"
+            ),
+            AvailabilityError::SearchTooLong => write!(f, "the search may span at most {MAX_SEARCH_DAYS} days"),
+            AvailabilityError::MixedWindows => f.write_str("the resources of a search must share one window"),
         }
     }
 }
@@ -288,7 +303,11 @@ struct Checker<'a> {
     held: HeldSeats,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(res: &'a Resource, req: &'a Request, bookings: &[Booking]) -> Checker<'a> {
+        Checker { res, req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) }
+    }
+
     /// (The same conditions as the Notice and Horizon refusals.)
     fn notice_and_horizon_allow(&self, start: i64) -> bool {
         self.req.earliest_start.is_none_or(|e| start >= e) && self.req.latest_start.is_none_or(|l| start <= l)
@@ -298,6 +317,32 @@ impl Checker<'_> {
         let buffered = Interval::new(start - self.res.buffer_before, end + self.res.buffer_after);
         self.held.peak(buffered) + self.req.seats <= self.res.capacity
     }
+
+    /// The free slots inside the request's window, in order, on the grid of step `interval`
+    /// laid from the start of each range of `open` (sorted, disjoint, computed from far enough
+    /// back that the ranges' starts are the real ones). Lazy: a search stops at the first.
+    fn free_slots<'b>(&'b self, open: &'b [Interval], interval: i64) -> impl Iterator<Item = Interval> + 'b {
+        let req = self.req;
+        let first = open.partition_point(|r| r.end <= req.window.start);
+        open[first..]
+            .iter()
+            .take_while(move |r| r.start < req.window.end)
+            .flat_map(move |range| {
+                // The grid starts at the range's start; the window only filters it.
+                let skip = if req.window.start > range.start {
+                    (req.window.start - range.start + interval - 1) / interval
+                } else {
+                    0
+                };
+                let first_start = range.start + skip * interval;
+                let last_end = range.end.min(req.window.end);
+                (0..)
+                    .map(move |k| first_start + k * interval)
+                    .take_while(move |start| start + req.duration <= last_end)
+            })
+            .filter(move |&start| self.notice_and_horizon_allow(start) && self.seats_free(start, start + req.duration))
+            .map(move |start| Interval::new(start, start + req.duration))
+    }
 }
 
 fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
@@ -306,8 +351,8 @@ fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
     Ok(interval)
 }
 
-/// Checks a request before anything is loaded for it; returns the grid step.
-pub fn validate_request(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
+/// The checks on a request that do not depend on its size; returns the grid step.
+fn validate_shape(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
     if req.window.end <= req.window.start {
         return Err(AvailabilityError::EmptyWindow);
     }
@@ -321,7 +366,18 @@ pub fn validate_request(slot_interval: Option<i64>, req: &Request) -> Result<i64
     if interval <= 0 {
         return Err(AvailabilityError::NonPositiveInterval);
     }
-    let candidates = (req.window.end - req.window.start) / interval + 1;
+    Ok(interval)
+}
+
+/// How many grid starts a window of this length can hold.
+fn candidates(window: Interval, interval: i64) -> i64 {
+    (window.end - window.start) / interval + 1
+}
+
+/// Checks a request before anything is loaded for it; returns the grid step.
+pub fn validate_request(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
+    let interval = validate_shape(slot_interval, req)?;
+    let candidates = candidates(req.window, interval);
     if candidates > MAX_CANDIDATES {
         return Err(AvailabilityError::TooManyCandidates { candidates });
     }
@@ -333,29 +389,136 @@ fn lookback_start(tz: Tz, t: i64) -> i64 {
     local_to_utc(tz, at(local_date(tz, t) - Duration::days(LOOKBACK_DAYS), 0))
 }
 
+/// The open time a request's grid is laid on: from the lookback midnight to the window's end.
+fn open_for_grid(res: &Resource, window: Interval) -> Vec<Interval> {
+    open_time(res, Interval::new(lookback_start(res.tz, window.start), window.end))
+}
+
 /// The free slots `[start, start + duration)` inside the request's window, ordered by start.
 pub fn available_slots(res: &Resource, bookings: &[Booking], req: &Request) -> Result<Vec<Interval>, AvailabilityError> {
     let interval = validate(res, req)?;
-    let checker = Checker { res, req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
-    let span = Interval::new(lookback_start(res.tz, req.window.start), req.window.end);
-    let mut slots = Vec::new();
-    for range in open_time(res, span) {
-        // The grid starts at the range's start; the window only filters it.
-        let skip = if req.window.start > range.start {
-            (req.window.start - range.start + interval - 1) / interval
-        } else {
-            0
-        };
-        let mut start = range.start + skip * interval;
-        while start + req.duration <= range.end.min(req.window.end) {
-            let end = start + req.duration;
-            if checker.notice_and_horizon_allow(start) && checker.seats_free(start, end) {
-                slots.push(Interval::new(start, end));
-            }
-            start += interval;
+    let checker = Checker::new(res, req, bookings);
+    let open = open_for_grid(res, req.window);
+    Ok(checker.free_slots(&open, interval).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools of resources: "any free microscope" and "the next free slot"
+// ---------------------------------------------------------------------------------------------
+
+/// At most this many resources in one pool request.
+pub const MAX_POOL: usize = 100;
+/// At most this many grid starts summed over a pool's resources (the whole search horizon for
+/// [`next_slot`], the window for the slot list).
+pub const MAX_POOL_CANDIDATES: i64 = 2_000_000;
+/// [`next_slot`] searches at most this many days ahead.
+pub const MAX_SEARCH_DAYS: i64 = 366;
+
+/// One resource of a pool with its request: the window, duration and seats are the pool's, the
+/// notice and horizon the resource's own.
+pub struct PoolMember<'a> {
+    pub resource: &'a Resource,
+    pub request: Request,
+}
+
+/// Checks the size of a pool request before anything more is loaded for it.
+pub fn validate_pool(members: &[PoolMember]) -> Result<(), AvailabilityError> {
+    if members.is_empty() {
+        return Err(AvailabilityError::EmptyPool);
+    }
+    if members.len() > MAX_POOL {
+        return Err(AvailabilityError::PoolTooLarge { resources: members.len() });
+    }
+    let mut total = 0;
+    for m in members {
+        let interval = validate_shape(m.resource.slot_interval, &m.request)?;
+        total += candidates(m.request.window, interval);
+    }
+    if total > MAX_POOL_CANDIDATES {
+        return Err(AvailabilityError::TooManyPoolCandidates { candidates: total });
+    }
+    Ok(())
+}
+
+/// The slots in which at least one resource of a pool is free, given each resource's own free
+/// slots (`per_resource[i]` ordered by start, as [`available_slots`] returns them): ordered by
+/// start, each with the indexes of the free resources in pool order. Resources with different
+/// grids give different slots; a slot is listed once per distinct `[start, end)`.
+pub fn merge_pool_slots(per_resource: &[Vec<Interval>]) -> Vec<(Interval, Vec<usize>)> {
+    let mut all: Vec<(Interval, usize)> =
+        per_resource.iter().enumerate().flat_map(|(i, slots)| slots.iter().map(move |s| (*s, i))).collect();
+    all.sort();
+    let mut out: Vec<(Interval, Vec<usize>)> = Vec::new();
+    for (slot, i) in all {
+        match out.last_mut() {
+            Some((last, free)) if *last == slot => free.push(i),
+            _ => out.push((slot, vec![i])),
         }
     }
-    Ok(slots)
+    out
+}
+
+/// The stretches [`next_slot`] searches one after the other: a day, a week, then 30 days at a
+/// time, so an early answer reads few bookings.
+pub fn search_chunks(horizon: Interval) -> Vec<Interval> {
+    let mut chunks = Vec::new();
+    let mut start = horizon.start;
+    for days in [1, 7].into_iter().chain(std::iter::repeat(30)) {
+        if start >= horizon.end {
+            break;
+        }
+        let end = (start + days * MICROS_PER_DAY).min(horizon.end);
+        chunks.push(Interval::new(start, end));
+        start = end;
+    }
+    chunks
+}
+
+/// The earliest free slot of a pool inside each member's window (the search horizon), and the
+/// index of its resource (ties go to the first in pool order); `None` when there is none. The
+/// horizon is searched in [`search_chunks`]: `bookings_for(span)` gives each member's
+/// time-holding bookings that can touch slots starting in `span` (buffers are the caller's to
+/// add), and the search stops after the first chunk with an answer. The answer is the first
+/// slot [`available_slots`] would list for the whole horizon, computed without listing them.
+pub fn next_slot(
+    members: &[PoolMember],
+    mut bookings_for: impl FnMut(Interval) -> Vec<Vec<Booking>>,
+) -> Result<Option<(Interval, usize)>, AvailabilityError> {
+    validate_pool(members)?;
+    let horizon = members[0].request.window;
+    if members.iter().any(|m| m.request.window != horizon) {
+        return Err(AvailabilityError::MixedWindows);
+    }
+    if horizon.end - horizon.start > MAX_SEARCH_DAYS * MICROS_PER_DAY {
+        return Err(AvailabilityError::SearchTooLong);
+    }
+    let mut grids = Vec::with_capacity(members.len());
+    for m in members {
+        validate_rules(&m.resource.rules)?;
+        let interval = validate_shape(m.resource.slot_interval, &m.request)?;
+        grids.push((interval, open_for_grid(m.resource, horizon)));
+    }
+    let longest = members.iter().map(|m| m.request.duration).max().unwrap_or(0);
+    for chunk in search_chunks(horizon) {
+        // Slots starting in the chunk may end after it.
+        let bookings = bookings_for(Interval::new(chunk.start, (chunk.end + longest).min(horizon.end)));
+        let mut best: Option<(Interval, usize)> = None;
+        for (i, (m, (interval, open))) in members.iter().zip(&grids).enumerate() {
+            let window = Interval::new(chunk.start, (chunk.end + m.request.duration).min(horizon.end));
+            let req = Request { window, ..m.request };
+            let checker = Checker::new(m.resource, &req, &bookings[i]);
+            let first = checker.free_slots(open, *interval).next().filter(|s| s.start < chunk.end);
+            if let Some(slot) = first {
+                if best.is_none_or(|(b, _)| slot.start < b.start) {
+                    best = Some((slot, i));
+                }
+            }
+        }
+        if best.is_some() {
+            return Ok(best);
+        }
+    }
+    Ok(None)
 }
 
 /// Why a booking would be refused, in the order the checks are made.
@@ -393,7 +556,7 @@ pub fn refusal(res: &Resource, bookings: &[Booking], req: &Request, start: i64, 
     let req = Request { window: Interval::new(start, end), duration: end - start, ..*req };
     validate_request(None, &req)?;
     validate_rules(&res.rules)?;
-    let checker = Checker { res, req: &req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) };
+    let checker = Checker::new(res, &req, bookings);
     let span = Interval::new(lookback_start(res.tz, start), end);
     Ok(if !open_time(res, span).iter().any(|r| r.start <= start && end <= r.end) {
         Some(Refusal::Closed)

@@ -183,6 +183,118 @@ fn bad_requests_are_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pools: any free resource, the next free slot
+// ---------------------------------------------------------------------------------------------
+
+fn member(res: &Resource, req: Request) -> PoolMember<'_> {
+    PoolMember { resource: res, request: req }
+}
+
+/// The bookings of each member that can touch slots starting in `span`, as the SQL loader reads
+/// them (buffers added), so a search that asked for the wrong span would miss some.
+fn bookings_touching(members: &[PoolMember], bookings: &[Vec<Booking>], span: Interval) -> Vec<Vec<Booking>> {
+    members
+        .iter()
+        .zip(bookings)
+        .map(|(m, list)| {
+            let reach = Interval::new(span.start - m.resource.buffer_before - m.resource.buffer_after,
+                                      span.end + m.resource.buffer_before + m.resource.buffer_after);
+            list.iter().copied().filter(|b| b.during.overlaps(&reach)).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn pool_slots_list_each_slot_once_with_its_free_resources() {
+    let a = vec![Interval::new(0, 10), Interval::new(10, 20)];
+    let b = vec![Interval::new(5, 15), Interval::new(10, 20)];
+    let c = vec![Interval::new(10, 20)];
+    assert_eq!(
+        merge_pool_slots(&[a, b, c]),
+        vec![
+            (Interval::new(0, 10), vec![0]),
+            (Interval::new(5, 15), vec![1]),
+            (Interval::new(10, 20), vec![0, 1, 2]),
+        ]
+    );
+    assert!(merge_pool_slots(&[vec![], vec![]]).is_empty());
+}
+
+#[test]
+fn next_slot_is_the_earliest_of_the_pool_and_ties_go_to_the_first() {
+    let tz = chrono_tz::Europe::Lisbon;
+    let busy = resource(tz, every_day(hm(9, 0), hm(17, 0)));
+    let free = resource(tz, every_day(hm(9, 0), hm(17, 0)));
+    let req = request("2026-05-04T00:00:00Z", "2026-06-04T00:00:00Z", 60);
+    // 4 May 2026 in Lisbon is WEST (UTC+1): 09:00 local = 08:00Z. The first resource is booked
+    // all morning, so the second is free first; then a tie goes to the first listed.
+    let morning = Booking { during: Interval::new(utc("2026-05-04T08:00:00Z"), utc("2026-05-04T12:00:00Z")), seats: 1 };
+    let bookings = vec![vec![morning], vec![]];
+    let members = [member(&busy, req), member(&free, req)];
+    let got = next_slot(&members, |span| bookings_touching(&members, &bookings, span)).unwrap();
+    assert_eq!(got, Some((Interval::new(utc("2026-05-04T08:00:00Z"), utc("2026-05-04T09:00:00Z")), 1)));
+    let bookings = vec![vec![], vec![]];
+    let got = next_slot(&members, |span| bookings_touching(&members, &bookings, span)).unwrap();
+    assert_eq!(got.map(|(_, i)| i), Some(0));
+}
+
+#[test]
+fn next_slot_stops_at_the_first_chunk_with_an_answer() {
+    // Closed until a one-day opening three weeks ahead (an `open` exception).
+    let mut res = resource(chrono_tz::America::New_York, vec![]);
+    let opening = Interval::new(utc("2026-03-25T13:00:00Z"), utc("2026-03-25T21:00:00Z"));
+    res.exceptions.push(Exception { during: opening, kind: ExceptionKind::Open });
+    let req = request("2026-03-04T00:00:00Z", "2026-06-01T00:00:00Z", 45);
+    let members = [member(&res, req)];
+    let mut spans = Vec::new();
+    let got = next_slot(&members, |span| {
+        spans.push(span);
+        vec![vec![]]
+    })
+    .unwrap();
+    assert_eq!(got, Some((Interval::new(opening.start, opening.start + 45 * MIN), 0)));
+    // A day, a week, then 30 days: the third chunk holds 25 March, the rest is never read.
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert_eq!(spans[0].start, req.window.start);
+    assert_eq!(spans[2].end, spans[2].start + 30 * MICROS_PER_DAY + 45 * MIN);
+    // Nothing free in the horizon: every chunk is searched, and the answer is None.
+    let members = [member(&res, request("2026-03-04T00:00:00Z", "2026-03-20T00:00:00Z", 45))];
+    assert_eq!(next_slot(&members, |_| vec![vec![]]).unwrap(), None);
+}
+
+#[test]
+fn a_slot_across_a_chunk_boundary_is_found() {
+    // Open 22:00-02:00 UTC every night; a 3-hour slot starting at 22:00 on the first evening
+    // ends after the first one-day chunk.
+    let res = resource(chrono_tz::UTC, (0..7).flat_map(|d| [WeeklyRule { day_of_week: d, start: hm(22, 0), end: MICROS_PER_DAY },
+                                                            WeeklyRule { day_of_week: d, start: 0, end: hm(2, 0) }]).collect());
+    let req = request("2026-05-04T12:00:00Z", "2026-05-20T00:00:00Z", 180);
+    let members = [member(&res, req)];
+    let got = next_slot(&members, |_| vec![vec![]]).unwrap();
+    assert_eq!(got.map(|(s, _)| s.start), Some(utc("2026-05-04T22:00:00Z")));
+}
+
+#[test]
+fn bad_pool_requests_are_refused() {
+    let res = resource(chrono_tz::UTC, every_day(hm(9, 0), hm(12, 0)));
+    let req = request("2026-05-04T00:00:00Z", "2026-05-11T00:00:00Z", 60);
+    assert_eq!(validate_pool(&[]), Err(AvailabilityError::EmptyPool));
+    let many: Vec<PoolMember> = (0..MAX_POOL + 1).map(|_| member(&res, req)).collect();
+    assert_eq!(validate_pool(&many), Err(AvailabilityError::PoolTooLarge { resources: MAX_POOL + 1 }));
+    // 100 resources, a 1-minute grid, 30 days: 4.3 million candidates.
+    let fine = Resource { slot_interval: Some(MIN), ..res.clone() };
+    let month = request("2026-05-01T00:00:00Z", "2026-05-31T00:00:00Z", 60);
+    let many: Vec<PoolMember> = (0..MAX_POOL).map(|_| member(&fine, month)).collect();
+    assert!(matches!(validate_pool(&many), Err(AvailabilityError::TooManyPoolCandidates { .. })));
+    let year = request("2026-01-01T00:00:00Z", "2027-01-03T00:00:00Z", 60);
+    assert_eq!(next_slot(&[member(&res, year)], |_| vec![vec![]]), Err(AvailabilityError::SearchTooLong));
+    let other = request("2026-05-05T00:00:00Z", "2026-05-11T00:00:00Z", 60);
+    assert_eq!(next_slot(&[member(&res, req), member(&res, other)], |_| vec![vec![], vec![]]), Err(AvailabilityError::MixedWindows));
+    let zero = Request { seats: 0, ..req };
+    assert_eq!(next_slot(&[member(&res, zero)], |_| vec![vec![]]), Err(AvailabilityError::NonPositiveSeats));
+}
+
+// ---------------------------------------------------------------------------------------------
 // The brute-force oracle: walks the timeline minute by minute, with its own reading of the
 // semantics (a local time is the first minute whose wall-clock time is at or after it).
 // ---------------------------------------------------------------------------------------------
@@ -421,6 +533,37 @@ proptest! {
             let got = can_book(&case.res, &case.bookings, &case.req, s * MIN, e * MIN).unwrap();
             prop_assert_eq!(got, want, "can_book({}, {}) of case {:#?}", s, e, case);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// A pool of one to three random resources sharing the first one's window and request: the
+    /// pool's slots are the union of each resource's, and next_slot (searching chunk by chunk,
+    /// reading only the bookings each chunk needs) answers the earliest of them, ties to the
+    /// first resource listed.
+    #[test]
+    fn pools_agree_with_the_single_resource_engine(seed in any::<u64>()) {
+        let base = random_case(seed);
+        let mut g = Draw(seed ^ 0xabcd);
+        let cases: Vec<Case> = std::iter::once(base.clone())
+            .chain((0..g.below(3)).map(|k| random_case(seed.wrapping_add(k as u64 + 1))))
+            .map(|c| Case { req: Request { window: base.req.window, duration: base.req.duration, seats: base.req.seats, ..c.req }, ..c })
+            .collect();
+        let members: Vec<PoolMember> = cases.iter().map(|c| member(&c.res, c.req)).collect();
+        let bookings: Vec<Vec<Booking>> = cases.iter().map(|c| c.bookings.clone()).collect();
+        let each: Vec<Vec<Interval>> = cases.iter().map(|c| available_slots(&c.res, &c.bookings, &c.req).unwrap()).collect();
+        let merged = merge_pool_slots(&each);
+        for (slot, free) in &merged {
+            for (i, slots) in each.iter().enumerate() {
+                prop_assert_eq!(free.contains(&i), slots.contains(slot));
+            }
+        }
+        prop_assert_eq!(merged.len(), { let mut all: Vec<_> = each.concat(); all.sort(); all.dedup(); all.len() });
+        let want = merged.first().map(|(slot, free)| (*slot, free[0]));
+        let got = next_slot(&members, |span| bookings_touching(&members, &bookings, span)).unwrap();
+        prop_assert_eq!(got, want, "cases {:#?}", cases);
     }
 }
 
