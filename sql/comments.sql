@@ -20,7 +20,7 @@ COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) ran
 
 COMMENT ON FUNCTION booking.current_user_id() IS 'The caller''s id: the JWT sub claim (request.jwt.claim.sub or request.jwt.claims ->> ''sub''); NULL when anonymous.';
 COMMENT ON FUNCTION booking.current_role() IS 'The caller''s API role: the JWT role claim, else the database role running the statement.';
-COMMENT ON FUNCTION booking.is_valid_time_zone(text) IS 'True when the name is an IANA time zone Postgres knows (pg_timezone_names).';
+COMMENT ON FUNCTION booking.is_valid_time_zone(text) IS 'True when the name is an IANA time zone (exact spelling) that both Postgres and the engine''s time-zone database know; the rule the tables'' time_zone columns are checked with.';
 COMMENT ON FUNCTION booking.user_organization_ids(text[]) IS 'The organizations the caller is an active member of (optionally only with one of the given roles), as uuid[].';
 COMMENT ON FUNCTION booking.public_organization_ids() IS 'The organizations marked is_public, as uuid[].';
 COMMENT ON FUNCTION booking.is_member(uuid) IS 'True when the caller is an active member of the organization, in any role.';
@@ -55,8 +55,12 @@ COMMENT ON FUNCTION booking.resources_capacity_changed() IS 'Trigger: capacity c
 COMMENT ON FUNCTION booking.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
 COMMENT ON FUNCTION booking.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
 
+COMMENT ON FUNCTION booking.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction) so that bookers of a service with a concurrency limit take turns.';
+COMMENT ON FUNCTION booking.first_lock_in_transaction(text) IS 'Internal: true the first time the transaction asks for this key (remembered in the transaction-local booking.locked_rows setting), false after.';
 COMMENT ON FUNCTION booking.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';
 
 -- Internal helpers with no use outside the definer triggers and book().
 REVOKE EXECUTE ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION booking.lock_resource(uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION booking.lock_service_rules(uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION booking.first_lock_in_transaction(text) FROM PUBLIC;

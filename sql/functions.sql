@@ -70,6 +70,10 @@ END $$;
 -- person understands and the reason in DETAIL: closed, notice, horizon, overlap or capacity.
 -- Bad arguments raise 22023; an anonymous caller 42501. Status is approved when the service's
 -- rules auto-confirm (or, without service rules, the resource auto-approves), else pending.
+-- Service rules: a staff_only service may be booked only by the organization's staff and
+-- admins (others get 42501); max_concurrent_bookings caps the time-holding bookings of the
+-- service across the organization's resources at any instant (PT409, DETAIL 'capacity'), with
+-- the service's lock taken before the resource's so that its bookers take turns.
 -- The audit row and the outbox event are written by triggers in the same transaction.
 CREATE FUNCTION booking.book(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
                              p_seats integer DEFAULT 1, p_service_id uuid DEFAULT NULL,
@@ -82,6 +86,9 @@ DECLARE
   v_user    text := booking.current_user_id();
   v_org     uuid;
   v_auto    boolean;
+  v_staff_only boolean;
+  v_limit   integer;
+  v_peak    bigint;
   v_refusal text;
   v_row     booking.bookings;
 BEGIN
@@ -96,8 +103,9 @@ BEGIN
   -- Who may book here: members of the organization, anyone signed in for a public one (the
   -- bookings insert policy's rule for bookers). Others learn nothing about the resource.
   SELECT r.organization_id,
-         coalesce(CASE WHEN p_service_id IS NOT NULL THEN sr.auto_confirm END, r.auto_approve)
-    INTO v_org, v_auto
+         coalesce(CASE WHEN p_service_id IS NOT NULL THEN sr.auto_confirm END, r.auto_approve),
+         coalesce(sr.staff_only, false), sr.max_concurrent_bookings
+    INTO v_org, v_auto, v_staff_only, v_limit
   FROM booking.resources r
   JOIN booking.organizations o ON o.id = r.organization_id
   LEFT JOIN booking.service_rules sr ON sr.service_id = p_service_id AND sr.organization_id = r.organization_id
@@ -107,8 +115,32 @@ BEGIN
     RAISE EXCEPTION 'unknown resource %', p_resource_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
+  IF v_staff_only AND NOT booking.is_staff(v_org) THEN
+    RAISE EXCEPTION 'only the organization''s staff may book this service'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+
+  IF v_limit IS NOT NULL THEN
+    PERFORM booking.lock_service_rules(p_service_id);
+  END IF;
   PERFORM booking.lock_resource(p_resource_id);
   v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
+    -- The most bookings of the service held at one instant of the new one: the peak is at the
+    -- start of one of them (or of the new one).
+    SELECT coalesce(max(n), 0) INTO v_peak
+    FROM (SELECT (SELECT count(*) FROM booking.bookings o
+                  WHERE o.service_id = p_service_id AND o.organization_id = v_org
+                    AND o.status IN ('pending', 'approved')
+                    AND o.during @> greatest(lower(b.during), p_start)) AS n
+          FROM booking.bookings b
+          WHERE b.service_id = p_service_id AND b.organization_id = v_org
+            AND b.status IN ('pending', 'approved') AND b.during && tstzrange(p_start, p_end)) AS at_starts;
+    IF v_peak >= v_limit THEN
+      RAISE EXCEPTION 'This service is fully booked at that time.'
+        USING ERRCODE = 'PT409', DETAIL = 'capacity';
+    END IF;
+  END IF;
   IF v_refusal IS NOT NULL THEN
     RAISE EXCEPTION '%', CASE v_refusal
         WHEN 'closed'   THEN 'The resource is not open for all of that time.'

@@ -61,26 +61,52 @@ $$;
 -- READ or SERIALIZABLE snapshot cannot see later commits, but the row version each writer leaves
 -- makes a concurrent snapshot writer fail with 40001 (to be retried) instead of counting from a
 -- stale snapshot. (A plain SELECT ... FOR UPDATE leaves no new version, and the concurrency test
--- caught it letting 14 seats into a 12-seat room.) Each transaction locks a resource once: the
--- `booking.locked_resources` setting remembers it, and rolls back with a subtransaction that
--- rolls back the lock. Updating the same row again and again is churn, and on assertion-enabled
--- Postgres 18 it tripped an assertion in heap_update once the page filled up.
+-- caught it letting 14 seats into a 12-seat room.) Each transaction locks a row once (see
+-- first_lock_in_transaction): updating the same row again and again is churn, and on
+-- assertion-enabled Postgres 18 it tripped an assertion in heap_update once the page filled up.
 CREATE FUNCTION booking.lock_resource(p_resource_id uuid) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_locked   text := coalesce(current_setting('booking.locked_resources', true), '');
   v_capacity integer;
 BEGIN
-  IF strpos(v_locked, p_resource_id::text) > 0 THEN
-    SELECT capacity INTO v_capacity FROM booking.resources WHERE id = p_resource_id;
-  ELSE
+  IF booking.first_lock_in_transaction('resource:' || p_resource_id) THEN
     UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id
     RETURNING capacity INTO v_capacity;
-    PERFORM set_config('booking.locked_resources', v_locked || p_resource_id::text || ',', true);
+  ELSE
+    SELECT capacity INTO v_capacity FROM booking.resources WHERE id = p_resource_id;
   END IF;
   RETURN v_capacity;
+END $$;
+
+-- The same lock for a service's rules, so that bookers of a service with a
+-- max_concurrent_bookings limit take turns across resources (book() takes it).
+CREATE FUNCTION booking.lock_service_rules(p_service_id uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking.first_lock_in_transaction('service:' || p_service_id) THEN
+    UPDATE booking.service_rules SET max_concurrent_bookings = max_concurrent_bookings WHERE service_id = p_service_id;
+  END IF;
+END $$;
+
+-- True the first time a transaction asks for p_key, false after. The `booking.locked_rows`
+-- setting remembers the keys; being transaction-local, it rolls back with a subtransaction that
+-- rolls back the lock, so the next ask locks again.
+CREATE FUNCTION booking.first_lock_in_transaction(p_key text) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_locked text := coalesce(current_setting('booking.locked_rows', true), '');
+BEGIN
+  IF strpos(v_locked, p_key || ',') > 0 THEN
+    RETURN false;
+  END IF;
+  PERFORM set_config('booking.locked_rows', v_locked || p_key || ',', true);
+  RETURN true;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------

@@ -31,16 +31,6 @@ AS $$
   )
 $$;
 
--- True when the time zone name is one Postgres knows (IANA names such as 'Europe/Paris'; not
--- abbreviations or POSIX offsets, whose sign conventions surprise people).
-CREATE FUNCTION booking.is_valid_time_zone(p_time_zone text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT p_time_zone IS NOT NULL
-     AND EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = p_time_zone)
-$$;
-
 -- ---------------------------------------------------------------------------------------------
 -- Core
 -- ---------------------------------------------------------------------------------------------

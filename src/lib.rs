@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 mod availability;
 mod errors;
 mod status;
+mod time_zone;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -22,7 +23,13 @@ extension_sql_file!("../sql/schema.sql", name = "booking_schema", bootstrap);
 extension_sql_file!(
     "../sql/integrity.sql",
     name = "integrity",
-    requires = ["booking_schema", status::transition_allowed, status::status_transitions, status::booking_statuses]
+    requires = [
+        "booking_schema",
+        status::transition_allowed,
+        status::status_transitions,
+        status::booking_statuses,
+        time_zone::is_valid_time_zone
+    ]
 );
 // Membership helpers, row-level security and grants.
 extension_sql_file!("../sql/security.sql", name = "security", requires = ["integrity"]);

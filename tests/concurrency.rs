@@ -246,3 +246,78 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
         assert!(refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 }, "the test proved nothing");
     }
 }
+
+const SERVICE_LIMITED: &str = "00000000-0000-4000-a000-000000000303";
+const SERVICE_LIMIT: i32 = 2;
+const POOL: [&str; 4] = [
+    VR,
+    "00000000-0000-4000-a000-000000000102",
+    SPACE,
+    "00000000-0000-4000-a000-000000000104",
+];
+
+/// One client booking a service limited to SERVICE_LIMIT at once, on any of four resources;
+/// returns (accepted, refused with PT409).
+fn service_client(url: String, id: usize, barrier: Arc<Barrier>) -> (usize, usize) {
+    let mut conn = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut rng = XorShift(0x5EED ^ (id as u64 + 3) * 0x9E37_79B9);
+    let persona = PERSONAS[id % PERSONAS.len()];
+    let mut tally = (0, 0);
+    barrier.wait();
+    for _ in 0..ATTEMPTS {
+        let resource = POOL[rng.next(POOL.len() as u64) as usize];
+        // 10:00-13:00 New York on Wednesday 5 June 2030.
+        let start_min = (15 * rng.next(8)) as i32;
+        let end_min = start_min + 30 + 15 * rng.next(4) as i32;
+        let mut tx = conn.transaction().unwrap();
+        as_persona(&mut tx, "authenticated", Some(persona));
+        let res = tx.query_one(
+            "SELECT (booking.book($1::text::uuid,
+                                  '2030-06-05 14:00Z'::timestamptz + make_interval(mins => $2),
+                                  '2030-06-05 14:00Z'::timestamptz + make_interval(mins => $3), 1, $4::text::uuid)).id",
+            &[&resource, &start_min, &end_min, &SERVICE_LIMITED],
+        );
+        match res.and_then(|_| tx.commit()) {
+            Ok(()) => tally.0 += 1,
+            Err(e) if sqlstate(&e).as_deref() == Some("PT409") => tally.1 += 1,
+            Err(e) => panic!("client {id} ({persona}) got an error other than PT409: {e:?}"),
+        }
+    }
+    tally
+}
+
+#[test]
+fn fifty_concurrent_book_calls_never_exceed_a_services_concurrency_limit() {
+    let cluster = Cluster::start("service");
+    let mut admin = cluster.create_db("service", true);
+    admin.batch_execute(TENANTS_SQL).unwrap();
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO booking.services (id, organization_id, name, duration_minutes)
+             VALUES ('{SERVICE_LIMITED}', '{LAB}', 'Supervised session', 60);
+             INSERT INTO booking.service_rules (service_id, organization_id, max_concurrent_bookings, auto_confirm)
+             VALUES ('{SERVICE_LIMITED}', '{LAB}', {SERVICE_LIMIT}, true);"
+        ))
+        .unwrap();
+    let (mut accepted, mut refused) = (0, 0);
+    for (a, r) in run_clients(cluster.url("service"), service_client) {
+        accepted += a;
+        refused += r;
+    }
+    // Each booking holds one "seat" of the service, whatever its resource.
+    let rows: Vec<(i64, i64, i32)> = admin
+        .query(
+            "SELECT (extract(epoch FROM starts_at) * 1e6)::int8, (extract(epoch FROM ends_at) * 1e6)::int8, 1
+             FROM booking.bookings WHERE service_id = $1::text::uuid AND status IN ('pending', 'approved')",
+            &[&SERVICE_LIMITED],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    eprintln!("book() of a service limited to {SERVICE_LIMIT}: {accepted} accepted, {refused} refused with PT409, peak {}", peak_seats(&rows));
+    assert_eq!(rows.len(), accepted);
+    assert!(peak_seats(&rows) <= SERVICE_LIMIT, "service limit exceeded: {rows:?}");
+    assert_eq!(peak_seats(&rows), SERVICE_LIMIT, "the limit was never reached: the test proved nothing");
+    assert!(refused > 0);
+}

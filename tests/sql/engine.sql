@@ -152,3 +152,66 @@ BEGIN
   PERFORM pg_temp.expect_error('22023', format('SELECT * FROM booking.get_available_slots(%L, now(), now() + interval ''1 day'')', vr));
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- Service rules in book(): staff_only and max_concurrent_bookings.
+DO $$
+DECLARE
+  lab      constant uuid := '00000000-0000-4000-a000-000000000001';
+  vr       constant uuid := '00000000-0000-4000-a000-000000000101';
+  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
+  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
+  session  constant uuid := '00000000-0000-4000-a000-000000000303';
+  training constant uuid := '00000000-0000-4000-a000-000000000304';
+  b        booking.bookings;
+BEGIN
+  UPDATE booking.resources SET is_bookable = true WHERE id = vr;  -- hidden by the block above
+  INSERT INTO booking.services (id, organization_id, name, duration_minutes) VALUES
+    (session, lab, 'Supervised session', 60), (training, lab, 'Staff training', 60);
+  INSERT INTO booking.service_rules (service_id, organization_id, max_concurrent_bookings, auto_confirm) VALUES (session, lab, 2, true);
+  INSERT INTO booking.service_rules (service_id, organization_id, staff_only) VALUES (training, lab, true);
+
+  -- Two supervised sessions at once across the lab, whatever the resource; not a third.
+  PERFORM pg_temp.act_as('client');
+  b := booking.book(vr, '2030-03-05 10:00 America/New_York', '2030-03-05 11:00 America/New_York', 1, session);
+  PERFORM pg_temp.check(b.status = 'approved', 'the service auto-confirms');
+  PERFORM booking.book(printer, '2030-03-05 10:30 America/New_York', '2030-03-05 11:30 America/New_York', 1, session);
+  BEGIN
+    PERFORM booking.book(scanner, '2030-03-05 10:45 America/New_York', '2030-03-05 11:15 America/New_York', 1, session);
+    RAISE EXCEPTION 'a third concurrent session was accepted';
+  EXCEPTION WHEN SQLSTATE 'PT409' THEN
+    GET STACKED DIAGNOSTICS b.title = PG_EXCEPTION_DETAIL, b.client_notes = MESSAGE_TEXT;
+    PERFORM pg_temp.check(b.title = 'capacity' AND b.client_notes = 'This service is fully booked at that time.', 'service limit: ' || b.client_notes);
+  END;
+  -- Once the first has ended, the scanner is fine; so is the scanner without the service.
+  PERFORM booking.book(scanner, '2030-03-05 11:00 America/New_York', '2030-03-05 12:00 America/New_York', 1, session);
+  PERFORM booking.book(scanner, '2030-03-05 10:00 America/New_York', '2030-03-05 11:00 America/New_York');
+  -- A cancelled session frees its place.
+  PERFORM pg_temp.act_as('superuser');
+  UPDATE booking.bookings SET status = 'cancelled' WHERE id = b.id;
+  PERFORM pg_temp.act_as('client2');
+  PERFORM booking.book(vr, '2030-03-05 10:00 America/New_York', '2030-03-05 11:00 America/New_York', 1, session);
+
+  -- Staff-only: the client is refused with 42501, staff may book it.
+  PERFORM pg_temp.act_as('client');
+  PERFORM pg_temp.expect_error('42501', format('SELECT booking.book(%L, ''2030-03-05 14:00 America/New_York'', ''2030-03-05 15:00 America/New_York'', 1, %L)', vr, training));
+  PERFORM pg_temp.act_as('staff');
+  b := booking.book(vr, '2030-03-05 14:00 America/New_York', '2030-03-05 15:00 America/New_York', 1, training);
+  PERFORM pg_temp.check(b.booked_by = 'u-staff' AND b.service_id = training, 'staff books the staff-only service');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
+
+-- Time zones: the names the tables accept are the ones the engine can compute with.
+DO $$
+BEGIN
+  PERFORM pg_temp.check(booking.is_valid_time_zone('Europe/Paris') AND booking.is_valid_time_zone('Asia/Kathmandu')
+                        AND booking.is_valid_time_zone('Pacific/Chatham') AND booking.is_valid_time_zone('UTC'), 'IANA names');
+  PERFORM pg_temp.check(NOT booking.is_valid_time_zone('europe/paris'), 'exact spelling only (the engine reads it exactly)');
+  PERFORM pg_temp.check(NOT booking.is_valid_time_zone('Mars/Olympus_Mons') AND NOT booking.is_valid_time_zone(NULL)
+                        AND NOT booking.is_valid_time_zone('') AND NOT booking.is_valid_time_zone('<+03>-3'), 'unknown names');
+  -- Every zone both sides know is accepted; what Postgres lists but the engine cannot read
+  -- ('Factory', a placeholder zone in Postgres's list) is not.
+  PERFORM pg_temp.check(NOT booking.is_valid_time_zone('Factory'), 'Factory');
+  PERFORM pg_temp.check((SELECT count(*) FROM pg_timezone_names WHERE booking.is_valid_time_zone(name)) > 300, 'hundreds of zones');
+  PERFORM pg_temp.expect_error('22023', 'INSERT INTO booking.organizations (slug, name, time_zone) VALUES (''tz-test'', ''TZ'', ''europe/paris'')');
+  PERFORM pg_temp.expect_error('22023', 'UPDATE booking.resources SET time_zone = ''Mars/Olympus_Mons'' WHERE id = ''00000000-0000-4000-a000-000000000101''');
+END $$;
