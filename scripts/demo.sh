@@ -9,16 +9,9 @@ demo_dir=$root/build/demo
 pg_major=17
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then sudo -u postgres -- "$@"; else "$@"; fi; }
-
 if [ "${1:-}" = stop ]; then
   . scripts/env.sh
-  bindir=$("$(pg_config_for $pg_major)" --bindir)
-  if [ -f "$demo_dir/data/postmaster.pid" ]; then
-    as_postgres "$bindir/pg_ctl" -D "$demo_dir/data" -m fast -w stop
-  else
-    echo "no demo server is running"
-  fi
+  throwaway_pg_stop "$demo_dir" "$("$(pg_config_for $pg_major)" --bindir)"
   exit 0
 fi
 
@@ -31,20 +24,7 @@ say "Building and installing booking_ext into Postgres $pg_major"
 cargo pgrx install --no-default-features --features "pg$pg_major" --pg-config "$cfg" >/dev/null
 
 # A fresh server each run: data under build/ (ignored by git), owned by the postgres user.
-if [ -f "$demo_dir/data/postmaster.pid" ]; then
-  as_postgres "$bindir/pg_ctl" -D "$demo_dir/data" -m fast -w stop >/dev/null || true
-fi
-rm -rf "$demo_dir" && mkdir -p "$demo_dir"
-[ "$(id -u)" = 0 ] && chown postgres: "$demo_dir"
-if ! as_postgres test -w "$demo_dir"; then
-  echo "the postgres user cannot write $demo_dir (a parent directory is private); clone the repo elsewhere" >&2
-  exit 1
-fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_postgres "$bindir/initdb" -D "$demo_dir/data" --auth=trust --username=postgres --encoding=UTF8 --no-locale >/dev/null
-as_postgres "$bindir/pg_ctl" -D "$demo_dir/data" -l "$demo_dir/server.log" -w \
-  -o "-p $port -k $demo_dir -c listen_addresses=127.0.0.1 -c timezone=UTC" start >/dev/null
-echo "$port" > "$demo_dir/port"
+throwaway_pg_start "$demo_dir" "$bindir"
 
 psql_demo() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_demo -d postgres -c "CREATE DATABASE booking_demo"

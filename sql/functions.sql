@@ -1,5 +1,23 @@
 -- booking_ext: SQL-level functions built on the native ones.
 
+-- The free slots of a resource in a window (see the README's "Availability"): the native
+-- engine's slot starts as rows. (The engine returns an array in one call; a native
+-- set-returning function would be entered once per row, each time saving and restoring its
+-- pinned settings.)
+CREATE FUNCTION booking.get_available_slots(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
+                                            p_duration_minutes integer DEFAULT 60, p_service_id uuid DEFAULT NULL,
+                                            p_seats integer DEFAULT 1)
+RETURNS TABLE (slot_start timestamptz, slot_end timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY
+    SELECT s, s + make_interval(mins => p_duration_minutes)
+    FROM unnest(booking.available_slot_starts(p_resource_id, p_start, p_end, p_duration_minutes,
+                                              p_service_id, p_seats)) AS s;
+END $$;
+
 -- A day's business hours as seed 004 shows them, computed by the native engine (exceptions
 -- applied, local time of the organization or resource). Minutes are real elapsed minutes: a
 -- 00:00-24:00 day is 1380 on a spring-forward date and 1500 on a fall-back date. A day with

@@ -1,5 +1,5 @@
 -- booking_ext: identity helpers, row-level security and grants (DESIGN.md section 3).
--- Runs after the tables and triggers (comments.sql comes last).
+-- Runs after the tables and triggers (finalize.sql comes last).
 --
 -- Policies are written TO PUBLIC, one per table and command, and scope by the JWT identity;
 -- which API role may touch a table at all is decided by the grants at the end. That way the

@@ -12,9 +12,12 @@ use booking_core::availability::{
     MICROS_PER_MINUTE,
 };
 use booking_core::chrono_tz::Tz;
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
-use pgrx::Uuid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use pgrx::{Array, PgOid, Uuid};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use crate::errors::invalid_parameter;
 
@@ -46,6 +49,24 @@ fn caller_bypasses_rls() -> bool {
     unsafe { pgrx::pg_sys::has_bypassrls_privilege(pgrx::pg_sys::GetOuterUserId()) }
 }
 
+/// Runs one of this module's queries through a plan prepared once per backend and kept
+/// (SPI_keepplan; Postgres re-plans it by itself when the tables change). Parsing and planning
+/// the queries on every call cost more than everything else the functions do.
+fn query<'c>(client: &SpiClient<'c>, sql: &'static str, args: &[DatumWithOid]) -> SpiTupleTable<'c> {
+    thread_local! {
+        static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+    }
+    PLANS.with(|plans| {
+        if !plans.borrow().contains_key(sql) {
+            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+            let plan = client.prepare(sql, &types).expect("preparing a query").keep();
+            plans.borrow_mut().insert(sql, plan);
+        }
+        let plans = plans.borrow();
+        client.select(&plans[sql], None, args).expect("running a query")
+    })
+}
+
 /// A resource's schedule as the engine wants it, plus the rules that depend on "now".
 struct Schedule {
     id: Uuid,
@@ -64,25 +85,25 @@ fn parse_time_zone(name: &str) -> Tz {
 /// Reads the resources (in the order given) that the caller may see, with the service's rules;
 /// an id the caller may not see is "unknown", like one that does not exist.
 fn load_resources(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>) -> Vec<Schedule> {
-    let rows = client
-        .select(
-            "SELECT ids.id, r.id IS NOT NULL, r.organization_id, coalesce(r.time_zone, o.time_zone), r.capacity,
-                    r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
-                    coalesce(sr.min_notice_minutes, r.min_notice_minutes),
-                    coalesce(sr.max_advance_days, r.max_advance_days),
-                    $2::uuid IS NULL OR s.id IS NOT NULL, now()
-             FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
-             LEFT JOIN (booking.resources r JOIN booking.organizations o ON o.id = r.organization_id)
-               ON r.id = ids.id
-              AND ($3 OR r.organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
-                   OR (r.is_bookable AND o.is_public))
-             LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = r.organization_id AND s.is_active
-             LEFT JOIN booking.service_rules sr ON sr.service_id = s.id
-             ORDER BY ids.ord",
-            None,
-            &[ids.to_vec().into(), service_id.into(), caller_bypasses_rls().into()],
-        )
-        .expect("reading the resources");
+    let rows = query(
+        client,
+        "SELECT ids.id, r.id IS NOT NULL, r.organization_id, coalesce(r.time_zone, o.time_zone), r.capacity,
+                r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
+                coalesce(sr.min_notice_minutes, r.min_notice_minutes),
+                coalesce(sr.max_advance_days, r.max_advance_days),
+                $2::uuid IS NULL OR s.id IS NOT NULL, now()
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
+         LEFT JOIN (booking.resources r JOIN booking.organizations o ON o.id = r.organization_id)
+           ON r.id = ids.id
+          AND ($3 OR (r.is_bookable AND o.is_public)
+               OR EXISTS (SELECT 1 FROM booking.members m
+                          WHERE m.user_id = booking.current_user_id() AND m.organization_id = r.organization_id
+                            AND m.is_active))
+         LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = r.organization_id AND s.is_active
+         LEFT JOIN booking.service_rules sr ON sr.service_id = s.id
+         ORDER BY ids.ord",
+        &[ids.to_vec().into(), service_id.into(), caller_bypasses_rls().into()],
+    );
     rows.into_iter()
         .map(|row| {
             let id = row.get::<Uuid>(1).unwrap().unwrap();
@@ -125,47 +146,40 @@ fn load_hours(client: &SpiClient, targets: &[(Uuid, Uuid)], span: Interval) -> V
     let orgs: Vec<Uuid> = targets.iter().map(|t| t.0).collect();
     let resources: Vec<Uuid> = targets.iter().map(|t| t.1).collect();
     let mut hours: Vec<(Vec<WeeklyRule>, Vec<Exception>)> = targets.iter().map(|_| (vec![], vec![])).collect();
-    let rules = client
-        .select(
-            "SELECT t.ord::int4, ar.day_of_week::int4, (extract(epoch FROM ar.start_time) * 1000000)::int8,
-                    (extract(epoch FROM ar.end_time) * 1000000)::int8
-             FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord)
-             JOIN booking.availability_rules ar
-               ON ar.organization_id = t.org
-              AND (ar.resource_id = t.res
-                   OR (ar.resource_id IS NULL AND NOT EXISTS (
-                         SELECT 1 FROM booking.availability_rules own
-                         WHERE own.organization_id = t.org AND own.resource_id = t.res)))",
-            None,
-            &[orgs.clone().into(), resources.clone().into()],
-        )
-        .expect("reading the rules");
-    for r in rules {
-        hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1].0.push(WeeklyRule {
-            day_of_week: r.get::<i32>(2).unwrap().unwrap() as u32,
-            start: r.get::<i64>(3).unwrap().unwrap(),
-            end: r.get::<i64>(4).unwrap().unwrap(),
-        });
-    }
-    let exceptions = client
-        .select(
-            "SELECT t.ord::int4, lower(e.during), upper(e.during), e.kind = 'open'
-             FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord)
-             JOIN booking.availability_exceptions e
-               ON e.organization_id = t.org AND (e.resource_id IS NULL OR e.resource_id = t.res)
-              AND e.during && tstzrange($3, $4)",
-            None,
-            &[orgs.into(), resources.into(), from_unix(span.start).into(), from_unix(span.end).into()],
-        )
-        .expect("reading the exceptions");
-    for r in exceptions {
-        hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1].1.push(Exception {
-            during: Interval::new(
-                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "an exception"),
-                to_unix(r.get::<TimestampWithTimeZone>(3).unwrap().unwrap(), "an exception"),
-            ),
-            kind: if r.get::<bool>(4).unwrap().unwrap() { ExceptionKind::Open } else { ExceptionKind::Closed },
-        });
+    let rows = query(
+        client,
+        "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord))
+         SELECT t.ord::int4, ar.day_of_week::int4, (extract(epoch FROM ar.start_time) * 1000000)::int8,
+                (extract(epoch FROM ar.end_time) * 1000000)::int8, NULL::timestamptz, NULL::timestamptz, NULL::bool
+         FROM t JOIN booking.availability_rules ar
+           ON ar.organization_id = t.org
+          AND (ar.resource_id = t.res
+               OR (ar.resource_id IS NULL AND NOT EXISTS (
+                     SELECT 1 FROM booking.availability_rules own
+                     WHERE own.organization_id = t.org AND own.resource_id = t.res)))
+         UNION ALL
+         SELECT t.ord::int4, NULL, NULL, NULL, lower(e.during), upper(e.during), e.kind = 'open'
+         FROM t JOIN booking.availability_exceptions e
+           ON e.organization_id = t.org AND (e.resource_id IS NULL OR e.resource_id = t.res)
+          AND e.during && tstzrange($3, $4)",
+        &[orgs.into(), resources.into(), from_unix(span.start).into(), from_unix(span.end).into()],
+    );
+    for r in rows {
+        let (rules, exceptions) = &mut hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1];
+        match r.get::<i32>(2).unwrap() {
+            Some(day_of_week) => rules.push(WeeklyRule {
+                day_of_week: day_of_week as u32,
+                start: r.get::<i64>(3).unwrap().unwrap(),
+                end: r.get::<i64>(4).unwrap().unwrap(),
+            }),
+            None => exceptions.push(Exception {
+                during: Interval::new(
+                    to_unix(r.get::<TimestampWithTimeZone>(5).unwrap().unwrap(), "an exception"),
+                    to_unix(r.get::<TimestampWithTimeZone>(6).unwrap().unwrap(), "an exception"),
+                ),
+                kind: if r.get::<bool>(7).unwrap().unwrap() { ExceptionKind::Open } else { ExceptionKind::Closed },
+            }),
+        }
     }
     hours
 }
@@ -174,24 +188,33 @@ fn load_hours(client: &SpiClient, targets: &[(Uuid, Uuid)], span: Interval) -> V
 /// of up to `reach` are counted.
 fn load_bookings(client: &SpiClient, ids: &[Uuid], span: Interval, reach: i64) -> Vec<Vec<Booking>> {
     let mut bookings: Vec<Vec<Booking>> = ids.iter().map(|_| vec![]).collect();
-    let rows = client
-        .select(
-            "SELECT t.ord::int4, b.starts_at, b.ends_at, b.seats
-             FROM unnest($1::uuid[]) WITH ORDINALITY AS t(res, ord)
-             JOIN booking.bookings b
-               ON b.resource_id = t.res AND b.status IN ('pending', 'approved') AND b.during && tstzrange($2, $3)",
-            None,
-            &[ids.to_vec().into(), from_unix(span.start - reach).into(), from_unix(span.end + reach).into()],
-        )
-        .expect("reading the bookings");
+    // One row per resource with its bookings as arrays: a resource can have thousands in a
+    // window, and arrays of fixed-size values convert much faster than as many rows.
+    let rows = query(
+        client,
+        "SELECT t.ord::int4, array_agg(b.starts_at), array_agg(b.ends_at), array_agg(b.seats)
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(res, ord)
+         JOIN booking.bookings b
+           ON b.resource_id = t.res AND b.status IN ('pending', 'approved') AND b.ends_at > $2 AND b.starts_at < $3
+         GROUP BY t.ord",
+        &[ids.to_vec().into(), from_unix(span.start - reach).into(), from_unix(span.end + reach).into()],
+    );
     for r in rows {
-        bookings[r.get::<i32>(1).unwrap().unwrap() as usize - 1].push(Booking {
-            during: Interval::new(
-                to_unix(r.get::<TimestampWithTimeZone>(2).unwrap().unwrap(), "a booking"),
-                to_unix(r.get::<TimestampWithTimeZone>(3).unwrap().unwrap(), "a booking"),
-            ),
-            seats: r.get::<i32>(4).unwrap().unwrap(),
-        });
+        let starts = r.get::<Array<TimestampWithTimeZone>>(2).unwrap().unwrap();
+        let ends = r.get::<Array<TimestampWithTimeZone>>(3).unwrap().unwrap();
+        let seats = r.get::<Array<i32>>(4).unwrap().unwrap();
+        bookings[r.get::<i32>(1).unwrap().unwrap() as usize - 1] = starts
+            .iter()
+            .zip(ends.iter())
+            .zip(seats.iter())
+            .map(|((start, end), seats)| Booking {
+                during: Interval::new(
+                    to_unix(start.expect("a start"), "a booking"),
+                    to_unix(end.expect("an end"), "a booking"),
+                ),
+                seats: seats.expect("seats"),
+            })
+            .collect();
     }
     bookings
 }
@@ -322,22 +345,25 @@ fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)
     })
 }
 
-/// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
-/// `p_seats` could start. See the README's "Availability" section for the exact semantics.
+/// The starts of the free slots of a resource in a window: where a booking of
+/// `p_duration_minutes` and `p_seats` could start. `booking.get_available_slots` (sql/functions.sql)
+/// presents them as rows. An array in one call, not a set of rows: Postgres calls a
+/// set-returning function once per row, and each call of a function with settings (the pinned
+/// search_path) saves and restores them, which cost more than computing the slots.
 #[pg_extern(stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-pub fn get_available_slots(
+pub fn available_slot_starts(
     p_resource_id: Option<Uuid>,
     p_start: Option<TimestampWithTimeZone>,
     p_end: Option<TimestampWithTimeZone>,
-    p_duration_minutes: default!(Option<i32>, 60),
-    p_service_id: default!(Option<Uuid>, "NULL"),
-    p_seats: default!(Option<i32>, 1),
-) -> TableIterator<'static, (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone))> {
+    p_duration_minutes: Option<i32>,
+    p_service_id: Option<Uuid>,
+    p_seats: Option<i32>,
+) -> Vec<TimestampWithTimeZone> {
     let resource_id = required(p_resource_id, "p_resource_id");
     let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
     let slots = pool_slots(&[resource_id], p_service_id, args).pop().unwrap();
-    TableIterator::new(slots.into_iter().map(|s| (from_unix(s.start), from_unix(s.end))))
+    slots.into_iter().map(|s| from_unix(s.start)).collect()
 }
 
 /// The slots in which at least one of the resources is free ("any free microscope"), with the

@@ -37,10 +37,15 @@ extension_sql_file!("../sql/security.sql", name = "security", requires = ["integ
 extension_sql_file!(
     "../sql/functions.sql",
     name = "functions",
-    requires = ["security", availability::open_periods, availability::booking_refusal]
+    requires = [
+        "security",
+        availability::open_periods,
+        availability::booking_refusal,
+        availability::available_slot_starts
+    ]
 );
-// Catalog documentation of every table and function: last.
-extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+// Catalog documentation, privileges and settings of every table and function: last.
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -265,20 +265,32 @@ struct HeldSeats(Vec<(Interval, i32)>);
 
 impl HeldSeats {
     fn new(bookings: &[Booking], buffer_before: i64, buffer_after: i64) -> HeldSeats {
-        let mut events: Vec<(i64, i32)> = Vec::with_capacity(bookings.len() * 2);
-        for b in bookings.iter().filter(|b| b.during.start < b.during.end && b.seats > 0) {
-            events.push((b.during.start - buffer_before, b.seats));
-            events.push((b.during.end + buffer_after, -b.seats));
-        }
-        events.sort();
-        let mut segments = Vec::new();
-        let mut held = 0;
-        for w in 0..events.len() {
-            held += events[w].1;
-            if let Some(next) = events.get(w + 1) {
-                if held > 0 && next.0 > events[w].0 {
-                    segments.push((Interval::new(events[w].0, next.0), held));
-                }
+        // Starts and ends sorted apart, then merged: bookings often come ordered by end already,
+        // and sorting bare times is cheaper than sorting events.
+        let held: Vec<&Booking> = bookings.iter().filter(|b| b.during.start < b.during.end && b.seats > 0).collect();
+        let mut starts: Vec<(i64, i32)> = held.iter().map(|b| (b.during.start - buffer_before, b.seats)).collect();
+        let mut ends: Vec<(i64, i32)> = held.iter().map(|b| (b.during.end + buffer_after, b.seats)).collect();
+        starts.sort_unstable_by_key(|e| e.0);
+        ends.sort_unstable_by_key(|e| e.0);
+        let next_change = |i: usize, j: usize| match (starts.get(i), ends.get(j)) {
+            (Some(s), Some(e)) => Some(s.0.min(e.0)),
+            (s, e) => s.or(e).map(|x| x.0),
+        };
+        let mut segments = Vec::with_capacity(starts.len() * 2);
+        let (mut i, mut j, mut seats) = (0, 0, 0);
+        let mut change = next_change(0, 0);
+        while let Some(t) = change {
+            while i < starts.len() && starts[i].0 == t {
+                seats += starts[i].1;
+                i += 1;
+            }
+            while j < ends.len() && ends[j].0 == t {
+                seats -= ends[j].1;
+                j += 1;
+            }
+            change = next_change(i, j);
+            if let (Some(next), true) = (change, seats > 0) {
+                segments.push((Interval::new(t, next), seats));
             }
         }
         HeldSeats(segments)

@@ -1,0 +1,80 @@
+-- The benchmark's read side: each native function against the plain-SQL way (and, for the
+-- slot list, against the floor: an index scan of the same bookings plus emitting as many rows),
+-- on the dataset of dataset.sql. Medians of many calls, measured inside the server.
+\set ON_ERROR_STOP on
+\pset footer off
+\set studio '''b0000000-0000-4000-a001-000000000001'''
+\set hall '''b0000000-0000-4000-a003-000000000001'''
+\set month_start '''2031-01-06 00:00 Europe/Paris'''
+\set month_end '''2031-02-05 00:00 Europe/Paris'''
+CREATE TEMP TABLE results (n serial, case_name text, variant text, median_ms float8, mean_ms float8, result bigint);
+CREATE TEMP TABLE agreement (case_name text, same_answer boolean);
+SELECT array_agg(format('b0000000-0000-4000-a002-%s', lpad(n::text, 12, '0'))::uuid ORDER BY n)::text AS pool FROM generate_series(1, 50) n \gset
+
+-- 1. One resource, 30 days, 15-minute grid, about 240 bookings.
+SELECT count(*) AS studio_rows FROM booking.get_available_slots(:studio, :month_start, :month_end, 60) \gset
+INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
+SELECT 'studio: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :studio) || ' bookings', v, t.*
+FROM (VALUES
+  ('native get_available_slots', format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end)),
+  ('plain SQL with multiranges', format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end)),
+  ('floor: index scan + as many rows', bench.floor_query(:studio, :month_start, :month_end, :studio_rows))
+) AS q(v, sql), bench.time_query(q.sql, 300) t;
+INSERT INTO agreement
+SELECT 'studio', NOT EXISTS ((SELECT * FROM booking.get_available_slots(:studio, :month_start, :month_end, 60)
+                              EXCEPT SELECT * FROM bench.sql_available_slots(:studio, :month_start, :month_end, 60))
+                             UNION ALL
+                             (SELECT * FROM bench.sql_available_slots(:studio, :month_start, :month_end, 60)
+                              EXCEPT SELECT * FROM booking.get_available_slots(:studio, :month_start, :month_end, 60)));
+
+-- 2. A pool of 50 resources over 7 days.
+SELECT count(*) AS pool_bookings FROM booking.bookings b WHERE b.resource_id = ANY (:'pool'::uuid[]) \gset
+INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
+SELECT format(c, :pool_bookings), v, t.*
+FROM (VALUES
+  ('pool of 50, 7 days, %s bookings: any free', 'native get_available_slots_any', format('SELECT count(*) FROM booking.get_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50, 7 days, %s bookings: any free', 'plain SQL: each resource''s slots, grouped', format('SELECT count(*) FROM bench.sql_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Monday 08:00 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Monday 08:00 (90 days)', 'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Saturday 19:30 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Saturday 19:30 (90 days)', 'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool'))
+) AS q(c, v, sql), bench.time_query(q.sql, 30) t;
+INSERT INTO agreement
+SELECT 'pool: any', NOT EXISTS ((SELECT * FROM booking.get_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)
+                                 EXCEPT SELECT * FROM bench.sql_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60))
+                                UNION ALL
+                                (SELECT * FROM bench.sql_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)
+                                 EXCEPT SELECT * FROM booking.get_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)))
+UNION ALL
+SELECT 'pool: next slot', (SELECT row(n.*) FROM booking.find_next_slot(:'pool', '2031-01-06 08:00 Europe/Paris', 60) n)
+                          = (SELECT row(s.*) FROM bench.sql_find_next_slot(:'pool', '2031-01-06 08:00 Europe/Paris', 60) s)
+UNION ALL
+SELECT 'pool: next slot past Sunday', (SELECT row(n.*) FROM booking.find_next_slot(:'pool', '2031-01-11 19:30 Europe/Paris', 60) n)
+                                      = (SELECT row(s.*) FROM bench.sql_find_next_slot(:'pool', '2031-01-11 19:30 Europe/Paris', 60) s);
+
+-- 3. 30 days on a resource with 10 000 bookings (capacity 150, asking for 100 seats).
+SELECT count(*) AS hall_rows FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100) \gset
+INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
+SELECT 'hall: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :hall) || ' bookings, 100 of 150 seats', v, t.*
+FROM (VALUES
+  ('native get_available_slots', format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end)),
+  ('plain SQL with multiranges', format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end)),
+  ('floor: index scan + as many rows', bench.floor_query(:hall, :month_start, :month_end, :hall_rows))
+) AS q(v, sql), bench.time_query(q.sql, 30) t;
+INSERT INTO agreement
+SELECT 'hall', NOT EXISTS ((SELECT * FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100)
+                            EXCEPT SELECT * FROM bench.sql_available_slots(:hall, :month_start, :month_end, 60, 100))
+                           UNION ALL
+                           (SELECT * FROM bench.sql_available_slots(:hall, :month_start, :month_end, 60, 100)
+                            EXCEPT SELECT * FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100)));
+
+SELECT case_name AS "case", variant, round(median_ms::numeric, 3) AS "median ms", round(mean_ms::numeric, 3) AS "mean ms",
+       result AS "rows", round((first_value(median_ms) OVER (PARTITION BY case_name ORDER BY n) / median_ms)::numeric, 2) AS "native ÷ this"
+FROM results ORDER BY n;
+SELECT * FROM agreement;
+SELECT bool_and(same_answer) AS all_agree FROM agreement \gset
+\if :all_agree
+\else
+  \echo 'the native functions and the plain-SQL way disagree on the benchmark data'
+  SELECT 1/0;
+\endif
