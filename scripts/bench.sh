@@ -24,7 +24,10 @@ echo "== release build of booking_ext into Postgres $pg_major"
 cargo pgrx install --release --no-default-features --features "pg$pg_major" --pg-config "$cfg" >/dev/null
 
 # Asynchronous commit: the writers are compared on their work, not on the disk's flush time.
-throwaway_pg_start "$bench_dir" "$bindir" -c shared_buffers=256MB -c synchronous_commit=off -c max_connections=40
+# No autovacuum: the dataset is vacuumed and analyzed once loaded, and a worker waking in the
+# middle of a measurement on a small machine only adds noise.
+throwaway_pg_start "$bench_dir" "$bindir" -c shared_buffers=256MB -c synchronous_commit=off -c max_connections=40 \
+  -c autovacuum=off
 trap 'throwaway_pg_stop "$bench_dir" "$bindir" >/dev/null' EXIT
 psql_bench() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_bench -d postgres -c "CREATE DATABASE bench"

@@ -69,7 +69,10 @@ REVOKE EXECUTE ON FUNCTION booking.first_lock_in_transaction(text) FROM PUBLIC;
 -- The native scheduling functions run their few queries through plans kept for the session
 -- (SPI_keepplan). A custom plan per call would re-plan them every time, which costs more than
 -- the engine's work; their generic plans are as good (index scans keyed by resource and time).
--- The setting applies inside these functions only, with their search_path.
+-- Those plans are made once, often while the tables are still small, where a sequential scan
+-- looks cheapest; but each query reads a few rows per resource, repeated for every resource of
+-- a pool, so index scans are always the right plan: enable_seqscan = off says so. The settings
+-- apply inside these functions only, with their search_path.
 DO $$
 DECLARE f regprocedure;
 BEGIN
@@ -78,5 +81,6 @@ BEGIN
              AND p.proname IN ('available_slot_starts', 'get_available_slots_any', 'find_next_slot',
                                'can_book_resource', 'booking_refusal', 'open_periods') LOOP
     EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
   END LOOP;
 END $$;

@@ -12,9 +12,10 @@ use booking_core::availability::{
     MICROS_PER_MINUTE,
 };
 use booking_core::chrono_tz::Tz;
-use pgrx::datum::DatumWithOid;
+use pgrx::datum::{DatumWithOid, UnboxDatum};
+use pgrx::fn_call::{fn_call, Arg};
 use pgrx::prelude::*;
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{Array, PgOid, Uuid};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -82,106 +83,187 @@ fn parse_time_zone(name: &str) -> Tz {
         .unwrap_or_else(|_| invalid_parameter(format!("unknown time zone \"{name}\"")))
 }
 
-/// Reads the resources (in the order given) that the caller may see, with the service's rules;
-/// an id the caller may not see is "unknown", like one that does not exist.
-fn load_resources(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>) -> Vec<Schedule> {
+/// Reads the resources (in the order given) that the caller may see, with everything the engine
+/// needs, in one query (each query costs more to start than the engine's work): the resource
+/// and the service's rules, the weekly rules and the exceptions touching `hours`, and, when
+/// `bookings` is given, the time-holding bookings that can touch it once the resource's buffers
+/// are counted. An id the caller may not see is "unknown", like one that does not exist.
+fn load_resources(
+    client: &SpiClient,
+    ids: &[Uuid],
+    service_id: Option<Uuid>,
+    hours: Interval,
+    bookings: Option<Interval>,
+) -> (Vec<Schedule>, Option<Vec<Vec<Booking>>>) {
+    let span = bookings.unwrap_or(hours);
     let rows = query(
         client,
-        "SELECT ids.id, r.id IS NOT NULL, r.organization_id, coalesce(r.time_zone, o.time_zone), r.capacity,
-                r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
-                coalesce(sr.min_notice_minutes, r.min_notice_minutes),
-                coalesce(sr.max_advance_days, r.max_advance_days),
-                $2::uuid IS NULL OR s.id IS NOT NULL, now()
+        "SELECT ids.id, res.id IS NOT NULL, res.organization_id, res.time_zone, res.capacity,
+                res.buffer_before_minutes, res.buffer_after_minutes, res.slot_interval_minutes,
+                coalesce(sr.min_notice_minutes, res.min_notice_minutes),
+                coalesce(sr.max_advance_days, res.max_advance_days),
+                $2::uuid IS NULL OR s.id IS NOT NULL, now(),
+                h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens,
+                bk.starts, bk.ends, bk.seats
          FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
-         LEFT JOIN (booking.resources r JOIN booking.organizations o ON o.id = r.organization_id)
-           ON r.id = ids.id
-          AND ($3 OR (r.is_bookable AND o.is_public)
-               OR EXISTS (SELECT 1 FROM booking.members m
-                          WHERE m.user_id = booking.current_user_id() AND m.organization_id = r.organization_id
-                            AND m.is_active))
-         LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = r.organization_id AND s.is_active
+         LEFT JOIN LATERAL (
+           SELECT r.id, r.organization_id, coalesce(r.time_zone, o.time_zone) AS time_zone, r.capacity,
+                  r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
+                  r.min_notice_minutes, r.max_advance_days,
+                  $6 - make_interval(mins => r.buffer_before_minutes + r.buffer_after_minutes) AS bookings_after
+           FROM booking.resources r JOIN booking.organizations o ON o.id = r.organization_id
+           WHERE r.id = ids.id
+             AND ($3 OR (r.is_bookable AND o.is_public)
+                  OR EXISTS (SELECT 1 FROM booking.members m
+                             WHERE m.user_id = booking.current_user_id() AND m.organization_id = r.organization_id
+                               AND m.is_active))
+           ) res ON true
+         LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = res.organization_id AND s.is_active
          LEFT JOIN booking.service_rules sr ON sr.service_id = s.id
+         LEFT JOIN LATERAL (
+           SELECT array_agg(ar.day_of_week::int4) AS days,
+                  array_agg((extract(epoch FROM ar.start_time) * 1000000)::int8) AS starts,
+                  array_agg((extract(epoch FROM ar.end_time) * 1000000)::int8) AS ends,
+                  array_agg(ar.resource_id IS NOT NULL) AS own
+           FROM booking.availability_rules ar
+           WHERE ar.organization_id = res.organization_id AND (ar.resource_id IS NULL OR ar.resource_id = res.id)) h ON true
+         LEFT JOIN LATERAL (
+           SELECT array_agg(lower(e.during)) AS lowers, array_agg(upper(e.during)) AS uppers,
+                  array_agg(e.kind = 'open') AS opens
+           FROM booking.availability_exceptions e
+           WHERE e.organization_id = res.organization_id AND (e.resource_id IS NULL OR e.resource_id = res.id)
+             AND e.during && tstzrange($4, $5)) x ON true
+         LEFT JOIN LATERAL (
+           SELECT array_agg(b.starts_at) AS starts, array_agg(b.ends_at) AS ends, array_agg(b.seats) AS seats
+           FROM booking.bookings b
+           WHERE $8 AND b.resource_id = res.id AND b.status IN ('pending', 'approved')
+             AND b.ends_at > res.bookings_after AND b.starts_at < $7) bk ON true
          ORDER BY ids.ord",
-        &[ids.to_vec().into(), service_id.into(), caller_bypasses_rls().into()],
+        &[
+            ids.to_vec().into(),
+            service_id.into(),
+            caller_bypasses_rls().into(),
+            from_unix(hours.start).into(),
+            from_unix(hours.end).into(),
+            from_unix(span.start).into(),
+            // The end bound is a Param, not computed per booking: widened by the longest reach
+            // any buffers can have (2 × 1440 minutes); the engine ignores what lies beyond.
+            from_unix(span.end + 2 * MICROS_PER_DAY).into(),
+            bookings.is_some().into(),
+        ],
     );
-    rows.into_iter()
-        .map(|row| {
-            let id = row.get::<Uuid>(1).unwrap().unwrap();
-            if !row.get::<bool>(2).unwrap().unwrap() {
-                invalid_parameter(format!("unknown resource {id}"));
-            }
-            if !row.get::<bool>(11).unwrap().unwrap_or(false) {
-                invalid_parameter(format!("unknown or inactive service {}", service_id.unwrap()));
-            }
-            let get_i64 = |n: usize| row.get::<i32>(n).expect("a column").map(|v| v as i64);
-            Schedule {
-                id,
-                resource: Resource {
-                    tz: parse_time_zone(&row.get::<String>(4).unwrap().unwrap()),
-                    rules: vec![],
-                    exceptions: vec![],
-                    capacity: get_i64(5).unwrap() as i32,
-                    buffer_before: get_i64(6).unwrap() * MICROS_PER_MINUTE,
-                    buffer_after: get_i64(7).unwrap() * MICROS_PER_MINUTE,
-                    slot_interval: get_i64(8).map(|m| m * MICROS_PER_MINUTE),
-                },
-                organization_id: row.get::<Uuid>(3).unwrap().unwrap(),
-                min_notice_minutes: get_i64(9).unwrap_or(0),
-                max_advance_days: get_i64(10),
-                now: to_unix(row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(), "now()"),
-            }
+    let mut schedules = Vec::with_capacity(ids.len());
+    let mut all_bookings = Vec::with_capacity(ids.len());
+    for row in rows {
+        let id = row.get::<Uuid>(1).unwrap().unwrap();
+        if !row.get::<bool>(2).unwrap().unwrap() {
+            invalid_parameter(format!("unknown resource {id}"));
+        }
+        if !row.get::<bool>(11).unwrap().unwrap_or(false) {
+            invalid_parameter(format!("unknown or inactive service {}", service_id.unwrap()));
+        }
+        let get_i64 = |n: usize| row.get::<i32>(n).expect("a column").map(|v| v as i64);
+        let (rules, exceptions) = hours_from(&row, 13);
+        schedules.push(Schedule {
+            id,
+            resource: Resource {
+                tz: parse_time_zone(&row.get::<String>(4).unwrap().unwrap()),
+                rules,
+                exceptions,
+                capacity: get_i64(5).unwrap() as i32,
+                buffer_before: get_i64(6).unwrap() * MICROS_PER_MINUTE,
+                buffer_after: get_i64(7).unwrap() * MICROS_PER_MINUTE,
+                slot_interval: get_i64(8).map(|m| m * MICROS_PER_MINUTE),
+            },
+            organization_id: row.get::<Uuid>(3).unwrap().unwrap(),
+            min_notice_minutes: get_i64(9).unwrap_or(0),
+            max_advance_days: get_i64(10),
+            now: to_unix(row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(), "now()"),
+        });
+        all_bookings.push(bookings_from(&row, 20));
+    }
+    (schedules, bookings.map(|_| all_bookings))
+}
+
+/// The values of an array column (none for NULL, as array_agg gives over no rows).
+fn values<T>(row: &SpiHeapTupleData, n: usize) -> Vec<T>
+where
+    T: FromDatum + IntoDatum + for<'a> UnboxDatum<As<'a> = T> + 'static,
+{
+    row.get::<Array<T>>(n)
+        .expect("an array column")
+        .map(|a| a.iter().map(|v| v.expect("no NULL element")).collect())
+        .unwrap_or_default()
+}
+
+/// The weekly rules and exceptions from the seven hours columns starting at `first`: rule days,
+/// starts and ends in microseconds after midnight, whether each is the resource's own, then
+/// exception starts, ends and whether each opens. A resource with rules of its own uses those
+/// only; one without uses its organization's.
+fn hours_from(row: &SpiHeapTupleData, first: usize) -> (Vec<WeeklyRule>, Vec<Exception>) {
+    let days = values::<i32>(row, first);
+    let starts = values::<i64>(row, first + 1);
+    let ends = values::<i64>(row, first + 2);
+    let own = values::<bool>(row, first + 3);
+    let has_own = own.contains(&true);
+    let rules = (0..days.len())
+        .filter(|&i| own[i] == has_own)
+        .map(|i| WeeklyRule { day_of_week: days[i] as u32, start: starts[i], end: ends[i] })
+        .collect();
+    let lowers = values::<TimestampWithTimeZone>(row, first + 4);
+    let uppers = values::<TimestampWithTimeZone>(row, first + 5);
+    let opens = values::<bool>(row, first + 6);
+    let exceptions = (0..lowers.len())
+        .map(|i| Exception {
+            during: Interval::new(to_unix(lowers[i], "an exception"), to_unix(uppers[i], "an exception")),
+            kind: if opens[i] { ExceptionKind::Open } else { ExceptionKind::Closed },
+        })
+        .collect();
+    (rules, exceptions)
+}
+
+/// The bookings from the three columns starting at `first`: starts, ends and seats.
+fn bookings_from(row: &SpiHeapTupleData, first: usize) -> Vec<Booking> {
+    let starts = values::<TimestampWithTimeZone>(row, first);
+    let ends = values::<TimestampWithTimeZone>(row, first + 1);
+    let seats = values::<i32>(row, first + 2);
+    (0..starts.len())
+        .map(|i| Booking {
+            during: Interval::new(to_unix(starts[i], "a booking"), to_unix(ends[i], "a booking")),
+            seats: seats[i],
         })
         .collect()
 }
 
-/// The nil UUID stands for "no resource" in a list of (organization, resource) targets: it matches no
-/// resource, so such a target reads its organization's rules and organization-wide exceptions.
-fn no_resource() -> Uuid {
-    Uuid::from_bytes([0; 16])
-}
-
-/// For each (organization, resource) target: the weekly rules (the resource's own, else its
-/// organization's) and the exceptions touching `span`, organization-wide ones included.
-fn load_hours(client: &SpiClient, targets: &[(Uuid, Uuid)], span: Interval) -> Vec<(Vec<WeeklyRule>, Vec<Exception>)> {
-    let orgs: Vec<Uuid> = targets.iter().map(|t| t.0).collect();
-    let resources: Vec<Uuid> = targets.iter().map(|t| t.1).collect();
-    let mut hours: Vec<(Vec<WeeklyRule>, Vec<Exception>)> = targets.iter().map(|_| (vec![], vec![])).collect();
+/// An organization's own hours (its rules, its organization-wide exceptions touching `hours`)
+/// and time zone, if the caller may see it.
+fn load_organization_hours(client: &SpiClient, organization_id: Uuid, hours: Interval) -> (String, Vec<WeeklyRule>, Vec<Exception>) {
     let rows = query(
         client,
-        "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(org, res, ord))
-         SELECT t.ord::int4, ar.day_of_week::int4, (extract(epoch FROM ar.start_time) * 1000000)::int8,
-                (extract(epoch FROM ar.end_time) * 1000000)::int8, NULL::timestamptz, NULL::timestamptz, NULL::bool
-         FROM t JOIN booking.availability_rules ar
-           ON ar.organization_id = t.org
-          AND (ar.resource_id = t.res
-               OR (ar.resource_id IS NULL AND NOT EXISTS (
-                     SELECT 1 FROM booking.availability_rules own
-                     WHERE own.organization_id = t.org AND own.resource_id = t.res)))
-         UNION ALL
-         SELECT t.ord::int4, NULL, NULL, NULL, lower(e.during), upper(e.during), e.kind = 'open'
-         FROM t JOIN booking.availability_exceptions e
-           ON e.organization_id = t.org AND (e.resource_id IS NULL OR e.resource_id = t.res)
-          AND e.during && tstzrange($3, $4)",
-        &[orgs.into(), resources.into(), from_unix(span.start).into(), from_unix(span.end).into()],
+        "SELECT o.time_zone, h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens
+         FROM booking.organizations o
+         CROSS JOIN LATERAL (
+           SELECT array_agg(ar.day_of_week::int4) AS days,
+                  array_agg((extract(epoch FROM ar.start_time) * 1000000)::int8) AS starts,
+                  array_agg((extract(epoch FROM ar.end_time) * 1000000)::int8) AS ends,
+                  array_agg(false) AS own
+           FROM booking.availability_rules ar WHERE ar.organization_id = o.id AND ar.resource_id IS NULL) h
+         CROSS JOIN LATERAL (
+           SELECT array_agg(lower(e.during)) AS lowers, array_agg(upper(e.during)) AS uppers,
+                  array_agg(e.kind = 'open') AS opens
+           FROM booking.availability_exceptions e
+           WHERE e.organization_id = o.id AND e.resource_id IS NULL AND e.during && tstzrange($3, $4)) x
+         WHERE o.id = $1
+           AND ($2 OR o.is_public
+                OR EXISTS (SELECT 1 FROM booking.members m
+                           WHERE m.user_id = booking.current_user_id() AND m.organization_id = o.id AND m.is_active))",
+        &[organization_id.into(), caller_bypasses_rls().into(), from_unix(hours.start).into(), from_unix(hours.end).into()],
     );
-    for r in rows {
-        let (rules, exceptions) = &mut hours[r.get::<i32>(1).unwrap().unwrap() as usize - 1];
-        match r.get::<i32>(2).unwrap() {
-            Some(day_of_week) => rules.push(WeeklyRule {
-                day_of_week: day_of_week as u32,
-                start: r.get::<i64>(3).unwrap().unwrap(),
-                end: r.get::<i64>(4).unwrap().unwrap(),
-            }),
-            None => exceptions.push(Exception {
-                during: Interval::new(
-                    to_unix(r.get::<TimestampWithTimeZone>(5).unwrap().unwrap(), "an exception"),
-                    to_unix(r.get::<TimestampWithTimeZone>(6).unwrap().unwrap(), "an exception"),
-                ),
-                kind: if r.get::<bool>(7).unwrap().unwrap() { ExceptionKind::Open } else { ExceptionKind::Closed },
-            }),
-        }
-    }
-    hours
+    let Some(row) = rows.into_iter().next() else {
+        invalid_parameter(format!("unknown organization {organization_id}"));
+    };
+    let (rules, exceptions) = hours_from(&row, 2);
+    (row.get::<String>(1).unwrap().unwrap(), rules, exceptions)
 }
 
 /// For each resource (in order): its time-holding bookings that can touch `span` once buffers
@@ -252,11 +334,19 @@ enum Size {
 struct Pool {
     schedules: Vec<Schedule>,
     requests: Vec<Request>,
+    /// Each resource's bookings that can touch the window (not for a search, which reads them
+    /// chunk by chunk).
+    bookings: Option<Vec<Vec<Booking>>>,
 }
 
 impl Pool {
     fn load(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>, window: Interval, duration: i64, seats: i32, size: Size) -> Pool {
-        let mut schedules = load_resources(client, ids, service_id);
+        // The bookings come with the resources when the window cannot hold too many candidates
+        // whatever the grid (at least a minute); a longer window is checked before they are read.
+        let short = window.end - window.start < availability::MAX_CANDIDATES * MICROS_PER_MINUTE;
+        let with_bookings = size != Size::Search && short;
+        let (schedules, bookings) =
+            load_resources(client, ids, service_id, hours_span(window), with_bookings.then_some(window));
         let requests: Vec<Request> = schedules.iter().map(|s| request(s, window, duration, seats)).collect();
         if size == Size::SlotList {
             for (s, req) in schedules.iter().zip(&requests) {
@@ -266,12 +356,11 @@ impl Pool {
         } else if size == Size::OneBooking {
             availability::validate_request(None, &requests[0]).unwrap_or_else(|e| engine_error(e));
         }
-        let targets: Vec<(Uuid, Uuid)> = schedules.iter().map(|s| (s.organization_id, s.id)).collect();
-        for (s, (rules, exceptions)) in schedules.iter_mut().zip(load_hours(client, &targets, hours_span(window))) {
-            s.resource.rules = rules;
-            s.resource.exceptions = exceptions;
+        let mut pool = Pool { schedules, requests, bookings };
+        if pool.bookings.is_none() && size != Size::Search {
+            pool.bookings = Some(pool.bookings_for(client, window));
         }
-        Pool { schedules, requests }
+        pool
     }
 
     fn members_of<'a>(schedules: &'a [Schedule], requests: &[Request]) -> Vec<PoolMember<'a>> {
@@ -291,7 +380,7 @@ impl Pool {
         self.schedules.iter().map(|s| s.resource.buffer_before + s.resource.buffer_after).max().unwrap_or(0)
     }
 
-    fn bookings(&self, client: &SpiClient, span: Interval) -> Vec<Vec<Booking>> {
+    fn bookings_for(&self, client: &SpiClient, span: Interval) -> Vec<Vec<Booking>> {
         load_bookings(client, &self.ids(), span, self.reach())
     }
 }
@@ -335,21 +424,48 @@ fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)
     let (window, duration, seats) = args;
     Spi::connect(|client| {
         let pool = Pool::load(client, ids, service_id, window, duration, seats, Size::SlotList);
-        let bookings = pool.bookings(client, window);
         pool.schedules
             .iter()
             .zip(&pool.requests)
-            .zip(&bookings)
+            .zip(pool.bookings.as_ref().expect("a slot list reads the bookings"))
             .map(|((s, req), b)| availability::available_slots(&s.resource, b, req).unwrap_or_else(|e| engine_error(e)))
             .collect()
     })
 }
 
-/// The starts of the free slots of a resource in a window: where a booking of
-/// `p_duration_minutes` and `p_seats` could start. `booking.get_available_slots` (sql/functions.sql)
-/// presents them as rows. An array in one call, not a set of rows: Postgres calls a
-/// set-returning function once per row, and each call of a function with settings (the pinned
-/// search_path) saves and restores them, which cost more than computing the slots.
+/// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
+/// `p_seats` could start. See the README's "Availability" section for the exact semantics.
+///
+/// Postgres enters a set-returning function once per row it returns, and each entry into a
+/// function with settings (a pinned search_path) saves and restores them: costlier than
+/// computing the slots. So this function runs as the caller with no settings and no SQL; the
+/// work (reading what the caller may not see) is one call of the SECURITY DEFINER
+/// `available_slot_starts`, found by its schema-qualified name and exact argument types.
+#[pg_extern(stable)]
+pub fn get_available_slots(
+    p_resource_id: Option<Uuid>,
+    p_start: Option<TimestampWithTimeZone>,
+    p_end: Option<TimestampWithTimeZone>,
+    p_duration_minutes: default!(Option<i32>, 60),
+    p_service_id: default!(Option<Uuid>, "NULL"),
+    p_seats: default!(Option<i32>, 1),
+) -> TableIterator<'static, (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone))> {
+    fn arg<T>(value: Option<T>) -> Arg<T> {
+        value.map_or(Arg::Null, Arg::Value)
+    }
+    let starts: Vec<TimestampWithTimeZone> = fn_call(
+        "booking.available_slot_starts",
+        &[&arg(p_resource_id), &arg(p_start), &arg(p_end), &arg(p_duration_minutes), &arg(p_service_id), &arg(p_seats)],
+    )
+    .expect("calling booking.available_slot_starts")
+    .unwrap_or_default();
+    // available_slot_starts refused a NULL duration, so there is one.
+    let duration = p_duration_minutes.unwrap_or_default() as i64 * MICROS_PER_MINUTE;
+    TableIterator::new(starts.into_iter().map(move |s| (s, from_unix(to_unix(s, "a slot") + duration))))
+}
+
+/// The starts of the free slots `get_available_slots` lists, as one array (one call of this
+/// SECURITY DEFINER function per request, not one per row).
 #[pg_extern(stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 pub fn available_slot_starts(
@@ -426,7 +542,7 @@ pub fn find_next_slot(
         }
         let pool = Pool::load(client, &ids, None, window, duration, seats, Size::Search);
         let members = pool.members();
-        availability::next_slot(&members, |span| pool.bookings(client, span)).unwrap_or_else(|e| engine_error(e))
+        availability::next_slot(&members, |span| pool.bookings_for(client, span)).unwrap_or_else(|e| engine_error(e))
     });
     TableIterator::new(found.map(|(s, i)| (from_unix(s.start), from_unix(s.end), ids[i])))
 }
@@ -447,8 +563,8 @@ fn refusal_of(
     let window = Interval::new(start, end);
     Spi::connect(|client| {
         let pool = Pool::load(client, &[resource_id], service_id, window, end - start, seats, Size::OneBooking);
-        let bookings = pool.bookings(client, window);
-        availability::refusal(&pool.schedules[0].resource, &bookings[0], &pool.requests[0], start, end)
+        let bookings = &pool.bookings.as_ref().expect("a booking check reads the bookings")[0];
+        availability::refusal(&pool.schedules[0].resource, bookings, &pool.requests[0], start, end)
             .unwrap_or_else(|e| engine_error(e))
     })
 }
@@ -498,40 +614,31 @@ pub fn open_periods(
     if !date.is_finite() {
         invalid_parameter("p_date must be a finite date");
     }
+    let day = booking_core::chrono::NaiveDate::from_ymd_opt(date.year(), date.month() as u32, date.day() as u32).expect("a date");
+    let midnight_utc = day.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
+    // Hours are read around the day in any zone (offsets stay within a day of UTC).
+    let around = hours_span(Interval::new(midnight_utc - MICROS_PER_DAY, midnight_utc + 2 * MICROS_PER_DAY));
     let periods = Spi::connect(|client| {
-        let (tz_name, resource) = match p_resource_id {
+        let resource = match p_resource_id {
             Some(resource_id) => {
-                let schedule = load_resources(client, &[resource_id], None).pop().unwrap();
+                let (mut schedules, _) = load_resources(client, &[resource_id], None, around, None);
+                let schedule = schedules.pop().unwrap();
                 if schedule.organization_id != organization_id {
                     invalid_parameter(format!("resource {resource_id} does not belong to organization {organization_id}"));
                 }
-                (schedule.resource.tz.name().to_owned(), schedule.resource)
+                schedule.resource
             }
             None => {
-                let tz: Option<String> = client
-                    .select(
-                        "SELECT time_zone FROM booking.organizations
-                         WHERE id = $1 AND ($2 OR is_public OR id = ANY (booking.user_organization_ids()))",
-                        None,
-                        &[organization_id.into(), caller_bypasses_rls().into()],
-                    )
-                    .expect("reading the organization")
-                    .into_iter()
-                    .next()
-                    .and_then(|r| r.get::<String>(1).unwrap());
-                let name = tz.unwrap_or_else(|| invalid_parameter(format!("unknown organization {organization_id}")));
+                let (name, rules, exceptions) = load_organization_hours(client, organization_id, around);
                 let tz = parse_time_zone(&name);
-                (name, Resource { tz, rules: vec![], exceptions: vec![], capacity: 1, buffer_before: 0, buffer_after: 0, slot_interval: None })
+                Resource { tz, rules, exceptions, capacity: 1, buffer_before: 0, buffer_after: 0, slot_interval: None }
             }
         };
-        let mut resource = resource;
-        let day = booking_core::chrono::NaiveDate::from_ymd_opt(date.year(), date.month() as u32, date.day() as u32).expect("a date");
         let day_span = Interval::new(
             availability::local_to_utc(resource.tz, day.and_hms_opt(0, 0, 0).unwrap()),
             availability::local_to_utc(resource.tz, day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap()),
         );
-        let target = (organization_id, p_resource_id.unwrap_or_else(no_resource));
-        (resource.rules, resource.exceptions) = load_hours(client, &[target], hours_span(day_span)).pop().unwrap();
+        let tz_name = resource.tz.name().to_owned();
         availability::open_time(&resource, day_span).into_iter().map(move |p| (p, tz_name.clone())).collect::<Vec<_>>()
     });
     TableIterator::new(periods.into_iter().map(|(p, tz)| (from_unix(p.start), from_unix(p.end), tz)))

@@ -37,12 +37,7 @@ extension_sql_file!("../sql/security.sql", name = "security", requires = ["integ
 extension_sql_file!(
     "../sql/functions.sql",
     name = "functions",
-    requires = [
-        "security",
-        availability::open_periods,
-        availability::booking_refusal,
-        availability::available_slot_starts
-    ]
+    requires = ["security", availability::open_periods, availability::booking_refusal]
 );
 // Catalog documentation, privileges and settings of every table and function: last.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -78,6 +78,16 @@ BEGIN
   PERFORM pg_temp.check((SELECT total_working_minutes FROM booking.calculate_business_hours(lab, '2026-11-01', '00000000-0000-4000-a000-000000000105')) = 1500, 'fall back: 1500 minutes');
   PERFORM pg_temp.check((SELECT end_time FROM booking.calculate_business_hours(lab, '2026-11-01', '00000000-0000-4000-a000-000000000105')) = '24:00', 'open until midnight');
   PERFORM pg_temp.check((SELECT string_agg(break_start || '-' || break_end, ',' ORDER BY break_start) FROM booking.calculate_business_hours(lab, '2030-03-06', '00000000-0000-4000-a000-000000000105')) = '10:00:00-11:00:00,12:00:00-13:00:00', 'two breaks, two rows');
+  -- A resource with rules of its own uses those, not the organization's (the lab is closed on
+  -- Sundays; the render farm is open all Sunday, and on Wednesdays only at its own hours).
+  PERFORM pg_temp.check(pg_temp.slot_starts('00000000-0000-4000-a000-000000000105', '2030-03-03', 360) = '00:00 06:00 12:00 18:00', 'own rules on Sunday');
+  PERFORM pg_temp.check(pg_temp.slot_starts('00000000-0000-4000-a000-000000000105', '2030-03-06') = '09:00 11:00 13:00', 'own rules on Wednesday');
+  -- A window longer than the engine reads in one query (bookings checked after the window)
+  -- gives the slots of its parts.
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.get_available_slots(vr, '2030-03-01 00:00 America/New_York', '2030-06-10 00:00 America/New_York', 60))
+                        = (SELECT count(*) FROM booking.get_available_slots(vr, '2030-03-01 00:00 America/New_York', '2030-04-20 00:00 America/New_York', 60))
+                          + (SELECT count(*) FROM booking.get_available_slots(vr, '2030-04-20 00:00 America/New_York', '2030-06-10 00:00 America/New_York', 60)),
+                        'a 101-day window');
   PERFORM pg_temp.expect_error('22023', format('SELECT * FROM booking.calculate_business_hours(%L, NULL)', lab));
   PERFORM pg_temp.expect_error('22023', format('SELECT * FROM booking.calculate_business_hours(%L, ''2030-03-04'', %L)', lab, room));
 
