@@ -56,6 +56,8 @@ COMMENT ON FUNCTION booking.resources_capacity_changed() IS 'Trigger: capacity c
 COMMENT ON FUNCTION booking.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
 COMMENT ON FUNCTION booking.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
 
+COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a booking along the legal transitions for the caller (bookers: submit, resubmit, cancel until the start; staff and admins: every legal change), with a reason; PT409 for an illegal change or a booking that no longer fits, 42501 without the right, 22023 for bad input or an unknown booking.';
+COMMENT ON FUNCTION booking.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
 COMMENT ON FUNCTION booking.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction) so that bookers of a service with a concurrency limit take turns.';
 COMMENT ON FUNCTION booking.first_lock_in_transaction(text) IS 'Internal: true the first time the transaction asks for this key (remembered in the transaction-local booking.locked_rows setting), false after.';
 COMMENT ON FUNCTION booking.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';

@@ -167,3 +167,91 @@ BEGIN
     GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
   END IF;
 END $$;
+
+-- Move a booking along the legal transitions: the one RPC for status changes. It runs as the
+-- caller, so row-level security decides which bookings they may touch and the bookings_guard
+-- trigger which changes (the status table in the README); this function turns their refusals
+-- into the API's errors and records the reason. Who may do what: the person who booked may
+-- submit a draft, resubmit after changes were requested, and cancel a draft, pending or approved
+-- booking until it starts (after that, ask staff); the organization's owners, admins and staff
+-- may make every legal change. Errors: 22023 for a NULL argument, an unknown status, or a
+-- booking that does not exist or that the caller may not see; 42501 for an anonymous caller or
+-- a change the caller may not make; PT409 (HTTP 409) for a change the status table does not
+-- allow from the current status, and for a booking that would no longer fit when it comes back
+-- to a status that holds time (DETAIL overlap or capacity). The transition row, audit entry,
+-- notifications and outbox event are written by triggers in the same transaction, so a refusal
+-- leaves none of them.
+CREATE FUNCTION booking.set_booking_status(p_booking_id uuid, p_status text, p_reason text DEFAULT NULL)
+RETURNS booking.bookings
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old   booking.bookings;
+  v_row   booking.bookings;
+  v_staff boolean;
+BEGIN
+  IF p_booking_id IS NULL OR p_status IS NULL THEN
+    RAISE EXCEPTION 'p_booking_id and p_status must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT (p_status = ANY (booking.booking_statuses())) THEN
+    RAISE EXCEPTION 'unknown booking status "%"', p_status
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Known statuses: ' || array_to_string(booking.booking_statuses(), ', ');
+  END IF;
+  IF booking.current_user_id() IS NULL AND NOT booking.is_privileged() THEN
+    RAISE EXCEPTION 'changing a booking''s status needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  SELECT * INTO v_old FROM booking.bookings WHERE id = p_booking_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown booking %', p_booking_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT booking.transition_allowed(v_old.status, p_status, true) THEN
+    RAISE EXCEPTION 'a % booking cannot become %', v_old.status, p_status
+      USING ERRCODE = 'PT409', DETAIL = 'transition',
+            HINT = coalesce('From ' || v_old.status || ' it can go to: ' ||
+                            (SELECT string_agg(to_status, ', ' ORDER BY to_status)
+                             FROM booking.status_transitions() WHERE from_status = v_old.status),
+                            v_old.status || ' is final.');
+  END IF;
+  v_staff := booking.is_privileged() OR booking.is_staff(v_old.organization_id);
+  IF NOT v_staff THEN
+    IF v_old.booked_by IS DISTINCT FROM booking.current_user_id()
+       OR NOT booking.transition_allowed(v_old.status, p_status, false) THEN
+      RAISE EXCEPTION 'only the organization''s staff can move this booking from % to %', v_old.status, p_status
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_status = 'cancelled' AND v_old.starts_at <= now() THEN
+      RAISE EXCEPTION 'a booking that has started can only be cancelled by the organization''s staff'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END IF;
+
+  PERFORM set_config('booking.reason', coalesce(p_reason, ''), true);
+  BEGIN
+    UPDATE booking.bookings SET status = p_status WHERE id = p_booking_id RETURNING * INTO v_row;
+  EXCEPTION WHEN exclusion_violation THEN
+    PERFORM set_config('booking.reason', '', true);
+    RAISE EXCEPTION 'the booking no longer fits: its time has been taken meanwhile'
+      USING ERRCODE = 'PT409',
+            DETAIL = CASE WHEN (SELECT capacity FROM booking.resources WHERE id = v_old.resource_id) = 1
+                          THEN 'overlap' ELSE 'capacity' END;
+  END;
+  PERFORM set_config('booking.reason', '', true);
+  IF v_row.id IS NULL THEN
+    -- Row-level security let the caller read the booking but not update it.
+    RAISE EXCEPTION 'you may not change booking %', p_booking_id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN v_row;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) FROM PUBLIC;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO service_role;
+  END IF;
+END $$;

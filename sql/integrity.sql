@@ -434,3 +434,49 @@ CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
 CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking.bookings_enqueue_outbox();
+
+-- ---------------------------------------------------------------------------------------------
+-- Bookings: notifications of status changes, in the same transaction. The booker hears of every
+-- change of their booking's status; the organization's owners, admins and staff hear of every
+-- new request waiting for them (a booking that becomes pending). Runs as the extension owner:
+-- a client submitting a request may not write to staff's notifications themselves.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.bookings_notify() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_what     text := coalesce(NEW.title, 'booking');
+  v_metadata jsonb := jsonb_strip_nulls(jsonb_build_object(
+                        'booking_id', NEW.id, 'resource_id', NEW.resource_id,
+                        'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+                        'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
+                        'reason', nullif(current_setting('booking.reason', true), ''),
+                        'changed_by', booking.actor_id()));
+BEGIN
+  IF booking.is_bulk_load() THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    VALUES (NEW.organization_id, NEW.booked_by, 'booking_status',
+            format('Your %s is now %s.', v_what, replace(NEW.status, '_', ' ')), v_metadata);
+  END IF;
+  IF NEW.status = 'pending' THEN
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    SELECT NEW.organization_id, m.user_id, 'booking_request',
+           format('New request to approve: %s.', v_what), v_metadata
+    FROM booking.members m
+    WHERE m.organization_id = NEW.organization_id AND m.is_active
+      AND m.role IN ('owner', 'admin', 'staff') AND m.user_id <> NEW.booked_by;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_7_notify_insert AFTER INSERT ON booking.bookings
+  FOR EACH ROW WHEN (NEW.status = 'pending')
+  EXECUTE FUNCTION booking.bookings_notify();
+CREATE TRIGGER bookings_7_notify_status AFTER UPDATE OF status ON booking.bookings
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION booking.bookings_notify();

@@ -221,6 +221,10 @@ BEGIN
     IF to_regprocedure('booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text)') IS NOT NULL THEN
       GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
     END IF;
+    -- set_booking_status() runs as the caller; row-level security and the guard decide.
+    IF to_regprocedure('booking.set_booking_status(uuid, text, text)') IS NOT NULL THEN
+      GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO authenticated;
+    END IF;
     v_granted := v_granted || 'authenticated'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
@@ -228,6 +232,9 @@ BEGIN
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
     REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
+    IF to_regprocedure('booking.set_booking_status(uuid, text, text)') IS NOT NULL THEN
+      GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO service_role;
+    END IF;
     v_granted := v_granted || 'service_role'::text;
   END IF;
   RETURN v_granted;

@@ -41,6 +41,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn set_booking_status_moves_refuses_and_notifies() {
+        run_suite(include_str!("../tests/sql/status_rpc.sql"));
+    }
+
+    #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));
     }
