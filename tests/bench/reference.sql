@@ -108,32 +108,36 @@ BEGIN
   RETURN QUERY SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x), avg(x), n FROM unnest(times) x;
 END $$;
 
--- The two writers the concurrent benchmark compares, each booking desk p_desk at half-hour
--- p_slot of the first week of March 2031 for p_halves half-hours as the signed-in caller, and
--- returning false when refused (PT409 from book(), 23P01 from the table's own checks).
-CREATE FUNCTION bench.try_book(p_desk int, p_slot int, p_halves int) RETURNS boolean
+-- The two writers the concurrent benchmark compares ('book': booking.book(); 'insert': a bare
+-- INSERT under the table's own checks), each booking desk p_desk at half-hour p_slot of the
+-- first week of March 2031 for p_halves half-hours as the signed-in caller, and returning false
+-- when refused (PT409 from book(), 23P01 from the table's checks).
+CREATE FUNCTION bench.try_write(p_writer text, p_desk int, p_slot int, p_halves int) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
+  v_desk  uuid := format('b0000000-0000-4000-a004-%s', lpad(p_desk::text, 12, '0'))::uuid;
   v_start timestamptz := timestamptz '2031-03-03 00:00Z' + make_interval(mins => 30 * p_slot);
+  v_end   timestamptz := v_start + make_interval(mins => 30 * p_halves);
 BEGIN
-  PERFORM booking.book(format('b0000000-0000-4000-a004-%s', lpad(p_desk::text, 12, '0'))::uuid,
-                       v_start, v_start + make_interval(mins => 30 * p_halves));
+  IF p_writer = 'book' THEN
+    PERFORM booking.book(v_desk, v_start, v_end);
+  ELSE
+    INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, status, source)
+    VALUES ('b0000000-0000-4000-a000-000000000001', v_desk, v_start, v_end, 'pending', 'api');
+  END IF;
   RETURN true;
-EXCEPTION WHEN SQLSTATE 'PT409' THEN
+EXCEPTION WHEN SQLSTATE 'PT409' OR SQLSTATE '23P01' THEN
   RETURN false;
 END $$;
 
-CREATE FUNCTION bench.try_insert(p_desk int, p_slot int, p_halves int) RETURNS boolean
+-- Do two queries return the same rows (as sets)?
+CREATE FUNCTION bench.same_rows(p_a text, p_b text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_start timestamptz := timestamptz '2031-03-03 00:00Z' + make_interval(mins => 30 * p_slot);
+  v_same boolean;
 BEGIN
-  INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, status, source)
-  VALUES ('b0000000-0000-4000-a000-000000000001', format('b0000000-0000-4000-a004-%s', lpad(p_desk::text, 12, '0'))::uuid,
-          v_start, v_start + make_interval(mins => 30 * p_halves), 'pending', 'api');
-  RETURN true;
-EXCEPTION WHEN SQLSTATE '23P01' THEN
-  RETURN false;
+  EXECUTE format('SELECT NOT EXISTS ((%s EXCEPT %s) UNION ALL (%s EXCEPT %s))', p_a, p_b, p_b, p_a) INTO v_same;
+  RETURN v_same;
 END $$;
 
 GRANT USAGE ON SCHEMA bench TO authenticated;

@@ -21,11 +21,8 @@ FROM (VALUES
   ('floor: index scan + as many rows', bench.floor_query(:studio, :month_start, :month_end, :studio_rows))
 ) AS q(v, sql), bench.time_query(q.sql, 300) t;
 INSERT INTO agreement
-SELECT 'studio', NOT EXISTS ((SELECT * FROM booking.get_available_slots(:studio, :month_start, :month_end, 60)
-                              EXCEPT SELECT * FROM bench.sql_available_slots(:studio, :month_start, :month_end, 60))
-                             UNION ALL
-                             (SELECT * FROM bench.sql_available_slots(:studio, :month_start, :month_end, 60)
-                              EXCEPT SELECT * FROM booking.get_available_slots(:studio, :month_start, :month_end, 60)));
+SELECT 'studio', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
+                                 format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end));
 
 -- 2. A pool of 50 resources over 7 days.
 SELECT count(*) AS pool_bookings FROM booking.bookings b WHERE b.resource_id = ANY (:'pool'::uuid[]) \gset
@@ -40,17 +37,13 @@ FROM (VALUES
   ('pool of 50: next slot from Saturday 19:30 (90 days)', 'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool'))
 ) AS q(c, v, sql), bench.time_query(q.sql, 30) t;
 INSERT INTO agreement
-SELECT 'pool: any', NOT EXISTS ((SELECT * FROM booking.get_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)
-                                 EXCEPT SELECT * FROM bench.sql_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60))
-                                UNION ALL
-                                (SELECT * FROM bench.sql_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)
-                                 EXCEPT SELECT * FROM booking.get_available_slots_any(:'pool', '2031-01-06 00:00 Europe/Paris', '2031-01-13 00:00 Europe/Paris', 60)))
-UNION ALL
-SELECT 'pool: next slot', (SELECT row(n.*) FROM booking.find_next_slot(:'pool', '2031-01-06 08:00 Europe/Paris', 60) n)
-                          = (SELECT row(s.*) FROM bench.sql_find_next_slot(:'pool', '2031-01-06 08:00 Europe/Paris', 60) s)
-UNION ALL
-SELECT 'pool: next slot past Sunday', (SELECT row(n.*) FROM booking.find_next_slot(:'pool', '2031-01-11 19:30 Europe/Paris', 60) n)
-                                      = (SELECT row(s.*) FROM bench.sql_find_next_slot(:'pool', '2031-01-11 19:30 Europe/Paris', 60) s);
+SELECT c, bench.same_rows(format('SELECT * FROM booking.%s(%s)', native, args), format('SELECT * FROM bench.%s(%s)', plain, args))
+FROM (VALUES
+  ('pool: any', 'get_available_slots_any', 'sql_available_slots_any',
+   format('%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60', :'pool')),
+  ('pool: next slot', 'find_next_slot', 'sql_find_next_slot', format('%L, ''2031-01-06 08:00 Europe/Paris'', 60', :'pool')),
+  ('pool: next slot past Sunday', 'find_next_slot', 'sql_find_next_slot', format('%L, ''2031-01-11 19:30 Europe/Paris'', 60', :'pool'))
+) AS q(c, native, plain, args);
 
 -- 3. 30 days on a resource with 10 000 bookings (capacity 150, asking for 100 seats).
 SELECT count(*) AS hall_rows FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100) \gset
@@ -62,11 +55,8 @@ FROM (VALUES
   ('floor: index scan + as many rows', bench.floor_query(:hall, :month_start, :month_end, :hall_rows))
 ) AS q(v, sql), bench.time_query(q.sql, 30) t;
 INSERT INTO agreement
-SELECT 'hall', NOT EXISTS ((SELECT * FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100)
-                            EXCEPT SELECT * FROM bench.sql_available_slots(:hall, :month_start, :month_end, 60, 100))
-                           UNION ALL
-                           (SELECT * FROM bench.sql_available_slots(:hall, :month_start, :month_end, 60, 100)
-                            EXCEPT SELECT * FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100)));
+SELECT 'hall', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end),
+                               format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end));
 
 SELECT case_name AS "case", variant, round(median_ms::numeric, 3) AS "median ms", round(mean_ms::numeric, 3) AS "mean ms",
        result AS "rows", round((first_value(median_ms) OVER (PARTITION BY case_name ORDER BY n) / median_ms)::numeric, 2) AS "native ÷ this"
