@@ -160,13 +160,6 @@ BEGIN
   RETURN v_row;
 END $$;
 
-REVOKE EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) FROM PUBLIC;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
-  END IF;
-END $$;
 
 -- Move a booking along the legal transitions: the one RPC for status changes. It runs as the
 -- caller, so row-level security decides which bookings they may touch and the bookings_guard
@@ -245,13 +238,3 @@ BEGIN
   RETURN v_row;
 END $$;
 
-REVOKE EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) FROM PUBLIC;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO authenticated;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO service_role;
-  END IF;
-END $$;

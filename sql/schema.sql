@@ -309,6 +309,9 @@ CREATE TABLE booking.conflicts (
   severity        text NOT NULL DEFAULT 'medium' CHECK (severity IN ('low', 'medium', 'high', 'critical')),
   status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'investigating', 'resolved', 'ignored')),
   details         jsonb NOT NULL DEFAULT '{}'::jsonb,
+  -- What detect_conflicts() found, as a stable key (type, then the rows involved), so that
+  -- detecting again records nothing twice. NULL for conflicts recorded by hand.
+  fingerprint     text,
   resolution      text,
   resolved_by     text,
   resolved_at     timestamptz,
@@ -319,6 +322,8 @@ CREATE TABLE booking.conflicts (
 );
 CREATE INDEX conflicts_organization_id_idx ON booking.conflicts (organization_id, status);
 CREATE INDEX conflicts_resource_id_idx ON booking.conflicts (resource_id, organization_id);
+CREATE UNIQUE INDEX conflicts_fingerprint_key ON booking.conflicts (organization_id, fingerprint)
+  WHERE fingerprint IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
 -- pg_dump keeps the rows of every table (and the outbox's identity sequence).

@@ -201,7 +201,33 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  -- Who may call which function, by name (no name is overloaded). finalize.sql revokes EXECUTE
+  -- on every function of the schema from PUBLIC, so a function in none of these lists runs only
+  -- for its owner, inside triggers and SECURITY DEFINER functions: trigger functions, locks,
+  -- the grant functions themselves. tests/sql/surface.sql holds the expected matrix.
+  v_everyone constant text[] := ARRAY[
+    -- identity and membership: row-level security policies and column defaults call them
+    'current_user_id', 'current_role', 'user_organization_ids', 'public_organization_ids',
+    'is_member', 'is_staff', 'is_admin',
+    -- the status machine and time zones
+    'booking_statuses', 'status_transitions', 'transition_allowed', 'is_valid_time_zone',
+    -- scheduling (read-only, visibility checked inside)
+    'get_available_slots', 'available_slot_starts', 'get_available_slots_any', 'find_next_slot',
+    'can_book_resource', 'booking_refusal', 'open_periods', 'calculate_business_hours',
+    'calculate_duration_minutes'];
+  -- signed-in users and service_role: writers (the bookings guard runs as the writer) and the
+  -- lifecycle, notification, audit and conflict RPCs, which check the caller themselves
+  v_signed_in constant text[] := ARRAY[
+    'is_bulk_load', 'is_privileged', 'actor_id',
+    'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
+    'get_unread_counts', 'get_notifications_page', 'notification_owner', 'check_text_argument',
+    'check_json_object', 'log_action', 'detect_conflicts', 'resolve_conflict'];
+  -- book() books for the JWT subject: a user, not service_role
+  v_authenticated_only constant text[] := ARRAY['book'];
+  v_service_role_only constant text[] := ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox', 'require_privileged'];
   v_granted text[] := '{}';
+  v_role text;
+  v_fn regprocedure;
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     GRANT USAGE ON SCHEMA booking TO anon;
@@ -217,14 +243,6 @@ BEGIN
     GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
     GRANT INSERT, DELETE ON booking.notifications TO authenticated;
     GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
-    -- book() runs as the owner and checks the caller itself; only signed-in users may call it.
-    IF to_regprocedure('booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text)') IS NOT NULL THEN
-      GRANT EXECUTE ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) TO authenticated;
-    END IF;
-    -- set_booking_status() runs as the caller; row-level security and the guard decide.
-    IF to_regprocedure('booking.set_booking_status(uuid, text, text)') IS NOT NULL THEN
-      GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO authenticated;
-    END IF;
     v_granted := v_granted || 'authenticated'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
@@ -232,11 +250,21 @@ BEGIN
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
     REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
-    IF to_regprocedure('booking.set_booking_status(uuid, text, text)') IS NOT NULL THEN
-      GRANT EXECUTE ON FUNCTION booking.set_booking_status(uuid, text, text) TO service_role;
-    END IF;
     v_granted := v_granted || 'service_role'::text;
   END IF;
+
+  FOREACH v_role IN ARRAY v_granted LOOP
+    FOR v_fn IN
+      SELECT p.oid::regprocedure FROM pg_proc p
+      WHERE p.pronamespace = 'booking'::regnamespace
+        AND (p.proname = ANY (v_everyone)
+             OR (v_role <> 'anon' AND p.proname = ANY (v_signed_in))
+             OR (v_role = 'authenticated' AND p.proname = ANY (v_authenticated_only))
+             OR (v_role = 'service_role' AND p.proname = ANY (v_service_role_only)))
+    LOOP
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_fn, v_role);
+    END LOOP;
+  END LOOP;
   RETURN v_granted;
 END $$;
 
@@ -261,5 +289,5 @@ BEGIN
   RETURN booking.grant_api_privileges();
 END $$;
 
-REVOKE EXECUTE ON FUNCTION booking.grant_api_privileges(), booking.create_api_roles() FROM PUBLIC;
-SELECT booking.grant_api_privileges();
+-- finalize.sql revokes EXECUTE from PUBLIC and calls grant_api_privileges(), once every
+-- function exists.

@@ -39,6 +39,10 @@ extension_sql_file!(
     name = "functions",
     requires = ["security", availability::open_periods, availability::booking_refusal]
 );
+// The notification and audit RPCs (seed 004's names), outbox delivery, conflict detection.
+extension_sql_file!("../sql/communication.sql", name = "communication", requires = ["functions"]);
+extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["communication"]);
+extension_sql_file!("../sql/conflicts.sql", name = "conflicts", requires = ["outbox"]);
 // Catalog documentation, privileges and settings of every table and function: last.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -57,4 +57,21 @@ BEGIN
   END IF;
 END $$;
 
+-- The SQLSTATE and DETAIL p_sql raises, as 'STATE/detail' (its effects rolled back); '' when it
+-- succeeds (its effects stay).
+CREATE FUNCTION pg_temp.refusal(p_sql text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_state text;
+  v_detail text;
+BEGIN
+  BEGIN
+    EXECUTE p_sql;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
+    RETURN v_state || '/' || coalesce(v_detail, '');
+  END;
+  RETURN '';
+END $$;
+
 SELECT booking.create_api_roles();

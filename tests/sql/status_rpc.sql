@@ -6,23 +6,6 @@ LANGUAGE sql AS $$
        + (SELECT count(*) FROM booking.notifications) + (SELECT count(*) FROM booking.outbox)
 $$;
 
--- The SQLSTATE and DETAIL p_sql raises, as 'STATE/detail'; '' when it succeeds (and then its
--- effects are rolled back all the same).
-CREATE FUNCTION pg_temp.refusal(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_state text;
-  v_detail text;
-BEGIN
-  BEGIN
-    EXECUTE p_sql;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_state || '/' || coalesce(v_detail, '');
-  END;
-  RETURN '';
-END $$;
-
 DO $$
 DECLARE
   requested constant uuid := '00000000-0000-4000-a000-000000000401';  -- u-client's VR request, pending

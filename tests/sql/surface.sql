@@ -1,0 +1,103 @@
+-- The function surface of schema booking, so that a new or changed function cannot slip past
+-- review (issue 4, item 6): PUBLIC executes nothing, every SECURITY DEFINER function pins its
+-- search_path, no name is overloaded (PostgREST could not pick one), and who may execute each
+-- function, and which run as the owner, is exactly the matrix below. A function added to the
+-- schema fails this test until it is placed in the matrix, with its grants in
+-- booking.grant_api_privileges().
+CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, security_definer boolean);
+INSERT INTO expected_surface VALUES
+    ('ack_outbox', 'service_role', false),
+    ('actor_id', 'authenticated,service_role', false),
+    ('audit_log_append_only', '', false),
+    ('audit_row_change', '', true),
+    ('available_slot_starts', 'anon,authenticated,service_role', true),
+    ('book', 'authenticated', true),
+    ('booking_refusal', 'anon,authenticated,service_role', true),
+    ('booking_statuses', 'anon,authenticated,service_role', false),
+    ('bookings_enforce_capacity', '', true),
+    ('bookings_enqueue_outbox', '', true),
+    ('bookings_guard', '', false),
+    ('bookings_notify', '', true),
+    ('bookings_record_transition', '', true),
+    ('calculate_business_hours', 'anon,authenticated,service_role', false),
+    ('calculate_duration_minutes', 'anon,authenticated,service_role', false),
+    ('calling_role', '', false),
+    ('calling_role_is_privileged', '', false),
+    ('can_book_resource', 'anon,authenticated,service_role', true),
+    ('check_json_object', 'authenticated,service_role', false),
+    ('check_text_argument', 'authenticated,service_role', false),
+    ('check_time_zone', '', false),
+    ('claim_outbox', 'service_role', false),
+    ('create_api_roles', '', false),
+    ('current_role', 'anon,authenticated,service_role', false),
+    ('current_user_id', 'anon,authenticated,service_role', false),
+    ('detect_conflicts', 'authenticated,service_role', false),
+    ('fail_outbox', 'service_role', false),
+    ('find_next_slot', 'anon,authenticated,service_role', true),
+    ('first_lock_in_transaction', '', false),
+    ('get_available_slots', 'anon,authenticated,service_role', false),
+    ('get_available_slots_any', 'anon,authenticated,service_role', true),
+    ('get_notifications_page', 'authenticated,service_role', false),
+    ('get_unread_count', 'authenticated,service_role', false),
+    ('get_unread_counts', 'authenticated,service_role', false),
+    ('grant_api_privileges', '', false),
+    ('held_seats_peak', '', false),
+    ('is_admin', 'anon,authenticated,service_role', true),
+    ('is_bulk_load', 'authenticated,service_role', false),
+    ('is_member', 'anon,authenticated,service_role', true),
+    ('is_privileged', 'authenticated,service_role', false),
+    ('is_staff', 'anon,authenticated,service_role', true),
+    ('is_valid_time_zone', 'anon,authenticated,service_role', false),
+    ('lock_resource', '', true),
+    ('lock_service_rules', '', true),
+    ('log_action', 'authenticated,service_role', true),
+    ('mark_notifications_read', 'authenticated,service_role', false),
+    ('notification_owner', 'authenticated,service_role', false),
+    ('open_periods', 'anon,authenticated,service_role', true),
+    ('public_organization_ids', 'anon,authenticated,service_role', true),
+    ('require_privileged', 'service_role', false),
+    ('resolve_conflict', 'authenticated,service_role', false),
+    ('resources_capacity_changed', '', true),
+    ('send_notification', 'authenticated,service_role', false),
+    ('set_booking_status', 'authenticated,service_role', false),
+    ('status_transitions', 'anon,authenticated,service_role', false),
+    ('touch_updated_at', '', false),
+    ('transition_allowed', 'anon,authenticated,service_role', false),
+    ('user_organization_ids', 'anon,authenticated,service_role', true);
+
+DO $$
+DECLARE
+  v_bad text[];
+BEGIN
+  SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace = 'booking'::regnamespace
+    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
+  PERFORM pg_temp.check(v_bad IS NULL, format('executable by PUBLIC: %s', v_bad));
+
+  SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace = 'booking'::regnamespace AND p.prosecdef
+    AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%');
+  PERFORM pg_temp.check(v_bad IS NULL, format('SECURITY DEFINER without a pinned search_path: %s', v_bad));
+
+  SELECT array_agg(p.proname) INTO v_bad
+  FROM pg_proc p WHERE p.pronamespace = 'booking'::regnamespace
+  GROUP BY p.proname HAVING count(*) > 1;
+  PERFORM pg_temp.check(v_bad IS NULL, format('overloaded names: %s', v_bad));
+
+  SELECT array_agg(coalesce(p.proname::text, e.name) || ': ' ||
+                   CASE WHEN p.oid IS NULL THEN 'expected but missing'
+                        WHEN e.name IS NULL THEN 'not in the expected surface'
+                        ELSE format('executors %s, definer %s (expected %s, %s)', a.executors, p.prosecdef, e.executors, e.security_definer) END
+                   ORDER BY coalesce(p.proname::text, e.name)) INTO v_bad
+  FROM (SELECT * FROM pg_proc WHERE pronamespace = 'booking'::regnamespace) p
+  FULL JOIN expected_surface e ON e.name = p.proname
+  LEFT JOIN LATERAL (
+    SELECT concat_ws(',', CASE WHEN has_function_privilege('anon', p.oid, 'EXECUTE') THEN 'anon' END,
+                          CASE WHEN has_function_privilege('authenticated', p.oid, 'EXECUTE') THEN 'authenticated' END,
+                          CASE WHEN has_function_privilege('service_role', p.oid, 'EXECUTE') THEN 'service_role' END) AS executors
+  ) a ON p.oid IS NOT NULL
+  WHERE p.oid IS NULL OR e.name IS NULL OR a.executors <> e.executors OR p.prosecdef <> e.security_definer;
+  PERFORM pg_temp.check(v_bad IS NULL, format('the function surface drifted: %s', v_bad));
+END $$;
