@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod aggregates;
 mod availability;
 mod errors;
 mod status;
@@ -38,6 +39,12 @@ extension_sql_file!(
     "../sql/functions.sql",
     name = "functions",
     requires = ["security", availability::open_periods, availability::booking_refusal]
+);
+// The reporting aggregates' support functions documented and closed, and the daily usage view.
+extension_sql_file!(
+    "../sql/aggregates.sql",
+    name = "aggregate_views",
+    requires = ["functions", "peak_seats", "busy_union", "busy_minutes", "utilization", "rating_summary"]
 );
 // Catalog documentation, privileges and settings of every table and function: last.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
