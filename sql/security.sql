@@ -214,7 +214,10 @@ DECLARE
     -- scheduling (read-only, visibility checked inside)
     'get_available_slots', 'available_slot_starts', 'get_available_slots_any', 'find_next_slot',
     'can_book_resource', 'booking_refusal', 'open_periods', 'calculate_business_hours',
-    'calculate_duration_minutes'];
+    'calculate_duration_minutes',
+    -- the reporting aggregates (their support functions need no grant: Postgres checks those
+    -- against the aggregate's owner)
+    'peak_seats', 'busy_union', 'busy_minutes', 'utilization', 'rating_summary'];
   -- signed-in users and service_role: writers (the bookings guard runs as the writer) and the
   -- lifecycle, notification, audit and conflict RPCs, which check the caller themselves
   v_signed_in constant text[] := ARRAY[

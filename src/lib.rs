@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod aggregates;
 mod availability;
 mod errors;
 mod status;
@@ -43,6 +44,12 @@ extension_sql_file!(
 extension_sql_file!("../sql/communication.sql", name = "communication", requires = ["functions"]);
 extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["communication"]);
 extension_sql_file!("../sql/conflicts.sql", name = "conflicts", requires = ["outbox"]);
+// The reporting aggregates' support functions documented and closed, and the daily usage view.
+extension_sql_file!(
+    "../sql/aggregates.sql",
+    name = "aggregate_views",
+    requires = ["functions", "peak_seats", "busy_union", "busy_minutes", "utilization", "rating_summary"]
+);
 // Catalog documentation, privileges and settings of every table and function: last.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

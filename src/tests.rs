@@ -66,6 +66,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn reporting_aggregates_equal_plain_sql_in_groups_windows_and_parallel_plans() {
+        run_suite(include_str!("../tests/sql/aggregates.sql"));
+    }
+
+    #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));
     }

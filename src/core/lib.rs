@@ -2,6 +2,7 @@
 //! The pgrx crate around it only converts SQL values and calls in here, so everything in this
 //! crate is tested with a plain `cargo test -p booking_core`.
 
+pub mod aggregates;
 pub mod availability;
 pub mod status;
 

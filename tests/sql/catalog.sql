@@ -41,10 +41,10 @@ BEGIN
          ~ '(current_user_id|user_organization_ids|public_organization_ids|current_setting)\(');
   PERFORM pg_temp.check(v_bad IS NULL, format('policies calling identity helpers per row: %s', v_bad));
 
-  -- every table and function is documented in the catalog
+  -- every table, view and function is documented in the catalog
   SELECT array_agg(x) INTO v_bad FROM (
     SELECT c.relname::text AS x FROM pg_class c
-    WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind = 'r'
+    WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind IN ('r', 'v')
       AND obj_description(c.oid, 'pg_class') IS NULL
     UNION ALL
     SELECT p.oid::regprocedure::text FROM pg_proc p

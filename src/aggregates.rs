@@ -1,0 +1,520 @@
+//! SQL bindings of the reporting aggregates (`booking_core::aggregates`): the transition,
+//! combine, serialisation, final and inverse functions that `sql/aggregates.sql` assembles into
+//! `booking.peak_seats`, `busy_union`, `busy_minutes`, `utilization` and `rating_summary`.
+//!
+//! States are `internal`: a Rust value created in the aggregate's memory context on the first
+//! row and dropped when Postgres frees that context. A row whose data is NULL (the range, the
+//! seats, the rating) is skipped, as SQL aggregates skip NULLs; other bad input is 22023.
+//!
+//! The final functions of peak seats and busy time sort their state in place. That keeps its
+//! meaning (the same seat changes, the same union), so Postgres may still call the final
+//! function again or add rows afterwards, as it does for window frames: the aggregates keep the
+//! default FINALFUNC_MODIFY = READ_ONLY.
+
+use booking_core::aggregates::{
+    AggregateError, BusyTime, MovingBusyTime, MovingPeakSeats, PeakSeats, RatingSummary, Span, Utilization,
+    MICROS_PER_MINUTE, UNBOUNDED_ABOVE, UNBOUNDED_BELOW,
+};
+use pgrx::callconv::{BoxRet, FcInfo};
+use pgrx::datum::{Datum, Internal};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, JsonB, PgMemoryContexts};
+
+use crate::errors::invalid_parameter;
+
+type TstzRange = Range<TimestampWithTimeZone>;
+
+fn reported<T>(result: Result<T, AggregateError>) -> T {
+    result.unwrap_or_else(|e| invalid_parameter(e.to_string()))
+}
+
+/// The instants of a non-NULL range (`None`: it holds none).
+fn span_of(range: &TstzRange) -> Option<Span> {
+    use booking_core::aggregates::Bound;
+    let bound = |b: &RangeBound<TimestampWithTimeZone>| match b {
+        RangeBound::Infinite => Bound::Unbounded,
+        RangeBound::Inclusive(t) => Bound::Inclusive(t.into_inner()),
+        RangeBound::Exclusive(t) => Bound::Exclusive(t.into_inner()),
+    };
+    let (lower, upper) = range.as_ref()?;
+    reported(Span::from_bounds(bound(lower), bound(upper)))
+}
+
+/// The aggregate's memory context. The support functions take `internal`, so SQL cannot call
+/// them with a state; this also refuses a direct call with a NULL one.
+fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
+    let mut context = std::ptr::null_mut();
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
+        error!("booking_ext aggregate support functions can only be called by their aggregates");
+    }
+    context
+}
+
+/// The state behind `internal`, created on first use in the aggregate's memory context.
+fn state_mut<T: Default>(state: &mut Internal, fcinfo: pg_sys::FunctionCallInfo) -> &mut T {
+    let context = aggregate_context(fcinfo);
+    if !state.initialized() {
+        // SAFETY: a valid context from AggCheckCallContext; the value is dropped with it.
+        *state = unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(T::default())) };
+    }
+    // SAFETY: every `internal` these functions receive was made by them for this T (the SQL
+    // declarations pair each state with its own functions).
+    unsafe { state.get_mut::<T>() }.expect("an initialized state")
+}
+
+/// The state behind a final function's `internal`, if any row created one.
+fn existing<T>(state: &mut Internal) -> Option<&mut T> {
+    // SAFETY: as in state_mut.
+    unsafe { state.get_mut::<T>() }
+}
+
+/// The combine step of a parallel plan: `b`'s contents move into `a` (made in the aggregate's
+/// context if needed: `b` may live in a per-row context).
+fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo, merge: impl FnOnce(&mut T, T)) -> Internal {
+    if let Some(other) = existing::<T>(&mut b) {
+        let other = std::mem::take(other);
+        merge(state_mut::<T>(&mut a, fcinfo), other);
+    }
+    a
+}
+
+/// A deserialised state, in the current (per-row) context: the combine step moves it out.
+fn deserialized<T>(state: Result<T, AggregateError>) -> Internal {
+    Internal::new(state.unwrap_or_else(|e| error!("{e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// peak_seats(during tstzrange, seats int) returns int
+// ---------------------------------------------------------------------------------------------
+
+fn seats_row(during: Option<TstzRange>, seats: Option<i32>) -> Option<(Option<Span>, i32)> {
+    Some((span_of(&during?), seats?))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_trans(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let peak = state_mut::<PeakSeats>(&mut state, fcinfo);
+    if let Some((span, seats)) = seats_row(during, seats) {
+        reported(peak.add(span, seats));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine(a, b, fcinfo, PeakSeats::merge)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn peak_seats_serialize(mut state: Internal) -> Vec<u8> {
+    existing::<PeakSeats>(&mut state).expect("a state: the function is strict").to_bytes()
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn peak_seats_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
+    deserialized(PeakSeats::from_bytes(bytes))
+}
+
+fn seats_in_int(peak: i64) -> i32 {
+    i32::try_from(peak).unwrap_or_else(|_| invalid_parameter(format!("{peak} seats at once do not fit in an integer")))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_final(mut state: Internal) -> i32 {
+    seats_in_int(existing::<PeakSeats>(&mut state).map_or(0, PeakSeats::peak))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_moving_trans(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
+    if let Some((span, seats)) = seats_row(during, seats) {
+        reported(peak.add(span, seats));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_moving_inverse(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
+    if let Some((span, seats)) = seats_row(during, seats) {
+        reported(peak.remove(span, seats));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn peak_seats_moving_final(mut state: Internal) -> i32 {
+    seats_in_int(existing::<MovingPeakSeats>(&mut state).map_or(0, |s| s.peak()))
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE booking.peak_seats(during tstzrange, seats integer) (
+  SFUNC = booking.peak_seats_trans, STYPE = internal, FINALFUNC = booking.peak_seats_final,
+  COMBINEFUNC = booking.peak_seats_combine,
+  SERIALFUNC = booking.peak_seats_serialize, DESERIALFUNC = booking.peak_seats_deserialize,
+  MSFUNC = booking.peak_seats_moving_trans, MINVFUNC = booking.peak_seats_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking.peak_seats_moving_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats held at one instant by the rows (half-open ranges: touching bookings do not add up); 0 without rows. Skips rows with a NULL range or seats; empty ranges hold nothing; unbounded ranges count; negative seats and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
+"#,
+    name = "peak_seats",
+    requires = [
+        peak_seats_trans,
+        peak_seats_final,
+        peak_seats_combine,
+        peak_seats_serialize,
+        peak_seats_deserialize,
+        peak_seats_moving_trans,
+        peak_seats_moving_inverse,
+        peak_seats_moving_final
+    ]
+);
+
+// ---------------------------------------------------------------------------------------------
+// busy_union(during tstzrange) returns tstzmultirange, busy_minutes(during tstzrange) returns
+// double precision: one state
+// ---------------------------------------------------------------------------------------------
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_time_trans(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let busy = state_mut::<BusyTime>(&mut state, fcinfo);
+    if let Some(during) = during {
+        busy.add(span_of(&during));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_time_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine(a, b, fcinfo, BusyTime::merge)
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn busy_time_serialize(mut state: Internal) -> Vec<u8> {
+    existing::<BusyTime>(&mut state).expect("a state: the function is strict").to_bytes()
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn busy_time_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
+    deserialized(BusyTime::from_bytes(bytes))
+}
+
+unsafe extern "C-unwind" {
+    // utils/multirangetypes.h (Postgres 14+); pgrx does not bind it. Sorts and merges the
+    // ranges (a cheap pass when they already are) and allocates in the current context. It can
+    // raise an ERROR: called through pg_guard_ffi_boundary.
+    fn make_multirange(
+        mltrngtypoid: pg_sys::Oid,
+        rangetyp: *mut pg_sys::TypeCacheEntry,
+        range_count: i32,
+        ranges: *mut *mut pg_sys::RangeType,
+    ) -> *mut pg_sys::varlena;
+}
+
+/// A `tstzmultirange` value made here (pgrx has no multirange type).
+struct TstzMultirange(pg_sys::Datum);
+
+pgrx::impl_sql_translatable!(TstzMultirange, "tstzmultirange");
+
+unsafe impl BoxRet for TstzMultirange {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(self.0) }
+    }
+}
+
+impl TstzMultirange {
+    fn of(spans: &[Span]) -> TstzMultirange {
+        let bound = |at: i64, infinite: bool, lower: bool| pg_sys::RangeBound {
+            val: pg_sys::Datum::from(at),
+            infinite,
+            inclusive: lower && !infinite,
+            lower,
+        };
+        unsafe {
+            let range_type = pg_sys::lookup_type_cache(pg_sys::TSTZRANGEOID, pg_sys::TYPECACHE_RANGE_INFO as i32);
+            let mut ranges: Vec<*mut pg_sys::RangeType> = spans
+                .iter()
+                .map(|s| {
+                    let mut lower = bound(s.start, s.start == UNBOUNDED_BELOW, true);
+                    let mut upper = bound(s.end, s.end == UNBOUNDED_ABOVE, false);
+                    // Postgres 16 added a soft-error argument; NULL means "raise".
+                    #[cfg(feature = "pg15")]
+                    let range = pg_sys::make_range(range_type, &mut lower, &mut upper, false);
+                    #[cfg(not(feature = "pg15"))]
+                    let range = pg_sys::make_range(range_type, &mut lower, &mut upper, false, std::ptr::null_mut());
+                    range
+                })
+                .collect();
+            let multirange = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                make_multirange(pg_sys::TSTZMULTIRANGEOID, range_type, ranges.len() as i32, ranges.as_mut_ptr())
+            });
+            TstzMultirange(pg_sys::Datum::from(multirange))
+        }
+    }
+}
+
+fn minutes(micros: Result<i64, AggregateError>) -> f64 {
+    reported(micros) as f64 / MICROS_PER_MINUTE as f64
+}
+
+/// NULL without a non-NULL range, as range_agg.
+#[pg_extern(immutable, parallel_safe)]
+fn busy_union_final(mut state: Internal) -> Option<TstzMultirange> {
+    existing::<BusyTime>(&mut state)?.union().map(TstzMultirange::of)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_minutes_final(mut state: Internal) -> f64 {
+    existing::<BusyTime>(&mut state).map_or(0.0, |s| minutes(s.micros()))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_time_moving_trans(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
+    if let Some(during) = during {
+        busy.add(span_of(&during));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_time_moving_inverse(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
+    if let Some(during) = during {
+        busy.remove(span_of(&during));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_union_moving_final(mut state: Internal) -> Option<TstzMultirange> {
+    existing::<MovingBusyTime>(&mut state)?.union().map(|u| TstzMultirange::of(&u))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn busy_minutes_moving_final(mut state: Internal) -> f64 {
+    existing::<MovingBusyTime>(&mut state).map_or(0.0, |s| minutes(s.micros()))
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE booking.busy_union(during tstzrange) (
+  SFUNC = booking.busy_time_trans, STYPE = internal, FINALFUNC = booking.busy_union_final,
+  COMBINEFUNC = booking.busy_time_combine,
+  SERIALFUNC = booking.busy_time_serialize, DESERIALFUNC = booking.busy_time_deserialize,
+  MSFUNC = booking.busy_time_moving_trans, MINVFUNC = booking.busy_time_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking.busy_union_moving_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.busy_union(tstzrange) IS 'The union of the ranges as a tstzmultirange in [) form, as range_agg gives for [) ranges (faster, and parallel); NULL without a non-NULL range, empty when all are empty; unbounded ranges count; -infinity/infinity bounds are 22023. Moving form for sliding window frames.';
+"#,
+    name = "busy_union",
+    requires = [
+        busy_time_trans,
+        busy_union_final,
+        busy_time_combine,
+        busy_time_serialize,
+        busy_time_deserialize,
+        busy_time_moving_trans,
+        busy_time_moving_inverse,
+        busy_union_moving_final
+    ]
+);
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE booking.busy_minutes(during tstzrange) (
+  SFUNC = booking.busy_time_trans, STYPE = internal, FINALFUNC = booking.busy_minutes_final,
+  COMBINEFUNC = booking.busy_time_combine,
+  SERIALFUNC = booking.busy_time_serialize, DESERIALFUNC = booking.busy_time_deserialize,
+  MSFUNC = booking.busy_time_moving_trans, MINVFUNC = booking.busy_time_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking.busy_minutes_moving_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.busy_minutes(tstzrange) IS 'The length in minutes of the union of the ranges (overlaps counted once); 0 without rows. Skips NULL ranges, empty ones hold nothing; an unbounded range and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
+"#,
+    name = "busy_minutes",
+    requires = [
+        busy_time_trans,
+        busy_minutes_final,
+        busy_time_combine,
+        busy_time_serialize,
+        busy_time_deserialize,
+        busy_time_moving_trans,
+        busy_time_moving_inverse,
+        busy_minutes_moving_final
+    ]
+);
+
+// ---------------------------------------------------------------------------------------------
+// utilization(during tstzrange, seats int, capacity int, open_time tstzrange) returns double
+// precision: one state for plain and moving use (its inverse is exact)
+// ---------------------------------------------------------------------------------------------
+
+/// A row's values for Utilization, or None when its range or seats are NULL (skipped). The
+/// capacity and opening period are parameters, not data: NULL or empty is an error.
+fn utilization_row(
+    during: Option<TstzRange>,
+    seats: Option<i32>,
+    capacity: Option<i32>,
+    open_time: Option<TstzRange>,
+) -> Option<(Option<Span>, i32, i32, Span)> {
+    let (during, seats) = (during?, seats?);
+    let capacity = capacity.unwrap_or_else(|| invalid_parameter("capacity must not be NULL"));
+    let open = open_time.unwrap_or_else(|| invalid_parameter("open_time must not be NULL"));
+    let open = span_of(&open).unwrap_or_else(|| invalid_parameter("open_time must not be empty"));
+    Some((span_of(&during), seats, capacity, open))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn utilization_trans(
+    mut state: Internal,
+    during: Option<TstzRange>,
+    seats: Option<i32>,
+    capacity: Option<i32>,
+    open_time: Option<TstzRange>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
+    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
+        reported(utilization.add(span, seats, capacity, open));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn utilization_inverse(
+    mut state: Internal,
+    during: Option<TstzRange>,
+    seats: Option<i32>,
+    capacity: Option<i32>,
+    open_time: Option<TstzRange>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
+    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
+        reported(utilization.remove(span, seats, capacity, open));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn utilization_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine(a, b, fcinfo, |a: &mut Utilization, b| reported(a.merge(&b)))
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn utilization_serialize(mut state: Internal) -> Vec<u8> {
+    existing::<Utilization>(&mut state).expect("a state: the function is strict").to_bytes()
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn utilization_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
+    deserialized(Utilization::from_bytes(bytes))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn utilization_final(mut state: Internal) -> f64 {
+    existing::<Utilization>(&mut state).map_or(0.0, |s| s.ratio())
+}
+
+extension_sql!(
+    r#"
+-- Seat-time is summed exactly (integer seat-microseconds), so the same state and an exact
+-- inverse serve window frames.
+CREATE AGGREGATE booking.utilization(during tstzrange, seats integer, capacity integer, open_time tstzrange) (
+  SFUNC = booking.utilization_trans, STYPE = internal, FINALFUNC = booking.utilization_final,
+  COMBINEFUNC = booking.utilization_combine,
+  SERIALFUNC = booking.utilization_serialize, DESERIALFUNC = booking.utilization_deserialize,
+  MSFUNC = booking.utilization_trans, MINVFUNC = booking.utilization_inverse,
+  MSTYPE = internal, MFINALFUNC = booking.utilization_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange) IS 'Seat-minutes held inside open_time divided by capacity x the length of open_time; 0 without rows. Skips rows with a NULL range or seats; capacity must be positive and open_time bounded, non-empty and the same in every row (22023 otherwise); bookings may be unbounded. Parallel; moving form for sliding window frames.';
+"#,
+    name = "utilization",
+    requires = [
+        utilization_trans,
+        utilization_final,
+        utilization_combine,
+        utilization_serialize,
+        utilization_deserialize,
+        utilization_inverse
+    ]
+);
+
+// ---------------------------------------------------------------------------------------------
+// rating_summary(rating int) returns jsonb: one state for plain and moving use
+// ---------------------------------------------------------------------------------------------
+
+#[pg_extern(immutable, parallel_safe)]
+fn rating_summary_trans(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
+    if let Some(rating) = rating {
+        reported(summary.add(rating));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn rating_summary_inverse(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
+    if let Some(rating) = rating {
+        reported(summary.remove(rating));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn rating_summary_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine(a, b, fcinfo, |a: &mut RatingSummary, b| a.merge(&b))
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn rating_summary_serialize(mut state: Internal) -> Vec<u8> {
+    existing::<RatingSummary>(&mut state).expect("a state: the function is strict").to_bytes()
+}
+
+#[pg_extern(immutable, strict, parallel_safe)]
+fn rating_summary_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
+    deserialized(RatingSummary::from_bytes(bytes))
+}
+
+/// `{"count": n, "average": 4.33 or null, "histogram": {"1": n1, …, "5": n5}}`; the zero
+/// summary without ratings.
+#[pg_extern(immutable, parallel_safe)]
+fn rating_summary_final(mut state: Internal) -> JsonB {
+    let summary = existing::<RatingSummary>(&mut state).copied().unwrap_or_default();
+    let histogram: serde_json::Map<String, serde_json::Value> =
+        (1..=5).map(|stars| (stars.to_string(), summary.histogram()[stars - 1].into())).collect();
+    JsonB(serde_json::json!({
+        "count": summary.count(),
+        "average": summary.average_hundredths().map(|h| h as f64 / 100.0),
+        "histogram": histogram,
+    }))
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE booking.rating_summary(rating integer) (
+  SFUNC = booking.rating_summary_trans, STYPE = internal, FINALFUNC = booking.rating_summary_final,
+  COMBINEFUNC = booking.rating_summary_combine,
+  SERIALFUNC = booking.rating_summary_serialize, DESERIALFUNC = booking.rating_summary_deserialize,
+  MSFUNC = booking.rating_summary_trans, MINVFUNC = booking.rating_summary_inverse,
+  MSTYPE = internal, MFINALFUNC = booking.rating_summary_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.rating_summary(integer) IS 'Ratings 1 to 5 summarised as jsonb {"count", "average" (rounded to hundredths, null without ratings), "histogram": {"1".."5"}}, as seed 004''s review statistics; skips NULL ratings, others outside 1-5 are 22023. Parallel; moving form for sliding window frames.';
+"#,
+    name = "rating_summary",
+    requires = [
+        rating_summary_trans,
+        rating_summary_final,
+        rating_summary_combine,
+        rating_summary_serialize,
+        rating_summary_deserialize,
+        rating_summary_inverse
+    ]
+);
