@@ -43,6 +43,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || die "could not install: ${missing[*]}"
 fi
+# Node.js runs the end-to-end tests (supabase-js); the machine image brings Node 20, and Debian's
+# package is the fallback where there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing Node.js and npm"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm || die "could not install nodejs and npm"
+fi
+command -v curl >/dev/null || { apt_update; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl || die "could not install curl"; }
 [ -x "$PG15_CONFIG" ] || die "Postgres 15 pg_config not found at $PG15_CONFIG"
 id postgres >/dev/null 2>&1 || die "the postgres OS user is missing (package postgresql-common creates it)"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, on Postgres 15, 17 and 18: the pure core, the #[pg_test] suites (constraints,
 # lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
-# (concurrency, pg_dump/restore, install/drop). BOOKING_PG_VERSIONS="17" narrows the matrix.
+# (concurrency, pg_dump/restore, install/drop), then the end-to-end tests through PostgREST and
+# supabase-js (scripts/e2e.sh). BOOKING_PG_VERSIONS="17" narrows the matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -24,5 +25,8 @@ for v in $versions; do
   echo "== Postgres $v: integration tests (booking_ext installed into $(dirname "$(dirname "$cfg")"))"
   cargo pgrx install --no-default-features --features "pg$v" --pg-config "$cfg" >/dev/null
   BOOKING_PG_CONFIG=$cfg cargo test -p booking_ext --no-default-features --features "pg$v" --test '*'
+
+  echo "== Postgres $v: end to end (PostgREST 12 and supabase-js)"
+  bash scripts/e2e.sh "$v"
 done
 echo "== all tests passed on Postgres ${versions// /, } in $((SECONDS - started)) s"
