@@ -57,8 +57,11 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
-BOOKING_E2E_API=http://127.0.0.1:$api_port \
-BOOKING_E2E_JWT_SECRET=$secret \
-BOOKING_E2E_DB="postgres://postgres@127.0.0.1:$db_port/booking_e2e" \
-BOOKING_E2E_PSQL=$bindir/psql \
-  node --test --test-concurrency=1 tests/e2e/api/
+# The API tests, one file at a time against the same data; then the coverage check, which reads
+# the calls the gateway wrote down.
+export BOOKING_E2E_API=http://127.0.0.1:$api_port BOOKING_E2E_JWT_SECRET=$secret \
+       BOOKING_E2E_DB="postgres://postgres@127.0.0.1:$db_port/booking_e2e" BOOKING_E2E_PSQL=$bindir/psql \
+       BOOKING_E2E_CALLS=$dir/rpc-calls.txt
+: >"$BOOKING_E2E_CALLS"
+node --test --test-concurrency=1 tests/e2e/api/
+node --test tests/e2e/coverage.test.mjs

@@ -64,16 +64,25 @@ export async function jwt(claims, { expiresAt = '1h', key = secret } = {}) {
     .sign(key)
 }
 
-// A supabase-js client for schema booking, with the persona's JWT as its key, as an app that
-// holds a user's access token would make it.
+// The project's API keys, as Supabase issues them: JWTs with role anon and service_role.
+export const ANON_KEY = await jwt(PERSONAS.anon, { expiresAt: '1d' })
+export const SERVICE_ROLE_KEY = await jwt(PERSONAS.service_role, { expiresAt: '1d' })
+
+// A supabase-js client for schema booking, made as an app makes it: with the anon key, and for
+// a signed-in user their access token in the Authorization header (how server code and apps
+// with their own auth pass a user's JWT); a back-office worker uses the service_role key.
+// `persona` is a name from PERSONAS or a ready-made token.
 export async function clientAs(persona, options = {}) {
-  const token = typeof persona === 'string' ? await jwt(PERSONAS[persona], options) : persona
-  return createClient(SUPABASE_URL, token, {
+  const settings = {
     db: { schema: 'booking' },
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     // Node 20 has no WebSocket of its own; supabase-js asks for the ws package there.
     realtime: { transport: ws },
-  })
+  }
+  if (persona === 'anon') return createClient(SUPABASE_URL, ANON_KEY, settings)
+  if (persona === 'service_role') return createClient(SUPABASE_URL, SERVICE_ROLE_KEY, settings)
+  const token = Object.hasOwn(PERSONAS, persona) ? await jwt(PERSONAS[persona], options) : persona
+  return createClient(SUPABASE_URL, ANON_KEY, { ...settings, global: { headers: { Authorization: `Bearer ${token}` } } })
 }
 
 // One SQL statement as the superuser, bypassing the API: to check what was (not) written.

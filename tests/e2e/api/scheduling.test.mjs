@@ -64,6 +64,9 @@ test('can_book_resource and booking_refusal agree with the slots', async () => {
   const { data: closed } = await booking.rpc('booking_refusal',
     { p_resource_id: VR, p_start: '2030-03-04T18:00:00Z', p_end: '2030-03-04T19:00:00Z' }, { get: true })
   assert.equal(closed, 'closed')
+  const { error: unknown } = await booking.rpc('booking_refusal',
+    { p_resource_id: crypto.randomUUID(), p_start: '2030-03-04T18:00:00Z', p_end: '2030-03-04T19:00:00Z' }, { get: true })
+  assert.equal(unknown.code, '22023')
   const { error, status } = await booking.rpc('can_book_resource', { ...free, p_end_time: free.p_start_time }, { get: true })
   assert.equal(status, 400)
   assert.equal(error.code, '22023')
@@ -76,6 +79,10 @@ test('open_periods, calculate_business_hours and calculate_duration_minutes (see
     ['2030-03-04T15:00:00.000Z', '2030-03-04T18:00:00.000Z', 'America/New_York'],
     ['2030-03-04T19:00:00.000Z', '2030-03-04T23:00:00.000Z', 'America/New_York'],
   ])
+  const { error: privateOrg, status: privateStatus } = await booking.rpc('open_periods',
+    { p_organization_id: '00000000-0000-4000-a000-000000000002', p_date: '2030-03-04' }, { get: true })
+  assert.equal(privateStatus, 400, 'a private organization\'s hours are unknown to anonymous visitors')
+  assert.equal(privateOrg.code, '22023')
   const { data: hours } = await booking.rpc('calculate_business_hours', { p_organization_id: LAB, p_date: '2030-03-04' }, { get: true })
   assert.deepEqual(hours, [{ day_name: 'Monday', is_open: true, start_time: '10:00:00', end_time: '18:00:00',
                              break_start: '13:00:00', break_end: '14:00:00', total_working_minutes: 420 }])
