@@ -194,7 +194,7 @@ impl PeakSeats {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<PeakSeats, AggregateError> {
-        if bytes.len() % 16 != 0 {
+        if !bytes.len().is_multiple_of(16) {
             return Err(AggregateError::BadState);
         }
         let mut r = Reader(bytes);
@@ -248,8 +248,8 @@ impl BusyTime {
         if self.merged == self.spans.len() {
             return;
         }
-        // The merged prefix is one sorted run; the stable sort merges runs cheaply.
-        self.spans.sort();
+        // By start only: the merge below takes the furthest end.
+        self.spans.sort_unstable_by_key(|s| s.start);
         let mut out = 0;
         for i in 0..self.spans.len() {
             let s = self.spans[i];
