@@ -45,6 +45,15 @@ impl FromDatum for TstzRangeArg {
     }
 }
 
+impl IntoDatum for TstzRangeArg {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::TSTZRANGEOID
+    }
+}
+
 unsafe impl<'fcx> ArgAbi<'fcx> for TstzRangeArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         unsafe { arg.unbox_arg_using_from_datum() }.expect("a non-NULL tstzrange")
@@ -54,22 +63,29 @@ unsafe impl<'fcx> ArgAbi<'fcx> for TstzRangeArg {
 impl TstzRangeArg {
     /// Its instants (`None`: it holds none). Bad bounds are 22023.
     fn span(&self) -> Option<Span> {
-        let bounds = unsafe {
+        let (lower, upper) = self.bounds_in_place().unwrap_or_else(|| self.bounds_via_postgres())?;
+        reported(Span::from_bounds(lower, upper))
+    }
+
+    /// Its bounds (`Some(None)`: empty) read from the bytes in place; `None` when it is not in
+    /// line or its bytes do not have the expected layout.
+    pub(crate) fn bounds_in_place(&self) -> Option<Option<(Bound, Bound)>> {
+        // SAFETY: a non-NULL varlena datum, read within its size.
+        unsafe {
             let ptr = self.0.cast_mut_ptr::<pg_sys::varlena>();
             if varlena::varatt_is_1b_e(ptr) || varlena::varatt_is_4b_c(ptr) {
-                None
-            } else {
-                let data = varlena::vardata_any(ptr).cast::<u8>();
-                inline_bounds(std::slice::from_raw_parts(data, varlena::varsize_any_exhdr(ptr)))
+                return None;
             }
-        };
-        let bounds = bounds.unwrap_or_else(|| {
-            // SAFETY: a non-NULL tstzrange datum.
-            let range = unsafe { Range::<TimestampWithTimeZone>::from_polymorphic_datum(self.0, false, pg_sys::TSTZRANGEOID) };
-            range.expect("a tstzrange").as_ref().map(|(lower, upper)| (bound(lower), bound(upper)))
-        });
-        let (lower, upper) = bounds?;
-        reported(Span::from_bounds(lower, upper))
+            let data = varlena::vardata_any(ptr).cast::<u8>();
+            inline_bounds(std::slice::from_raw_parts(data, varlena::varsize_any_exhdr(ptr)))
+        }
+    }
+
+    /// Its bounds (`None`: empty) as pgrx and Postgres read them.
+    pub(crate) fn bounds_via_postgres(&self) -> Option<(Bound, Bound)> {
+        // SAFETY: a non-NULL tstzrange datum.
+        let range = unsafe { Range::<TimestampWithTimeZone>::from_polymorphic_datum(self.0, false, pg_sys::TSTZRANGEOID) };
+        range.expect("a tstzrange").as_ref().map(|(lower, upper)| (bound(lower), bound(upper)))
     }
 }
 
