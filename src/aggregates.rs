@@ -1,6 +1,7 @@
 //! SQL bindings of the reporting aggregates (`booking_core::aggregates`): the transition,
-//! combine, serialisation, final and inverse functions that `sql/aggregates.sql` assembles into
-//! `booking.peak_seats`, `busy_union`, `busy_minutes`, `utilization` and `rating_summary`.
+//! combine, serialisation, final and inverse functions, and the `CREATE AGGREGATE` statements
+//! that make them `booking.peak_seats`, `busy_union`, `busy_minutes`, `utilization` and
+//! `rating_summary` (their documentation and privileges: `sql/aggregates.sql`).
 //!
 //! States are `internal`: a Rust value created in the aggregate's memory context on the first
 //! row and dropped when Postgres frees that context. A row whose data is NULL (the range, the
@@ -30,8 +31,7 @@ fn reported<T>(result: Result<T, AggregateError>) -> T {
 ///
 /// Decoding through pgrx's `Range` copies a stored range out of its row (stored values have a
 /// short header), looks up the type cache and calls `range_deserialize`: calls into Postgres,
-/// each guarded with a `sigsetjmp`, that cost more than everything else an aggregate does per
-/// row. A range of timestamptz in line is simple (Postgres's on-disk format, which pg_upgrade
+/// each guarded with a `sigsetjmp`, that cost more per row than the aggregate's own work. A range of timestamptz in line is simple (Postgres's on-disk format, which pg_upgrade
 /// keeps across major versions): the range type's oid, the finite bounds as 8-byte values with
 /// no padding, and a flags byte. Anything else (compressed or out of line, or an unexpected
 /// layout) goes through pgrx and Postgres.
@@ -123,8 +123,8 @@ fn inline_bounds(bytes: &[u8]) -> Option<Option<(Bound, Bound)>> {
     (values.len() == 0).then_some(Some((lower, upper)))
 }
 
-/// The aggregate's memory context. The support functions take `internal`, so SQL cannot call
-/// them with a state; this also refuses a direct call with a NULL one.
+/// The aggregate's memory context. SQL cannot call the support functions (nothing makes an
+/// `internal` value); this guards against any other caller.
 fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
     let mut context = std::ptr::null_mut();
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
@@ -151,6 +151,16 @@ fn existing<T>(state: &mut Internal) -> Option<&mut T> {
     unsafe { state.get_mut::<T>() }
 }
 
+/// A transition (or inverse transition) step: `step` applies a row to the state, which the first
+/// row creates (even a row that is skipped: it still says the aggregate saw rows).
+fn transition<T: Default, R>(mut state: Internal, fcinfo: pg_sys::FunctionCallInfo, row: Option<R>, step: impl FnOnce(&mut T, R)) -> Internal {
+    let aggregate = state_mut::<T>(&mut state, fcinfo);
+    if let Some(row) = row {
+        step(aggregate, row);
+    }
+    state
+}
+
 /// The combine step of a parallel plan: `b`'s contents move into `a` (made in the aggregate's
 /// context if needed: `b` may live in a per-row context).
 fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo, merge: impl FnOnce(&mut T, T)) -> Internal {
@@ -175,12 +185,8 @@ fn seats_row(during: Option<TstzRangeArg>, seats: Option<i32>) -> Option<(Option
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_trans(mut state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<PeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.add(span, seats));
-    }
-    state
+fn peak_seats_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut PeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -208,21 +214,13 @@ fn peak_seats_final(mut state: Internal) -> i32 {
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_moving_trans(mut state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.add(span, seats));
-    }
-    state
+fn peak_seats_moving_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_moving_inverse(mut state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.remove(span, seats));
-    }
-    state
+fn peak_seats_moving_inverse(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.remove(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -261,12 +259,8 @@ COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats h
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_trans(mut state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<BusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.add(during.span());
-    }
-    state
+fn busy_time_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut BusyTime, during| busy.add(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -349,21 +343,13 @@ fn busy_minutes_final(mut state: Internal) -> f64 {
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_moving_trans(mut state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.add(during.span());
-    }
-    state
+fn busy_time_moving_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.add(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_moving_inverse(mut state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.remove(during.span());
-    }
-    state
+fn busy_time_moving_inverse(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.remove(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -448,34 +434,30 @@ fn utilization_row(
 
 #[pg_extern(immutable, parallel_safe)]
 fn utilization_trans(
-    mut state: Internal,
+    state: Internal,
     during: Option<TstzRangeArg>,
     seats: Option<i32>,
     capacity: Option<i32>,
     open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
-    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
-        reported(utilization.add(span, seats, capacity, open));
-    }
-    state
+    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
+        reported(u.add(span, seats, capacity, open))
+    })
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn utilization_inverse(
-    mut state: Internal,
+    state: Internal,
     during: Option<TstzRangeArg>,
     seats: Option<i32>,
     capacity: Option<i32>,
     open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
-    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
-        reported(utilization.remove(span, seats, capacity, open));
-    }
-    state
+    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
+        reported(u.remove(span, seats, capacity, open))
+    })
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -528,21 +510,13 @@ COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange)
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe)]
-fn rating_summary_trans(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
-    if let Some(rating) = rating {
-        reported(summary.add(rating));
-    }
-    state
+fn rating_summary_trans(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.add(rating)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn rating_summary_inverse(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
-    if let Some(rating) = rating {
-        reported(summary.remove(rating));
-    }
-    state
+fn rating_summary_inverse(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.remove(rating)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
