@@ -1,6 +1,6 @@
 # The two commands of the README, plus stopping the demo server.
-# `make bench` runs the benchmark whose figures the README shows.
-.PHONY: demo demo-stop test bench
+# `make bench` and `make bench-aggregates` run the benchmarks whose figures the README shows.
+.PHONY: demo demo-stop test bench bench-aggregates
 demo:
 	bash scripts/demo.sh
 demo-stop:
@@ -9,3 +9,5 @@ test:
 	bash scripts/test.sh
 bench:
 	bash scripts/bench.sh
+bench-aggregates:
+	bash scripts/bench-aggregates.sh

@@ -31,41 +31,41 @@ BEGIN
   END LOOP;
 END $$;
 
--- What a dashboard shows per resource and local day. Days come from the time-holding bookings:
--- a day appears when a pending or approved booking of the resource touches it (in the
--- resource's time zone, else the organization's); days without one have no row. Bookings are
--- cut at local midnight. Runs as the caller (security_invoker), so row-level security decides
--- which bookings count: staff see their organization's figures, a client those of their own
--- bookings.
+-- What a dashboard shows per resource and local day (the resource's time zone, else the
+-- organization's). Each resource has a row for every date from its organization's first
+-- time-holding (pending or approved) booking to the end of its own last one, so days without
+-- bookings show zeros; both ends are found through indexes, and a filter on the day or the
+-- resource applies before anything per day is computed. Bookings are cut at local midnight.
+-- Runs as the caller (security_invoker), so row-level security decides which bookings count:
+-- staff see their organization's figures, a client those of their own bookings.
 CREATE VIEW booking.resource_daily_usage WITH (security_invoker = true) AS
-WITH resource_days AS (
-  SELECT DISTINCT b.organization_id, b.resource_id, r.capacity, z.time_zone,
-         d.day::date AS day
-  FROM booking.bookings b
-  JOIN booking.resources r ON r.id = b.resource_id
-  JOIN booking.organizations o ON o.id = r.organization_id
-  CROSS JOIN LATERAL (SELECT coalesce(r.time_zone, o.time_zone) AS time_zone) z
-  CROSS JOIN LATERAL generate_series((b.starts_at AT TIME ZONE z.time_zone)::date::timestamp,
-                                     ((b.ends_at - interval '1 microsecond') AT TIME ZONE z.time_zone)::date::timestamp,
-                                     interval '1 day') AS d(day)
-  WHERE b.status IN ('pending', 'approved')
-)
-SELECT rd.organization_id, rd.resource_id, rd.day, rd.time_zone,
+SELECT r.organization_id, r.id AS resource_id, d.day::date AS day, z.time_zone,
        coalesce(hours.open_minutes, 0) AS open_minutes,
        held.booked_minutes,
        hours.utilization,
        held.peak_seats,
        held.bookings
-FROM resource_days rd
+FROM booking.resources r
+JOIN booking.organizations o ON o.id = r.organization_id
+CROSS JOIN LATERAL (SELECT coalesce(r.time_zone, o.time_zone) AS time_zone) z
 CROSS JOIN LATERAL (
-  SELECT tstzrange(rd.day::timestamp AT TIME ZONE rd.time_zone, (rd.day + 1)::timestamp AT TIME ZONE rd.time_zone) AS span
+  SELECT (SELECT min(b.starts_at) FROM booking.bookings b
+          WHERE b.organization_id = r.organization_id AND b.status IN ('pending', 'approved')) AS first_start,
+         (SELECT max(b.ends_at) FROM booking.bookings b
+          WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved')) AS last_end
+) span
+CROSS JOIN LATERAL generate_series((span.first_start AT TIME ZONE z.time_zone)::date::timestamp,
+                                   ((span.last_end - interval '1 microsecond') AT TIME ZONE z.time_zone)::date::timestamp,
+                                   interval '1 day') AS d(day)
+CROSS JOIN LATERAL (
+  SELECT tstzrange(d.day AT TIME ZONE z.time_zone, (d.day + interval '1 day') AT TIME ZONE z.time_zone) AS span
 ) local_day
 CROSS JOIN LATERAL (
   SELECT booking.busy_minutes(b.during * local_day.span) AS booked_minutes,
          booking.peak_seats(b.during * local_day.span, b.seats) AS peak_seats,
          count(*) AS bookings
   FROM booking.bookings b
-  WHERE b.resource_id = rd.resource_id AND b.status IN ('pending', 'approved') AND b.during && local_day.span
+  WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved') AND b.during && local_day.span
 ) held
 CROSS JOIN LATERAL (
   -- utilisation of the whole day: each open period's, weighted by its length
@@ -73,15 +73,15 @@ CROSS JOIN LATERAL (
          sum(p.minutes * p.utilization) / nullif(sum(p.minutes), 0) AS utilization
   FROM (
     SELECT extract(epoch FROM op.period_end - op.period_start)::float8 / 60 AS minutes,
-           (SELECT booking.utilization(b.during, b.seats, rd.capacity, tstzrange(op.period_start, op.period_end))
+           (SELECT booking.utilization(b.during, b.seats, r.capacity, tstzrange(op.period_start, op.period_end))
             FROM booking.bookings b
-            WHERE b.resource_id = rd.resource_id AND b.status IN ('pending', 'approved')
+            WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved')
               AND b.during && tstzrange(op.period_start, op.period_end)) AS utilization
-    FROM booking.open_periods(rd.organization_id, rd.day, rd.resource_id) op
+    FROM booking.open_periods(r.organization_id, d.day::date, r.id) op
   ) p
 ) hours;
 
-COMMENT ON VIEW booking.resource_daily_usage IS 'Per resource and local date (its time zone, else the organization''s) with at least one pending or approved booking: open minutes from its rules and exceptions, booked minutes, utilisation, peak seats and number of bookings. Only pending and approved bookings count. security_invoker: figures cover the bookings the caller may see.';
+COMMENT ON VIEW booking.resource_daily_usage IS 'Per resource and local date (its time zone, else the organization''s), from the organization''s first pending or approved booking to the end of the resource''s last one: open minutes from its rules and exceptions, booked minutes, utilisation, peak seats and number of bookings. Only pending and approved bookings count. security_invoker: figures cover the bookings the caller may see. Filter by day: the filter applies first.';
 COMMENT ON COLUMN booking.resource_daily_usage.day IS 'The local date in time_zone.';
 COMMENT ON COLUMN booking.resource_daily_usage.open_minutes IS 'Minutes open that day from the weekly rules and exceptions (real elapsed minutes across DST); 0 on a closed day.';
 COMMENT ON COLUMN booking.resource_daily_usage.booked_minutes IS 'Minutes of the day during which at least one seat is held (overlapping bookings counted once), open or not.';

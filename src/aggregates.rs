@@ -1,6 +1,7 @@
 //! SQL bindings of the reporting aggregates (`booking_core::aggregates`): the transition,
-//! combine, serialisation, final and inverse functions that `sql/aggregates.sql` assembles into
-//! `booking.peak_seats`, `busy_union`, `busy_minutes`, `utilization` and `rating_summary`.
+//! combine, serialisation, final and inverse functions, and the `CREATE AGGREGATE` statements
+//! that make them `booking.peak_seats`, `busy_union`, `busy_minutes`, `utilization` and
+//! `rating_summary` (their documentation and privileges: `sql/aggregates.sql`).
 //!
 //! States are `internal`: a Rust value created in the aggregate's memory context on the first
 //! row and dropped when Postgres frees that context. A row whose data is NULL (the range, the
@@ -12,36 +13,118 @@
 //! default FINALFUNC_MODIFY = READ_ONLY.
 
 use booking_core::aggregates::{
-    AggregateError, BusyTime, MovingBusyTime, MovingPeakSeats, PeakSeats, RatingSummary, Span, Utilization,
+    AggregateError, Bound, BusyTime, MovingBusyTime, MovingPeakSeats, PeakSeats, RatingSummary, Span, Utilization,
     MICROS_PER_MINUTE, UNBOUNDED_ABOVE, UNBOUNDED_BELOW,
 };
-use pgrx::callconv::{BoxRet, FcInfo};
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::{Datum, Internal};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, JsonB, PgMemoryContexts};
+use pgrx::{pg_sys, varlena, JsonB, PgMemoryContexts};
 
 use crate::errors::invalid_parameter;
-
-type TstzRange = Range<TimestampWithTimeZone>;
 
 fn reported<T>(result: Result<T, AggregateError>) -> T {
     result.unwrap_or_else(|e| invalid_parameter(e.to_string()))
 }
 
-/// The instants of a non-NULL range (`None`: it holds none).
-fn span_of(range: &TstzRange) -> Option<Span> {
-    use booking_core::aggregates::Bound;
-    let bound = |b: &RangeBound<TimestampWithTimeZone>| match b {
+/// A `tstzrange` argument, read where it lies.
+///
+/// Decoding through pgrx's `Range` copies a stored range out of its row (stored values have a
+/// short header), looks up the type cache and calls `range_deserialize`: calls into Postgres,
+/// each guarded with a `sigsetjmp`, that cost more per row than the aggregate's own work. A range of timestamptz in line is simple (Postgres's on-disk format, which pg_upgrade
+/// keeps across major versions): the range type's oid, the finite bounds as 8-byte values with
+/// no padding, and a flags byte. Anything else (compressed or out of line, or an unexpected
+/// layout) goes through pgrx and Postgres.
+pub struct TstzRangeArg(pg_sys::Datum);
+
+pgrx::impl_sql_translatable!(TstzRangeArg, "tstzrange");
+
+impl FromDatum for TstzRangeArg {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        (!is_null).then_some(TstzRangeArg(datum))
+    }
+}
+
+impl IntoDatum for TstzRangeArg {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::TSTZRANGEOID
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for TstzRangeArg {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        unsafe { arg.unbox_arg_using_from_datum() }.expect("a non-NULL tstzrange")
+    }
+}
+
+impl TstzRangeArg {
+    /// Its instants (`None`: it holds none). Bad bounds are 22023.
+    fn span(&self) -> Option<Span> {
+        let (lower, upper) = self.bounds_in_place().unwrap_or_else(|| self.bounds_via_postgres())?;
+        reported(Span::from_bounds(lower, upper))
+    }
+
+    /// Its bounds (`Some(None)`: empty) read from the bytes in place; `None` when it is not in
+    /// line or its bytes do not have the expected layout.
+    pub(crate) fn bounds_in_place(&self) -> Option<Option<(Bound, Bound)>> {
+        // SAFETY: a non-NULL varlena datum, read within its size.
+        unsafe {
+            let ptr = self.0.cast_mut_ptr::<pg_sys::varlena>();
+            if varlena::varatt_is_1b_e(ptr) || varlena::varatt_is_4b_c(ptr) {
+                return None;
+            }
+            let data = varlena::vardata_any(ptr).cast::<u8>();
+            inline_bounds(std::slice::from_raw_parts(data, varlena::varsize_any_exhdr(ptr)))
+        }
+    }
+
+    /// Its bounds (`None`: empty) as pgrx and Postgres read them.
+    pub(crate) fn bounds_via_postgres(&self) -> Option<(Bound, Bound)> {
+        // SAFETY: a non-NULL tstzrange datum.
+        let range = unsafe { Range::<TimestampWithTimeZone>::from_polymorphic_datum(self.0, false, pg_sys::TSTZRANGEOID) };
+        range.expect("a tstzrange").as_ref().map(|(lower, upper)| (bound(lower), bound(upper)))
+    }
+}
+
+fn bound(b: &RangeBound<TimestampWithTimeZone>) -> Bound {
+    match b {
         RangeBound::Infinite => Bound::Unbounded,
         RangeBound::Inclusive(t) => Bound::Inclusive(t.into_inner()),
         RangeBound::Exclusive(t) => Bound::Exclusive(t.into_inner()),
-    };
-    let (lower, upper) = range.as_ref()?;
-    reported(Span::from_bounds(bound(lower), bound(upper)))
+    }
 }
 
-/// The aggregate's memory context. The support functions take `internal`, so SQL cannot call
-/// them with a state; this also refuses a direct call with a NULL one.
+/// The bounds of an in-line tstzrange from its bytes after the varlena header (`Some(None)`:
+/// empty); `None` when the bytes do not have the expected layout.
+fn inline_bounds(bytes: &[u8]) -> Option<Option<(Bound, Bound)>> {
+    const UNEXPECTED: u32 = pg_sys::RANGE_LB_NULL | pg_sys::RANGE_UB_NULL;
+    let (&flags, body) = bytes.split_last()?;
+    let flags = flags as u32;
+    // after the range type's oid
+    let mut values = body.get(4..)?.chunks_exact(8);
+    if flags & UNEXPECTED != 0 || !values.remainder().is_empty() {
+        return None;
+    }
+    if flags & pg_sys::RANGE_EMPTY != 0 {
+        return (values.len() == 0).then_some(None);
+    }
+    let mut next = |infinite: u32, inclusive: u32| {
+        if flags & infinite != 0 {
+            return Some(Bound::Unbounded);
+        }
+        let value = i64::from_ne_bytes(values.next()?.try_into().ok()?);
+        Some(if flags & inclusive != 0 { Bound::Inclusive(value) } else { Bound::Exclusive(value) })
+    };
+    let lower = next(pg_sys::RANGE_LB_INF, pg_sys::RANGE_LB_INC)?;
+    let upper = next(pg_sys::RANGE_UB_INF, pg_sys::RANGE_UB_INC)?;
+    (values.len() == 0).then_some(Some((lower, upper)))
+}
+
+/// The aggregate's memory context. SQL cannot call the support functions (nothing makes an
+/// `internal` value); this guards against any other caller.
 fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
     let mut context = std::ptr::null_mut();
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
@@ -52,8 +135,8 @@ fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext 
 
 /// The state behind `internal`, created on first use in the aggregate's memory context.
 fn state_mut<T: Default>(state: &mut Internal, fcinfo: pg_sys::FunctionCallInfo) -> &mut T {
-    let context = aggregate_context(fcinfo);
     if !state.initialized() {
+        let context = aggregate_context(fcinfo);
         // SAFETY: a valid context from AggCheckCallContext; the value is dropped with it.
         *state = unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(T::default())) };
     }
@@ -66,6 +149,16 @@ fn state_mut<T: Default>(state: &mut Internal, fcinfo: pg_sys::FunctionCallInfo)
 fn existing<T>(state: &mut Internal) -> Option<&mut T> {
     // SAFETY: as in state_mut.
     unsafe { state.get_mut::<T>() }
+}
+
+/// A transition (or inverse transition) step: `step` applies a row to the state, which the first
+/// row creates (even a row that is skipped: it still says the aggregate saw rows).
+fn transition<T: Default, R>(mut state: Internal, fcinfo: pg_sys::FunctionCallInfo, row: Option<R>, step: impl FnOnce(&mut T, R)) -> Internal {
+    let aggregate = state_mut::<T>(&mut state, fcinfo);
+    if let Some(row) = row {
+        step(aggregate, row);
+    }
+    state
 }
 
 /// The combine step of a parallel plan: `b`'s contents move into `a` (made in the aggregate's
@@ -87,17 +180,13 @@ fn deserialized<T>(state: Result<T, AggregateError>) -> Internal {
 // peak_seats(during tstzrange, seats int) returns int
 // ---------------------------------------------------------------------------------------------
 
-fn seats_row(during: Option<TstzRange>, seats: Option<i32>) -> Option<(Option<Span>, i32)> {
-    Some((span_of(&during?), seats?))
+fn seats_row(during: Option<TstzRangeArg>, seats: Option<i32>) -> Option<(Option<Span>, i32)> {
+    Some((during?.span(), seats?))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_trans(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<PeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.add(span, seats));
-    }
-    state
+fn peak_seats_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut PeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -125,21 +214,13 @@ fn peak_seats_final(mut state: Internal) -> i32 {
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_moving_trans(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.add(span, seats));
-    }
-    state
+fn peak_seats_moving_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn peak_seats_moving_inverse(mut state: Internal, during: Option<TstzRange>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let peak = state_mut::<MovingPeakSeats>(&mut state, fcinfo);
-    if let Some((span, seats)) = seats_row(during, seats) {
-        reported(peak.remove(span, seats));
-    }
-    state
+fn peak_seats_moving_inverse(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.remove(span, seats)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -178,12 +259,8 @@ COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats h
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_trans(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<BusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.add(span_of(&during));
-    }
-    state
+fn busy_time_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut BusyTime, during| busy.add(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -271,21 +348,13 @@ fn busy_minutes_final(mut state: Internal) -> f64 {
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_moving_trans(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.add(span_of(&during));
-    }
-    state
+fn busy_time_moving_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.add(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn busy_time_moving_inverse(mut state: Internal, during: Option<TstzRange>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let busy = state_mut::<MovingBusyTime>(&mut state, fcinfo);
-    if let Some(during) = during {
-        busy.remove(span_of(&during));
-    }
-    state
+fn busy_time_moving_inverse(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.remove(during.span()))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -356,48 +425,44 @@ COMMENT ON AGGREGATE booking.busy_minutes(tstzrange) IS 'The length in minutes o
 /// A row's values for Utilization, or None when its range or seats are NULL (skipped). The
 /// capacity and opening period are parameters, not data: NULL or empty is an error.
 fn utilization_row(
-    during: Option<TstzRange>,
+    during: Option<TstzRangeArg>,
     seats: Option<i32>,
     capacity: Option<i32>,
-    open_time: Option<TstzRange>,
+    open_time: Option<TstzRangeArg>,
 ) -> Option<(Option<Span>, i32, i32, Span)> {
     let (during, seats) = (during?, seats?);
     let capacity = capacity.unwrap_or_else(|| invalid_parameter("capacity must not be NULL"));
     let open = open_time.unwrap_or_else(|| invalid_parameter("open_time must not be NULL"));
-    let open = span_of(&open).unwrap_or_else(|| invalid_parameter("open_time must not be empty"));
-    Some((span_of(&during), seats, capacity, open))
+    let open = open.span().unwrap_or_else(|| invalid_parameter("open_time must not be empty"));
+    Some((during.span(), seats, capacity, open))
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn utilization_trans(
-    mut state: Internal,
-    during: Option<TstzRange>,
+    state: Internal,
+    during: Option<TstzRangeArg>,
     seats: Option<i32>,
     capacity: Option<i32>,
-    open_time: Option<TstzRange>,
+    open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
-    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
-        reported(utilization.add(span, seats, capacity, open));
-    }
-    state
+    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
+        reported(u.add(span, seats, capacity, open))
+    })
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn utilization_inverse(
-    mut state: Internal,
-    during: Option<TstzRange>,
+    state: Internal,
+    during: Option<TstzRangeArg>,
     seats: Option<i32>,
     capacity: Option<i32>,
-    open_time: Option<TstzRange>,
+    open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let utilization = state_mut::<Utilization>(&mut state, fcinfo);
-    if let Some((span, seats, capacity, open)) = utilization_row(during, seats, capacity, open_time) {
-        reported(utilization.remove(span, seats, capacity, open));
-    }
-    state
+    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
+        reported(u.remove(span, seats, capacity, open))
+    })
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -450,21 +515,13 @@ COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange)
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe)]
-fn rating_summary_trans(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
-    if let Some(rating) = rating {
-        reported(summary.add(rating));
-    }
-    state
+fn rating_summary_trans(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.add(rating)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn rating_summary_inverse(mut state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = state_mut::<RatingSummary>(&mut state, fcinfo);
-    if let Some(rating) = rating {
-        reported(summary.remove(rating));
-    }
-    state
+fn rating_summary_inverse(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.remove(rating)))
 }
 
 #[pg_extern(immutable, parallel_safe)]

@@ -70,6 +70,33 @@ mod tests {
         run_suite(include_str!("../tests/sql/aggregates.sql"));
     }
 
+    /// The aggregates read tstzrange arguments from their bytes: as Postgres reads them, for
+    /// every kind of bound, stored (short header) and computed (4-byte header).
+    #[pg_test]
+    fn tstzrange_arguments_are_read_in_place_as_postgres_reads_them() -> Result<(), spi::Error> {
+        use crate::aggregates::TstzRangeArg;
+        Spi::run(
+            "CREATE TEMP TABLE ranges (r tstzrange);
+             INSERT INTO ranges VALUES ('[2030-01-01 10:00Z,2030-01-01 11:00Z)'), ('(2030-01-01 10:00Z,2030-01-01 11:00Z]'),
+               ('[2030-01-01 10:00Z,2030-01-01 10:00Z]'), ('(2030-01-01 10:00Z,2030-01-01 10:00:00.000001Z)'), ('empty'),
+               ('(,)'), ('[2030-01-01,)'), ('(,2030-01-01]'), ('[-infinity,infinity]'), ('(-infinity,2030-01-01)'),
+               ('[4713-11-24 00:00Z BC,294276-12-31 23:59:59.999999Z]')",
+        )?;
+        Spi::connect(|client| {
+            let rows = client.select("SELECT r, r * '(,)'::tstzrange FROM ranges", None, &[])?;
+            let mut seen = 0;
+            for row in rows {
+                for column in [1, 2] {
+                    let range = row.get::<TstzRangeArg>(column)?.expect("a range");
+                    assert_eq!(range.bounds_in_place(), Some(range.bounds_via_postgres()), "row {seen}, column {column}");
+                }
+                seen += 1;
+            }
+            assert_eq!(seen, 11);
+            Ok(())
+        })
+    }
+
     #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));

@@ -154,6 +154,9 @@ fn put_span(out: &mut Vec<u8>, s: Span) {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeakSeats {
     changes: Vec<(i64, i64)>,
+    /// States were merged in: `changes` holds runs that are already sorted (parallel workers
+    /// sort theirs before handing them over), which a stable sort merges in linear time.
+    has_sorted_runs: bool,
 }
 
 impl PeakSeats {
@@ -169,13 +172,23 @@ impl PeakSeats {
 
     pub fn merge(&mut self, mut other: PeakSeats) {
         self.changes.append(&mut other.changes);
+        self.has_sorted_runs = true;
     }
 
-    /// The peak (0 when nothing is held). Sorts the changes in place, which leaves the state
-    /// meaning the same: the final step may run again, and rows may still be added.
+    /// Sorts the changes in place, which leaves the state meaning the same: the final step may
+    /// run again, and rows may still be added. At one instant, releases (negative) come before
+    /// takes: half-open ranges.
+    fn sort(&mut self) {
+        if self.has_sorted_runs {
+            self.changes.sort();
+        } else {
+            self.changes.sort_unstable();
+        }
+    }
+
+    /// The peak (0 when nothing is held).
     pub fn peak(&mut self) -> i64 {
-        // At one instant, releases (negative) sort before takes: half-open ranges.
-        self.changes.sort_unstable();
+        self.sort();
         let (mut held, mut peak) = (0i64, 0i64);
         for &(_, change) in &self.changes {
             held += change;
@@ -184,22 +197,29 @@ impl PeakSeats {
         peak
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The changes sorted, one net change per instant: sorting where the rows were aggregated
+    /// (in each parallel worker) leaves the final step a merge; only the net change at an
+    /// instant matters to the peak.
+    pub fn to_bytes(&mut self) -> Vec<u8> {
+        self.sort();
         let mut out = Vec::with_capacity(self.changes.len() * 16);
-        for &(at, change) in &self.changes {
-            out.extend_from_slice(&at.to_le_bytes());
-            out.extend_from_slice(&change.to_le_bytes());
+        for same_instant in self.changes.chunk_by(|a, b| a.0 == b.0) {
+            let net: i64 = same_instant.iter().map(|&(_, change)| change).sum();
+            if net != 0 {
+                out.extend_from_slice(&same_instant[0].0.to_le_bytes());
+                out.extend_from_slice(&net.to_le_bytes());
+            }
         }
         out
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<PeakSeats, AggregateError> {
-        if bytes.len() % 16 != 0 {
+        if !bytes.len().is_multiple_of(16) {
             return Err(AggregateError::BadState);
         }
         let mut r = Reader(bytes);
         let changes = (0..bytes.len() / 16).map(|_| Ok((r.i64()?, r.i64()?))).collect::<Result<_, _>>()?;
-        Ok(PeakSeats { changes })
+        Ok(PeakSeats { changes, has_sorted_runs: false })
     }
 }
 
@@ -248,8 +268,8 @@ impl BusyTime {
         if self.merged == self.spans.len() {
             return;
         }
-        // The merged prefix is one sorted run; the stable sort merges runs cheaply.
-        self.spans.sort();
+        // By start only: the merge below takes the furthest end.
+        self.spans.sort_unstable_by_key(|s| s.start);
         let mut out = 0;
         for i in 0..self.spans.len() {
             let s = self.spans[i];

@@ -280,7 +280,7 @@ proptest! {
         open in open_span(),
         ratings in prop::collection::vec(1i32..6, 0..40),
     ) {
-        let merged = split(&rows, &deal, parts, peak_of).into_iter().fold(PeakSeats::default(), |mut acc, part| {
+        let merged = split(&rows, &deal, parts, peak_of).into_iter().fold(PeakSeats::default(), |mut acc, mut part| {
             acc.merge(PeakSeats::from_bytes(&part.to_bytes()).unwrap());
             acc
         });

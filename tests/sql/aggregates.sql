@@ -260,9 +260,16 @@ BEGIN
   SELECT * INTO u FROM booking.resource_daily_usage WHERE resource_id = space AND day = '2030-03-03';
   PERFORM pg_temp.check(u.open_minutes = 0 AND u.utilization IS NULL AND u.booked_minutes = 120 AND u.peak_seats = 4 AND u.bookings = 1,
                         format('Digital Lab on the closed Sunday: %s', u));
-  SELECT * INTO u FROM booking.resource_daily_usage WHERE resource_id = vr;
-  PERFORM pg_temp.check(u.day = '2030-03-04' AND u.booked_minutes = 60 AND abs(u.utilization - 60.0 / 420) < 1e-12 AND u.peak_seats = 1,
+  SELECT * INTO u FROM booking.resource_daily_usage WHERE resource_id = vr AND day = '2030-03-04';
+  PERFORM pg_temp.check(u.booked_minutes = 60 AND abs(u.utilization - 60.0 / 420) < 1e-12 AND u.peak_seats = 1 AND u.bookings = 1,
                         format('VR Headset: %s', u));
+  -- Days run from the organization's first booking (Sunday) to the resource's last one: the
+  -- VR Headset's Sunday shows zeros.
+  PERFORM pg_temp.check((SELECT array_agg(day ORDER BY day) FROM booking.resource_daily_usage WHERE resource_id = vr) = '{2030-03-03,2030-03-04}',
+                        'the VR Headset''s days');
+  SELECT * INTO u FROM booking.resource_daily_usage WHERE resource_id = vr AND day = '2030-03-03';
+  PERFORM pg_temp.check(u.booked_minutes = 0 AND u.peak_seats = 0 AND u.bookings = 0 AND u.open_minutes = 0 AND u.utilization IS NULL,
+                        format('VR Headset on Sunday: %s', u));
   SELECT array_agg(DISTINCT resource_id ORDER BY resource_id) INTO v_ids FROM booking.resource_daily_usage;
   PERFORM pg_temp.check(v_ids = ARRAY[vr, space], format('staff see their organization''s resources: %s', v_ids));
 
@@ -271,6 +278,7 @@ BEGIN
   PERFORM pg_temp.act_as('client');
   SELECT array_agg(resource_id) INTO v_ids FROM booking.resource_daily_usage;
   PERFORM pg_temp.check(v_ids = ARRAY[vr], format('a client: %s', v_ids));
+  PERFORM pg_temp.check((SELECT bookings FROM booking.resource_daily_usage) = 1, 'a client counts their own booking');
   PERFORM pg_temp.act_as('client2');
   SELECT * INTO u FROM booking.resource_daily_usage WHERE resource_id = space AND day = '2030-03-04';
   PERFORM pg_temp.check(u.bookings = 3 AND u.peak_seats = 7, format('client2 booked all three: %s', u));
