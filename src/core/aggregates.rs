@@ -14,11 +14,12 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::availability::MICROS_PER_MINUTE;
+
 /// The start of a range unbounded below.
 pub const UNBOUNDED_BELOW: i64 = i64::MIN;
 /// The end of a range unbounded above.
 pub const UNBOUNDED_ABOVE: i64 = i64::MAX;
-pub const MICROS_PER_MINUTE: i64 = 60_000_000;
 
 /// A bound of a range as SQL writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

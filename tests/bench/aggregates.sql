@@ -130,7 +130,7 @@ FROM samples s JOIN aggregate_cases c USING (n) GROUP BY c.case_name, c.variant,
 SELECT r.case_name AS "case (median ms)",
        round(max(r.median_ms) FILTER (WHERE variant = 'native' AND workers = 0)::numeric) AS "native",
        round(max(r.median_ms) FILTER (WHERE variant = 'plain SQL' AND workers = 0)::numeric) AS "plain SQL",
-       round(max(r.median_ms) FILTER (WHERE variant = 'floor' AND workers = 0)::numeric) AS "floor",
+       round(max(r.median_ms) FILTER (WHERE variant = 'floor' AND workers = 0)::numeric) AS "floor: count()",
        round((max(r.median_ms) FILTER (WHERE variant = 'plain SQL' AND workers = 0)
               / max(r.median_ms) FILTER (WHERE variant = 'native' AND workers = 0))::numeric, 1) AS "SQL ÷ native",
        round(max(r.median_ms) FILTER (WHERE variant = 'native' AND workers = 2)::numeric) AS "native, 2 workers",
