@@ -33,4 +33,4 @@ export BOOKING_E2E_API=http://127.0.0.1:$api_port BOOKING_E2E_JWT_SECRET=$secret
        BOOKING_E2E_CALLS=$dir/rpc-calls.txt
 : >"$BOOKING_E2E_CALLS"
 node --test --test-concurrency=1 tests/e2e/api/
-node --test tests/e2e/coverage.test.mjs
+node --test tests/e2e/coverage.test.mjs tests/e2e/readme.test.mjs
