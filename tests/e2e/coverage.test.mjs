@@ -6,21 +6,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { sql } from './stack.mjs'
+import { apiFunctions, INTERNAL_HELPERS as INTERNAL } from './stack.mjs'
 
-// Not RPCs: helpers that row-level security policies, triggers and the RPCs themselves call
-// as the caller, so the API roles must be able to execute them; PostgREST lists them all the same.
-const INTERNAL = ['is_bulk_load', 'is_privileged', 'actor_id', 'check_text_argument', 'check_json_object',
-  'notification_owner', 'require_privileged', 'available_slot_starts']
 // Functions with no argument that every API role may call: they cannot refuse.
 const CANNOT_REFUSE = ['current_user_id', 'current_role', 'public_organization_ids', 'booking_statuses', 'status_transitions']
 
 test('every RPC of schema booking was called end to end, with its success and its refusal', () => {
-  const rpcs = sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
-                    WHERE p.pronamespace = 'booking'::regnamespace AND p.prokind = 'f'
-                      AND (has_function_privilege('anon', p.oid, 'EXECUTE')
-                           OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
-                           OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
+  const rpcs = apiFunctions()
   assert.ok(rpcs.length > 30, `the function list looks wrong: ${rpcs}`)
   const calls = readFileSync(process.env.BOOKING_E2E_CALLS, 'utf8').trim().split('\n').map((line) => line.split(' '))
   const statuses = (name) => calls.filter(([fn]) => fn === name).map(([, , status]) => Number(status))

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { sql } from './stack.mjs'
+import { apiFunctions, INTERNAL_HELPERS, sql } from './stack.mjs'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
@@ -46,12 +46,7 @@ test('every .rpc() snippet in the README names a real function and its real argu
   const wrong = calls.flatMap(({ fn, keys }) =>
     !params[fn] ? [`${fn}: no such function`] : keys.filter((k) => !params[fn].includes(k)).map((k) => `${fn}: no argument ${k}`))
   assert.deepEqual(wrong, [])
-  const rpcs = sql(`SELECT string_agg(p.proname, ' ') FROM pg_proc p
-                    WHERE p.pronamespace = 'booking'::regnamespace AND p.prokind = 'f'
-                      AND (has_function_privilege('anon', p.oid, 'EXECUTE') OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
-                           OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
-  const INTERNAL = ['is_bulk_load', 'is_privileged', 'actor_id', 'check_text_argument', 'check_json_object',
-    'notification_owner', 'require_privileged', 'available_slot_starts']
-  const undocumented = rpcs.filter((fn) => !INTERNAL.includes(fn) && !calls.some((c) => c.fn === fn))
+  const rpcs = apiFunctions()
+  const undocumented = rpcs.filter((fn) => !INTERNAL_HELPERS.includes(fn) && !calls.some((c) => c.fn === fn))
   assert.deepEqual(undocumented, [], 'RPCs without a supabase-js snippet in the README')
 })

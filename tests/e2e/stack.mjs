@@ -92,6 +92,20 @@ export function sql(query) {
   }).trim()
 }
 
+// The functions of schema booking that an API role may execute: what PostgREST offers as RPCs.
+export function apiFunctions() {
+  return sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
+              WHERE p.pronamespace = 'booking'::regnamespace AND p.prokind = 'f'
+                AND (has_function_privilege('anon', p.oid, 'EXECUTE')
+                     OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
+                     OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
+}
+
+// Not RPCs: helpers that row-level security policies, triggers and the RPCs themselves call as
+// the caller, so the API roles must be able to execute them; PostgREST lists them all the same.
+export const INTERNAL_HELPERS = ['is_bulk_load', 'is_privileged', 'actor_id', 'check_text_argument', 'check_json_object',
+  'notification_owner', 'require_privileged', 'available_slot_starts']
+
 // Fixture ids.
 export const LAB = '00000000-0000-4000-a000-000000000001'
 export const CLINIC = '00000000-0000-4000-a000-000000000002'
