@@ -33,7 +33,6 @@ COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of
 COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
 COMMENT ON FUNCTION booking.get_available_slots(uuid, timestamptz, timestamptz, integer, uuid, integer) IS 'The free slots (slot_start, slot_end) of a resource in a window for a booking of p_duration_minutes and p_seats: weekly rules in local time, exceptions, buffers, slot grid, notice and horizon (service rules win), capacity. Reveals no booker.';
 COMMENT ON FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, integer) IS 'True exactly when a booking of that interval and seats would be accepted now: hours, exceptions, buffers, notice, horizon and capacity (same engine as get_available_slots).';
-COMMENT ON FUNCTION booking.available_slot_starts(uuid, timestamptz, timestamptz, integer, uuid, integer) IS 'Internal: the starts of the free slots get_available_slots lists, as one array.';
 COMMENT ON FUNCTION booking.get_available_slots_any(uuid[], timestamptz, timestamptz, integer, uuid, integer) IS 'The slots in which at least one of the resources is free, with the free ones (resource_ids, in the order asked): get_available_slots over a pool of at most 100 resources.';
 COMMENT ON FUNCTION booking.find_next_slot(uuid[], timestamptz, integer, integer, interval) IS 'The earliest free slot (slot_start, slot_end, resource_id) among the resources within p_within (at most 366 days) after p_after; no row when there is none. Searches a day, a week, then 30 days at a time.';
 COMMENT ON FUNCTION booking.open_periods(uuid, date, uuid) IS 'The open periods of one local day of an organization (or one of its resources) as instants, with the time zone used.';
@@ -98,7 +97,7 @@ DECLARE f regprocedure;
 BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
            WHERE p.pronamespace = 'booking'::regnamespace
-             AND p.proname IN ('available_slot_starts', 'get_available_slots_any', 'find_next_slot',
+             AND p.proname IN ('get_available_slots', 'get_available_slots_any', 'find_next_slot',
                                'can_book_resource', 'booking_refusal', 'open_periods') LOOP
     EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
     EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);

@@ -212,7 +212,7 @@ DECLARE
     -- the status machine and time zones
     'booking_statuses', 'status_transitions', 'transition_allowed', 'is_valid_time_zone',
     -- scheduling (read-only, visibility checked inside)
-    'get_available_slots', 'available_slot_starts', 'get_available_slots_any', 'find_next_slot',
+    'get_available_slots', 'get_available_slots_any', 'find_next_slot',
     'can_book_resource', 'booking_refusal', 'open_periods', 'calculate_business_hours',
     'calculate_duration_minutes',
     -- the reporting aggregates (their support functions need no grant: Postgres checks those

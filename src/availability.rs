@@ -13,7 +13,6 @@ use booking_core::availability::{
 };
 use booking_core::chrono_tz::Tz;
 use pgrx::datum::{DatumWithOid, UnboxDatum};
-use pgrx::fn_call::{fn_call, Arg};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{Array, PgOid, Uuid};
@@ -21,6 +20,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::errors::invalid_parameter;
+use crate::holding_bookings::holding_bookings;
 
 /// Microseconds from the Unix epoch to Postgres's (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -84,18 +84,16 @@ fn parse_time_zone(name: &str) -> Tz {
 }
 
 /// Reads the resources (in the order given) that the caller may see, with everything the engine
-/// needs, in one query (each query costs more to start than the engine's work): the resource
-/// and the service's rules, the weekly rules and the exceptions touching `hours`, and, when
-/// `bookings` is given, the time-holding bookings that can touch it once the resource's buffers
-/// are counted. An id the caller may not see is "unknown", like one that does not exist.
+/// needs but its bookings, in one query (each query costs more to start than the engine's
+/// work): the resource and the service's rules, the weekly rules and the exceptions touching
+/// `hours`. An id the caller may not see is "unknown", like one that does not exist. The
+/// bookings come from `holding_bookings`.
 fn load_resources(
     client: &SpiClient,
     ids: &[Uuid],
     service_id: Option<Uuid>,
     hours: Interval,
-    bookings: Option<Interval>,
-) -> (Vec<Schedule>, Option<Vec<Vec<Booking>>>) {
-    let span = bookings.unwrap_or(hours);
+) -> Vec<Schedule> {
     let rows = query(
         client,
         "SELECT ids.id, res.id IS NOT NULL, res.organization_id, res.time_zone, res.capacity,
@@ -103,14 +101,12 @@ fn load_resources(
                 coalesce(sr.min_notice_minutes, res.min_notice_minutes),
                 coalesce(sr.max_advance_days, res.max_advance_days),
                 $2::uuid IS NULL OR s.id IS NOT NULL, now(),
-                h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens,
-                bk.starts, bk.ends, bk.seats
+                h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens
          FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
          LEFT JOIN LATERAL (
            SELECT r.id, r.organization_id, coalesce(r.time_zone, o.time_zone) AS time_zone, r.capacity,
                   r.buffer_before_minutes, r.buffer_after_minutes, r.slot_interval_minutes,
-                  r.min_notice_minutes, r.max_advance_days,
-                  $6 - make_interval(mins => r.buffer_before_minutes + r.buffer_after_minutes) AS bookings_after
+                  r.min_notice_minutes, r.max_advance_days
            FROM booking.resources r JOIN booking.organizations o ON o.id = r.organization_id
            WHERE r.id = ids.id
              AND ($3 OR (r.is_bookable AND o.is_public)
@@ -133,11 +129,6 @@ fn load_resources(
            FROM booking.availability_exceptions e
            WHERE e.organization_id = res.organization_id AND (e.resource_id IS NULL OR e.resource_id = res.id)
              AND e.during && tstzrange($4, $5)) x ON true
-         LEFT JOIN LATERAL (
-           SELECT array_agg(b.starts_at) AS starts, array_agg(b.ends_at) AS ends, array_agg(b.seats) AS seats
-           FROM booking.bookings b
-           WHERE $8 AND b.resource_id = res.id AND b.status IN ('pending', 'approved')
-             AND b.ends_at > res.bookings_after AND b.starts_at < $7) bk ON true
          ORDER BY ids.ord",
         &[
             ids.to_vec().into(),
@@ -145,15 +136,9 @@ fn load_resources(
             caller_bypasses_rls().into(),
             from_unix(hours.start).into(),
             from_unix(hours.end).into(),
-            from_unix(span.start).into(),
-            // The end bound is a Param, not computed per booking: widened by the longest reach
-            // any buffers can have (2 × 1440 minutes); the engine ignores what lies beyond.
-            from_unix(span.end + 2 * MICROS_PER_DAY).into(),
-            bookings.is_some().into(),
         ],
     );
     let mut schedules = Vec::with_capacity(ids.len());
-    let mut all_bookings = Vec::with_capacity(ids.len());
     for row in rows {
         let id = row.get::<Uuid>(1).unwrap().unwrap();
         if !row.get::<bool>(2).unwrap().unwrap() {
@@ -180,9 +165,8 @@ fn load_resources(
             max_advance_days: get_i64(10),
             now: to_unix(row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(), "now()"),
         });
-        all_bookings.push(bookings_from(&row, 20));
     }
-    (schedules, bookings.map(|_| all_bookings))
+    schedules
 }
 
 /// The values of an array column (none for NULL, as array_agg gives over no rows).
@@ -222,17 +206,10 @@ fn hours_from(row: &SpiHeapTupleData, first: usize) -> (Vec<WeeklyRule>, Vec<Exc
     (rules, exceptions)
 }
 
-/// The bookings from the three columns starting at `first`: starts, ends and seats.
-fn bookings_from(row: &SpiHeapTupleData, first: usize) -> Vec<Booking> {
-    let starts = values::<TimestampWithTimeZone>(row, first);
-    let ends = values::<TimestampWithTimeZone>(row, first + 1);
-    let seats = values::<i32>(row, first + 2);
-    (0..starts.len())
-        .map(|i| Booking {
-            during: Interval::new(to_unix(starts[i], "a booking"), to_unix(ends[i], "a booking")),
-            seats: seats[i],
-        })
-        .collect()
+/// A resource's time-holding bookings that can touch `span` once its buffers are counted.
+fn bookings_of(schedule: &Schedule, span: Interval) -> Vec<Booking> {
+    let reach = schedule.resource.buffer_before + schedule.resource.buffer_after;
+    holding_bookings(schedule.id, span.start - reach, span.end + reach)
 }
 
 /// An organization's own hours (its rules, its organization-wide exceptions touching `hours`)
@@ -264,41 +241,6 @@ fn load_organization_hours(client: &SpiClient, organization_id: Uuid, hours: Int
     };
     let (rules, exceptions) = hours_from(&row, 2);
     (row.get::<String>(1).unwrap().unwrap(), rules, exceptions)
-}
-
-/// For each resource (in order): its time-holding bookings that can touch `span` once buffers
-/// of up to `reach` are counted.
-fn load_bookings(client: &SpiClient, ids: &[Uuid], span: Interval, reach: i64) -> Vec<Vec<Booking>> {
-    let mut bookings: Vec<Vec<Booking>> = ids.iter().map(|_| vec![]).collect();
-    // One row per resource with its bookings as arrays: a resource can have thousands in a
-    // window, and arrays of fixed-size values convert much faster than as many rows.
-    let rows = query(
-        client,
-        "SELECT t.ord::int4, array_agg(b.starts_at), array_agg(b.ends_at), array_agg(b.seats)
-         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(res, ord)
-         JOIN booking.bookings b
-           ON b.resource_id = t.res AND b.status IN ('pending', 'approved') AND b.ends_at > $2 AND b.starts_at < $3
-         GROUP BY t.ord",
-        &[ids.to_vec().into(), from_unix(span.start - reach).into(), from_unix(span.end + reach).into()],
-    );
-    for r in rows {
-        let starts = r.get::<Array<TimestampWithTimeZone>>(2).unwrap().unwrap();
-        let ends = r.get::<Array<TimestampWithTimeZone>>(3).unwrap().unwrap();
-        let seats = r.get::<Array<i32>>(4).unwrap().unwrap();
-        bookings[r.get::<i32>(1).unwrap().unwrap() as usize - 1] = starts
-            .iter()
-            .zip(ends.iter())
-            .zip(seats.iter())
-            .map(|((start, end), seats)| Booking {
-                during: Interval::new(
-                    to_unix(start.expect("a start"), "a booking"),
-                    to_unix(end.expect("an end"), "a booking"),
-                ),
-                seats: seats.expect("seats"),
-            })
-            .collect();
-    }
-    bookings
 }
 
 /// The request with notice and horizon resolved against now.
@@ -341,13 +283,9 @@ struct Pool {
 
 impl Pool {
     fn load(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>, window: Interval, duration: i64, seats: i32, size: Size) -> Pool {
-        // The bookings come with the resources when the window cannot hold too many candidates
-        // whatever the grid (at least a minute); a longer window is checked before they are read.
-        let short = window.end - window.start < availability::MAX_CANDIDATES * MICROS_PER_MINUTE;
-        let with_bookings = size != Size::Search && short;
-        let (schedules, bookings) =
-            load_resources(client, ids, service_id, hours_span(window), with_bookings.then_some(window));
+        let schedules = load_resources(client, ids, service_id, hours_span(window));
         let requests: Vec<Request> = schedules.iter().map(|s| request(s, window, duration, seats)).collect();
+        // Checked before any booking is read, so that a window too long is refused at once.
         if size == Size::SlotList {
             for (s, req) in schedules.iter().zip(&requests) {
                 availability::validate_request(s.resource.slot_interval, req).unwrap_or_else(|e| engine_error(e));
@@ -356,9 +294,9 @@ impl Pool {
         } else if size == Size::OneBooking {
             availability::validate_request(None, &requests[0]).unwrap_or_else(|e| engine_error(e));
         }
-        let mut pool = Pool { schedules, requests, bookings };
-        if pool.bookings.is_none() && size != Size::Search {
-            pool.bookings = Some(pool.bookings_for(client, window));
+        let mut pool = Pool { schedules, requests, bookings: None };
+        if size != Size::Search {
+            pool.bookings = Some(pool.bookings_for(window));
         }
         pool
     }
@@ -371,17 +309,9 @@ impl Pool {
         Pool::members_of(&self.schedules, &self.requests)
     }
 
-    fn ids(&self) -> Vec<Uuid> {
-        self.schedules.iter().map(|s| s.id).collect()
-    }
-
-    /// The longest reach of a booking's buffers across the pool.
-    fn reach(&self) -> i64 {
-        self.schedules.iter().map(|s| s.resource.buffer_before + s.resource.buffer_after).max().unwrap_or(0)
-    }
-
-    fn bookings_for(&self, client: &SpiClient, span: Interval) -> Vec<Vec<Booking>> {
-        load_bookings(client, &self.ids(), span, self.reach())
+    /// Each resource's time-holding bookings that can touch `span`.
+    fn bookings_for(&self, span: Interval) -> Vec<Vec<Booking>> {
+        self.schedules.iter().map(|s| bookings_of(s, span)).collect()
     }
 }
 
@@ -433,79 +363,88 @@ fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)
     })
 }
 
-/// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
-/// `p_seats` could start. See the README's "Availability" section for the exact semantics.
-///
-/// Postgres enters a set-returning function once per row it returns, and each entry into a
-/// function with settings (a pinned search_path) saves and restores them: costlier than
-/// computing the slots. So this function runs as the caller with no settings and no SQL; the
-/// work (reading what the caller may not see) is one call of the SECURITY DEFINER
-/// `available_slot_starts`, found by its schema-qualified name and exact argument types.
-#[pg_extern(stable)]
-pub fn get_available_slots(
-    p_resource_id: Option<Uuid>,
-    p_start: Option<TimestampWithTimeZone>,
-    p_end: Option<TimestampWithTimeZone>,
-    p_duration_minutes: default!(Option<i32>, 60),
-    p_service_id: default!(Option<Uuid>, "NULL"),
-    p_seats: default!(Option<i32>, 1),
-) -> TableIterator<'static, (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone))> {
-    fn arg<T>(value: Option<T>) -> Arg<T> {
-        value.map_or(Arg::Null, Arg::Value)
+/// Returns a set-returning function's rows in materialize mode: the function fills one
+/// tuplestore in a single call. pgrx's TableIterator returns one row per call (ValuePerCall),
+/// and Postgres entering a SECURITY DEFINER function with settings saves and restores those
+/// settings every time: for a few hundred slots, that cost more than computing them.
+fn materialize<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, rows: impl IntoIterator<Item = [pg_sys::Datum; N]>) {
+    // SAFETY: fcinfo is the call's own; InitMaterializedSRF checks that the caller accepts a
+    // tuplestore (raising an ERROR otherwise) and sets setResult and setDesc, whose tuple
+    // descriptor has the function's N columns (its RETURNS TABLE); the values are by-value
+    // datums or were made in the current memory context, and tuplestore_putvalues copies them.
+    unsafe {
+        pg_sys::InitMaterializedSRF(fcinfo, 0);
+        let rsinfo = (*fcinfo).resultinfo.cast::<pg_sys::ReturnSetInfo>();
+        let mut nulls = [false; N];
+        for mut values in rows {
+            pg_sys::tuplestore_putvalues((*rsinfo).setResult, (*rsinfo).setDesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        }
     }
-    let starts: Vec<TimestampWithTimeZone> = fn_call(
-        "booking.available_slot_starts",
-        &[&arg(p_resource_id), &arg(p_start), &arg(p_end), &arg(p_duration_minutes), &arg(p_service_id), &arg(p_seats)],
-    )
-    .expect("calling booking.available_slot_starts")
-    .unwrap_or_default();
-    // available_slot_starts refused a NULL duration, so there is one.
-    let duration = p_duration_minutes.unwrap_or_default() as i64 * MICROS_PER_MINUTE;
-    TableIterator::new(starts.into_iter().map(move |s| (s, from_unix(to_unix(s, "a slot") + duration))))
 }
 
-/// The starts of the free slots `get_available_slots` lists, as one array (one call of this
-/// SECURITY DEFINER function per request, not one per row).
-#[pg_extern(stable, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-pub fn available_slot_starts(
+fn timestamptz_datum(unix_micros: i64) -> pg_sys::Datum {
+    pg_sys::Datum::from(unix_micros - PG_EPOCH_MICROS)
+}
+
+/// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
+/// `p_seats` could start. See the README's "Availability" section for the exact semantics.
+/// Runs as the owner to count every booking (it returns times only) and checks itself that the
+/// caller may see the resource. Its SQL declaration is written out because it returns its rows
+/// in materialize mode (see `materialize`).
+#[pg_extern(sql = r#"
+CREATE FUNCTION booking."get_available_slots"(
+  "p_resource_id" uuid, "p_start" timestamptz, "p_end" timestamptz,
+  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
+) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz)
+STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+"#)]
+pub fn get_available_slots(
     p_resource_id: Option<Uuid>,
     p_start: Option<TimestampWithTimeZone>,
     p_end: Option<TimestampWithTimeZone>,
     p_duration_minutes: Option<i32>,
     p_service_id: Option<Uuid>,
     p_seats: Option<i32>,
-) -> Vec<TimestampWithTimeZone> {
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
     let resource_id = required(p_resource_id, "p_resource_id");
     let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
     let slots = pool_slots(&[resource_id], p_service_id, args).pop().unwrap();
-    slots.into_iter().map(|s| from_unix(s.start)).collect()
+    materialize(fcinfo, slots.iter().map(|s| [timestamptz_datum(s.start), timestamptz_datum(s.end)]));
 }
 
 /// The slots in which at least one of the resources is free ("any free microscope"), with the
 /// free ones in the order they were listed. Same parameters and semantics as
-/// get_available_slots, for each resource on its own grid.
-#[pg_extern(stable, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+/// get_available_slots, for each resource on its own grid. Rows in materialize mode, like
+/// get_available_slots.
+#[pg_extern(sql = r#"
+CREATE FUNCTION booking."get_available_slots_any"(
+  "p_resource_ids" uuid[], "p_start" timestamptz, "p_end" timestamptz,
+  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
+) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz, "resource_ids" uuid[])
+STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+"#)]
 pub fn get_available_slots_any(
     p_resource_ids: Option<Vec<Option<Uuid>>>,
     p_start: Option<TimestampWithTimeZone>,
     p_end: Option<TimestampWithTimeZone>,
-    p_duration_minutes: default!(Option<i32>, 60),
-    p_service_id: default!(Option<Uuid>, "NULL"),
-    p_seats: default!(Option<i32>, 1),
-) -> TableIterator<
-    'static,
-    (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone), name!(resource_ids, Vec<Uuid>)),
-> {
+    p_duration_minutes: Option<i32>,
+    p_service_id: Option<Uuid>,
+    p_seats: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) {
     let ids = pool_ids(p_resource_ids);
     let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
     let merged = availability::merge_pool_slots(&pool_slots(&ids, p_service_id, args));
-    TableIterator::new(
-        merged
-            .into_iter()
-            .map(move |(s, free)| (from_unix(s.start), from_unix(s.end), free.into_iter().map(|i| ids[i]).collect())),
-    )
+    materialize(
+        fcinfo,
+        merged.into_iter().map(|(s, free)| {
+            let free: Vec<Uuid> = free.into_iter().map(|i| ids[i]).collect();
+            [timestamptz_datum(s.start), timestamptz_datum(s.end), free.into_datum().expect("an array")]
+        }),
+    );
 }
 
 /// The earliest free slot among the resources within `p_within` of `p_after`, and which
@@ -542,7 +481,7 @@ pub fn find_next_slot(
         }
         let pool = Pool::load(client, &ids, None, window, duration, seats, Size::Search);
         let members = pool.members();
-        availability::next_slot(&members, |span| pool.bookings_for(client, span)).unwrap_or_else(|e| engine_error(e))
+        availability::next_slot(&members, |span| pool.bookings_for(span)).unwrap_or_else(|e| engine_error(e))
     });
     TableIterator::new(found.map(|(s, i)| (from_unix(s.start), from_unix(s.end), ids[i])))
 }
@@ -621,7 +560,7 @@ pub fn open_periods(
     let periods = Spi::connect(|client| {
         let resource = match p_resource_id {
             Some(resource_id) => {
-                let (mut schedules, _) = load_resources(client, &[resource_id], None, around, None);
+                let mut schedules = load_resources(client, &[resource_id], None, around);
                 let schedule = schedules.pop().unwrap();
                 if schedule.organization_id != organization_id {
                     invalid_parameter(format!("resource {resource_id} does not belong to organization {organization_id}"));

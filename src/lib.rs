@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 mod aggregates;
 mod availability;
 mod errors;
+mod holding_bookings;
 mod status;
 mod time_zone;
 

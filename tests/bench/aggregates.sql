@@ -142,4 +142,4 @@ GROUP BY r.case_name, o.first ORDER BY o.first;
 
 -- The daily usage view for a month of the 50 resources, as a dashboard reads it.
 SELECT round(median_ms::numeric) AS "resource_daily_usage, March 2031, 50 resources: median ms", result AS "days"
-FROM bench.time_query($q$SELECT count(d.*) FROM (SELECT * FROM booking.resource_daily_usage WHERE day BETWEEN '2031-03-01' AND '2031-03-31') d$q$, 3);
+FROM bench.time_queries(ARRAY[$q$SELECT count(d.*) FROM (SELECT * FROM booking.resource_daily_usage WHERE day BETWEEN '2031-03-01' AND '2031-03-31') d$q$], 3);

@@ -89,23 +89,38 @@ LANGUAGE sql STABLE AS $$
   LIMIT 1
 $$;
 
--- Median and mean milliseconds of p_runs executions of p_sql (after one warm-up run), and the
--- value the query returned (a row count, to check the variants agree).
-CREATE FUNCTION bench.time_query(p_sql text, p_runs int)
-RETURNS TABLE (median_ms float8, mean_ms float8, result bigint)
+-- Median and mean milliseconds of p_runs executions of each query of p_sqls (after one warm-up
+-- run each), and the value each returned (a row count, to check the variants agree). The
+-- queries take turns, run after run, so that all of them meet the same load on a shared
+-- machine. Where p_index_only[i] is true, query i is planned with sequential and bitmap scans
+-- disabled (set outside the timing): the floor is defined as an index scan.
+CREATE FUNCTION bench.time_queries(p_sqls text[], p_runs int, p_index_only boolean[] DEFAULT '{}')
+RETURNS TABLE (query_index int, median_ms float8, mean_ms float8, result bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  t0    timestamptz;
-  times float8[] := '{}';
-  n     bigint;
+  t0      timestamptz;
+  times   float8[] := array_fill(NULL::float8, ARRAY[cardinality(p_sqls), p_runs]);
+  results bigint[] := '{}';
+  n       bigint;
 BEGIN
-  EXECUTE p_sql INTO n;
-  FOR i IN 1..p_runs LOOP
-    t0 := clock_timestamp();
-    EXECUTE p_sql INTO n;
-    times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;
+  FOR run IN 0..p_runs LOOP
+    FOR q IN 1..cardinality(p_sqls) LOOP
+      PERFORM set_config('enable_seqscan', CASE WHEN coalesce(p_index_only[q], false) THEN 'off' ELSE 'on' END, true),
+              set_config('enable_bitmapscan', CASE WHEN coalesce(p_index_only[q], false) THEN 'off' ELSE 'on' END, true);
+      t0 := clock_timestamp();
+      EXECUTE p_sqls[q] INTO n;
+      IF run = 0 THEN
+        results := results || n;
+      ELSE
+        times[q][run] := extract(epoch FROM clock_timestamp() - t0) * 1000;
+      END IF;
+    END LOOP;
   END LOOP;
-  RETURN QUERY SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x), avg(x), n FROM unnest(times) x;
+  PERFORM set_config('enable_seqscan', 'on', true), set_config('enable_bitmapscan', 'on', true);
+  RETURN QUERY
+    SELECT q, percentile_cont(0.5) WITHIN GROUP (ORDER BY times[q][r]), avg(times[q][r]), results[q]
+    FROM generate_series(1, cardinality(p_sqls)) q, generate_series(1, p_runs) r
+    GROUP BY q ORDER BY q;
 END $$;
 
 -- The two writers the concurrent benchmark compares ('book': booking.book(); 'insert': a bare
@@ -144,7 +159,8 @@ GRANT USAGE ON SCHEMA bench TO authenticated;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA bench TO authenticated;
 
 -- The floor for a slot list: read the same bookings the way the engine does (an index scan by
--- resource and time) and emit as many rows as the native function returns; nothing computed.
+-- resource and time: run it with p_index_only, which makes it the index-only scan of the index
+-- the engine reads) and emit as many rows as the native function returns; nothing computed.
 CREATE FUNCTION bench.floor_query(p_resource uuid, p_start timestamptz, p_end timestamptz, p_rows bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT format('SELECT count(*) FROM (SELECT count(*) AS n FROM booking.bookings

@@ -1,6 +1,7 @@
 -- The benchmark's read side: each native function against the plain-SQL way (and, for the
 -- slot list, against the floor: an index scan of the same bookings plus emitting as many rows),
--- on the dataset of dataset.sql. Medians of many calls, measured inside the server.
+-- on the dataset of dataset.sql. Medians of many calls, measured inside the server, the
+-- variants of a case taking turns (bench.time_queries).
 \set ON_ERROR_STOP on
 \pset footer off
 \set studio '''b0000000-0000-4000-a001-000000000001'''
@@ -14,12 +15,14 @@ SELECT array_agg(format('b0000000-0000-4000-a002-%s', lpad(n::text, 12, '0'))::u
 -- 1. One resource, 30 days, 15-minute grid, about 240 bookings.
 SELECT count(*) AS studio_rows FROM booking.get_available_slots(:studio, :month_start, :month_end, 60) \gset
 INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
-SELECT 'studio: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :studio) || ' bookings', v, t.*
-FROM (VALUES
-  ('native get_available_slots', format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end)),
-  ('plain SQL with multiranges', format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end)),
-  ('floor: index scan + as many rows', bench.floor_query(:studio, :month_start, :month_end, :studio_rows))
-) AS q(v, sql), bench.time_query(q.sql, 300) t;
+SELECT 'studio: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :studio) || ' bookings',
+       v[t.query_index], t.median_ms, t.mean_ms, t.result
+FROM (SELECT ARRAY['native get_available_slots', 'plain SQL with multiranges', 'floor: index-only scan + as many rows'] AS v) x,
+     bench.time_queries(ARRAY[format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
+                              format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
+                              bench.floor_query(:studio, :month_start, :month_end, :studio_rows)],
+                        300, ARRAY[false, false, true]) t
+ORDER BY t.query_index;
 INSERT INTO agreement
 SELECT 'studio', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
                                  format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end));
@@ -27,15 +30,18 @@ SELECT 'studio', bench.same_rows(format('SELECT * FROM booking.get_available_slo
 -- 2. A pool of 50 resources over 7 days.
 SELECT count(*) AS pool_bookings FROM booking.bookings b WHERE b.resource_id = ANY (:'pool'::uuid[]) \gset
 INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
-SELECT format(c, :pool_bookings), v, t.*
+SELECT format(c, :pool_bookings), v, t.median_ms, t.mean_ms, t.result
 FROM (VALUES
-  ('pool of 50, 7 days, %s bookings: any free', 'native get_available_slots_any', format('SELECT count(*) FROM booking.get_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool')),
-  ('pool of 50, 7 days, %s bookings: any free', 'plain SQL: each resource''s slots, grouped', format('SELECT count(*) FROM bench.sql_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool')),
-  ('pool of 50: next slot from Monday 08:00 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool')),
-  ('pool of 50: next slot from Monday 08:00 (90 days)', 'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool')),
-  ('pool of 50: next slot from Saturday 19:30 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool')),
-  ('pool of 50: next slot from Saturday 19:30 (90 days)', 'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool'))
-) AS q(c, v, sql), bench.time_query(q.sql, 30) t;
+  ('pool of 50, 7 days, %s bookings: any free', 'native get_available_slots_any', format('SELECT count(*) FROM booking.get_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool'),
+   'plain SQL: each resource''s slots, grouped', format('SELECT count(*) FROM bench.sql_available_slots_any(%L, ''2031-01-06 00:00 Europe/Paris'', ''2031-01-13 00:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Monday 08:00 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool'),
+   'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-06 08:00 Europe/Paris'', 60)', :'pool')),
+  ('pool of 50: next slot from Saturday 19:30 (90 days)', 'native find_next_slot', format('SELECT count(*) FROM booking.find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool'),
+   'plain SQL: every slot, the first kept', format('SELECT count(*) FROM bench.sql_find_next_slot(%L, ''2031-01-11 19:30 Europe/Paris'', 60)', :'pool'))
+) AS q(c, native, native_sql, plain, plain_sql)
+CROSS JOIN LATERAL (SELECT ARRAY[q.native, q.plain] AS names) n
+CROSS JOIN LATERAL bench.time_queries(ARRAY[q.native_sql, q.plain_sql], 30) t
+CROSS JOIN LATERAL (SELECT n.names[t.query_index] AS v) x;
 INSERT INTO agreement
 SELECT c, bench.same_rows(format('SELECT * FROM booking.%s(%s)', native, args), format('SELECT * FROM bench.%s(%s)', plain, args))
 FROM (VALUES
@@ -48,12 +54,14 @@ FROM (VALUES
 -- 3. 30 days on a resource with 10 000 bookings (capacity 150, asking for 100 seats).
 SELECT count(*) AS hall_rows FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100) \gset
 INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
-SELECT 'hall: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :hall) || ' bookings, 100 of 150 seats', v, t.*
-FROM (VALUES
-  ('native get_available_slots', format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end)),
-  ('plain SQL with multiranges', format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end)),
-  ('floor: index scan + as many rows', bench.floor_query(:hall, :month_start, :month_end, :hall_rows))
-) AS q(v, sql), bench.time_query(q.sql, 30) t;
+SELECT 'hall: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :hall) || ' bookings, 100 of 150 seats',
+       v[t.query_index], t.median_ms, t.mean_ms, t.result
+FROM (SELECT ARRAY['native get_available_slots', 'plain SQL with multiranges', 'floor: index-only scan + as many rows'] AS v) x,
+     bench.time_queries(ARRAY[format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end),
+                              format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end),
+                              bench.floor_query(:hall, :month_start, :month_end, :hall_rows)],
+                        30, ARRAY[false, false, true]) t
+ORDER BY t.query_index;
 INSERT INTO agreement
 SELECT 'hall', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end),
                                format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end));

@@ -104,7 +104,7 @@ export function apiFunctions() {
 // Not RPCs: helpers that row-level security policies, triggers and the RPCs themselves call as
 // the caller, so the API roles must be able to execute them; PostgREST lists them all the same.
 export const INTERNAL_HELPERS = ['is_bulk_load', 'is_privileged', 'actor_id', 'check_text_argument', 'check_json_object',
-  'notification_owner', 'require_privileged', 'available_slot_starts']
+  'notification_owner', 'require_privileged']
 
 // Fixture ids.
 export const LAB = '00000000-0000-4000-a000-000000000001'
