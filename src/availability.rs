@@ -23,7 +23,7 @@ use crate::errors::invalid_parameter;
 use crate::holding_bookings::holding_bookings;
 
 /// Microseconds from the Unix epoch to Postgres's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+pub(crate) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const MICROS_PER_DAY: i64 = availability::MICROS_PER_DAY;
 
 fn to_unix(t: TimestampWithTimeZone, what: &str) -> i64 {
@@ -206,12 +206,6 @@ fn hours_from(row: &SpiHeapTupleData, first: usize) -> (Vec<WeeklyRule>, Vec<Exc
     (rules, exceptions)
 }
 
-/// A resource's time-holding bookings that can touch `span` once its buffers are counted.
-fn bookings_of(schedule: &Schedule, span: Interval) -> Vec<Booking> {
-    let reach = schedule.resource.buffer_before + schedule.resource.buffer_after;
-    holding_bookings(schedule.id, span.start - reach, span.end + reach)
-}
-
 /// An organization's own hours (its rules, its organization-wide exceptions touching `hours`)
 /// and time zone, if the caller may see it.
 fn load_organization_hours(client: &SpiClient, organization_id: Uuid, hours: Interval) -> (String, Vec<WeeklyRule>, Vec<Exception>) {
@@ -309,9 +303,18 @@ impl Pool {
         Pool::members_of(&self.schedules, &self.requests)
     }
 
-    /// Each resource's time-holding bookings that can touch `span`.
+    /// Each resource's time-holding bookings that can touch `span` once its buffers are
+    /// counted.
     fn bookings_for(&self, span: Interval) -> Vec<Vec<Booking>> {
-        self.schedules.iter().map(|s| bookings_of(s, span)).collect()
+        let requests: Vec<(Uuid, i64, i64)> = self
+            .schedules
+            .iter()
+            .map(|s| {
+                let reach = s.resource.buffer_before + s.resource.buffer_after;
+                (s.id, span.start - reach, span.end + reach)
+            })
+            .collect();
+        holding_bookings(&requests)
     }
 }
 
@@ -383,7 +386,7 @@ fn materialize<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, rows: impl Into
 }
 
 fn timestamptz_datum(unix_micros: i64) -> pg_sys::Datum {
-    pg_sys::Datum::from(unix_micros - PG_EPOCH_MICROS)
+    from_unix(unix_micros).into_datum().expect("a timestamptz")
 }
 
 /// The free slots of a resource in a window: where a booking of `p_duration_minutes` and

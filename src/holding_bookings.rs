@@ -18,10 +18,9 @@
 use booking_core::availability::{Booking, Interval};
 use pgrx::pg_sys;
 use pgrx::{PgTupleDesc, Uuid};
-use std::ffi::CStr;
 
-/// Microseconds from the Unix epoch to Postgres's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+use crate::availability::PG_EPOCH_MICROS;
+use std::ffi::CStr;
 
 // What pgrx's bindings leave out (storage/predicate.h, access/xact.h); the same in 15 to 18.
 extern "C-unwind" {
@@ -70,10 +69,11 @@ unsafe fn column_offsets(index: pg_sys::Relation) -> [usize; 4] {
     offsets
 }
 
-/// The holding bookings (pending or approved) of `resource` that end after `after` and start
-/// before `before` (Unix microseconds), in the order of their ends.
-pub fn holding_bookings(resource: Uuid, after: i64, before: i64) -> Vec<Booking> {
-    let mut bookings = Vec::new();
+/// For each `(resource, after, before)`, in order: the holding bookings (pending or approved)
+/// of the resource that end after `after` and start before `before` (Unix microseconds), in
+/// the order of their ends. The relations are opened and the scan begun once for all of them.
+pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
+    let mut all = Vec::with_capacity(requests.len());
     // SAFETY: this follows nodeIndexonlyscan.c's IndexOnlyNext. Every pointer comes from
     // Postgres and is used while the scan is open; the index's columns are checked to be
     // (uuid, timestamptz, timestamptz, int4) before any value is read as such; an ERROR raised
@@ -96,70 +96,74 @@ pub fn holding_bookings(resource: Uuid, after: i64, before: i64) -> Vec<Booking>
         let scan = pg_sys::index_beginscan(heap, index, snapshot, std::ptr::null_mut(), 2, 0);
         (*scan).xs_want_itup = true;
 
-        let mut uuid = *resource.as_bytes();
-        let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
-        pg_sys::ScanKeyInit(
-            &mut keys[0],
-            1,
-            pg_sys::BTEqualStrategyNumber as _,
-            pg_sys::Oid::from(pg_sys::F_UUID_EQ),
-            pg_sys::Datum::from(uuid.as_mut_ptr()),
-        );
-        pg_sys::ScanKeyInit(
-            &mut keys[1],
-            2,
-            pg_sys::BTGreaterStrategyNumber as _,
-            pg_sys::Oid::from(pg_sys::F_TIMESTAMPTZ_GT),
-            pg_sys::Datum::from(after - PG_EPOCH_MICROS),
-        );
-        pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
-
         let heap_slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
         let mut vm_buffer: pg_sys::Buffer = pg_sys::InvalidBuffer as _;
         let mut values = [pg_sys::Datum::from(0); 4];
         let mut nulls = [false; 4];
-        loop {
-            let tid = pg_sys::index_getnext_tid(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tid.is_null() {
-                break;
-            }
-            pgrx::check_for_interrupts!();
-            let block = ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32;
-            let all_visible =
-                pg_sys::visibilitymap_get_status(heap, block, &mut vm_buffer) as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0;
-            if all_visible {
-                if serializable {
-                    // Not visiting the heap: lock the page as if it had been read.
-                    pg_sys::ffi::pg_guard_ffi_boundary(|| PredicateLockPage(heap, block, snapshot));
+        for &(resource, after, before) in requests {
+            let mut bookings = Vec::new();
+            let mut uuid = *resource.as_bytes();
+            let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
+            pg_sys::ScanKeyInit(
+                &mut keys[0],
+                1,
+                pg_sys::BTEqualStrategyNumber as _,
+                pg_sys::Oid::from(pg_sys::F_UUID_EQ),
+                pg_sys::Datum::from(uuid.as_mut_ptr()),
+            );
+            pg_sys::ScanKeyInit(
+                &mut keys[1],
+                2,
+                pg_sys::BTGreaterStrategyNumber as _,
+                pg_sys::Oid::from(pg_sys::F_TIMESTAMPTZ_GT),
+                pg_sys::Datum::from(after - PG_EPOCH_MICROS),
+            );
+            pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
+
+            loop {
+                let tid = pg_sys::index_getnext_tid(scan, pg_sys::ScanDirection::ForwardScanDirection);
+                if tid.is_null() {
+                    break;
                 }
-            } else {
-                if !pg_sys::index_fetch_heap(scan, heap_slot) {
-                    continue; // no version of this booking is visible to the snapshot
+                pgrx::check_for_interrupts!();
+                let block = ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32;
+                let all_visible =
+                    pg_sys::visibilitymap_get_status(heap, block, &mut vm_buffer) as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0;
+                if all_visible {
+                    if serializable {
+                        // Not visiting the heap: lock the page as if it had been read.
+                        pg_sys::ffi::pg_guard_ffi_boundary(|| PredicateLockPage(heap, block, snapshot));
+                    }
+                } else {
+                    if !pg_sys::index_fetch_heap(scan, heap_slot) {
+                        continue; // no version of this booking is visible to the snapshot
+                    }
+                    pg_sys::ExecClearTuple(heap_slot);
                 }
-                pg_sys::ExecClearTuple(heap_slot);
-            }
-            let itup = (*scan).xs_itup;
-            let (end, start, seats) = if (*itup).t_info as u32 & pg_sys::INDEX_NULL_MASK == 0 {
-                // Fixed-size columns and no NULL: each at its offset (what index_getattr's
-                // cached offsets do, without a call per row into Postgres).
-                let data = itup.cast::<u8>();
-                (
-                    data.add(offsets[1]).cast::<i64>().read_unaligned(),
-                    data.add(offsets[2]).cast::<i64>().read_unaligned(),
-                    data.add(offsets[3]).cast::<i32>().read_unaligned(),
-                )
-            } else {
-                // (The columns are NOT NULL in the table: not reached, but read safely.)
-                pg_sys::index_deform_tuple(itup, (*scan).xs_itupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                if nulls[1..].contains(&true) {
-                    continue;
+                let itup = (*scan).xs_itup;
+                let (end, start, seats) = if (*itup).t_info as u32 & pg_sys::INDEX_NULL_MASK == 0 {
+                    // Fixed-size columns and no NULL: each at its offset (what index_getattr's
+                    // cached offsets do, without a call per row into Postgres).
+                    let data = itup.cast::<u8>();
+                    (
+                        data.add(offsets[1]).cast::<i64>().read_unaligned(),
+                        data.add(offsets[2]).cast::<i64>().read_unaligned(),
+                        data.add(offsets[3]).cast::<i32>().read_unaligned(),
+                    )
+                } else {
+                    // (The columns are NOT NULL in the table: not reached, but read safely.)
+                    pg_sys::index_deform_tuple(itup, (*scan).xs_itupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                    if nulls[1..].contains(&true) {
+                        continue;
+                    }
+                    (values[1].value() as i64, values[2].value() as i64, values[3].value() as i32)
+                };
+                let (start, end) = (start + PG_EPOCH_MICROS, end + PG_EPOCH_MICROS);
+                if start < before {
+                    bookings.push(Booking { during: Interval::new(start, end), seats });
                 }
-                (values[1].value() as i64, values[2].value() as i64, values[3].value() as i32)
-            };
-            let (start, end) = (start + PG_EPOCH_MICROS, end + PG_EPOCH_MICROS);
-            if start < before {
-                bookings.push(Booking { during: Interval::new(start, end), seats });
             }
+            all.push(bookings);
         }
         if vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
             pg_sys::ReleaseBuffer(vm_buffer);
@@ -170,5 +174,5 @@ pub fn holding_bookings(resource: Uuid, after: i64, before: i64) -> Vec<Booking>
         pg_sys::index_close(index, pg_sys::NoLock as _);
         pg_sys::table_close(heap, pg_sys::NoLock as _);
     }
-    bookings
+    all
 }

@@ -37,15 +37,11 @@ SELECT '00000000-0000-4000-a0f0-000000000001', '00000000-0000-4000-a0f0-00000000
 FROM base, generate_series(0, 71) h WHERE h % 4 <> 1;
 ";
 
-fn window() -> &'static str {
-    "date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '5 days'"
-}
+/// The three booked days.
+const WINDOW: &str = "date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '5 days'";
 
 fn slots(c: &mut impl postgres::GenericClient, resource: &str, function: &str) -> Vec<String> {
-    let sql = format!(
-        "SELECT slot_start::text FROM {function}('{resource}', {}, 60) ORDER BY 1",
-        window()
-    );
+    let sql = format!("SELECT slot_start::text FROM {function}('{resource}', {WINDOW}, 60) ORDER BY 1");
     c.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
 }
 
