@@ -9,7 +9,7 @@
 
 -- Longest message, notification type and reason accepted, and the largest metadata / values
 -- document: bounded so that a careless client cannot fill the tables with one call.
-CREATE FUNCTION booking.check_text_argument(p_name text, p_value text, p_max_length integer) RETURNS text
+CREATE FUNCTION booking_internal.check_text_argument(p_name text, p_value text, p_max_length integer) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -23,7 +23,7 @@ BEGIN
   RETURN p_value;
 END $$;
 
-CREATE FUNCTION booking.check_json_object(p_name text, p_value jsonb) RETURNS jsonb
+CREATE FUNCTION booking_internal.check_json_object(p_name text, p_value jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -42,7 +42,7 @@ END $$;
 
 -- The user whose notifications a call reads or marks: the caller (p_user_id NULL or the caller's
 -- own id), or, for a role that bypasses row-level security (service_role), the user named.
-CREATE FUNCTION booking.notification_owner(p_user_id text) RETURNS text
+CREATE FUNCTION booking_internal.notification_owner(p_user_id text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -54,13 +54,13 @@ BEGIN
     IF v_caller IS NOT NULL THEN
       RETURN v_caller;
     END IF;
-    IF booking.is_privileged() THEN
+    IF booking_internal.is_privileged() THEN
       RAISE EXCEPTION 'p_user_id is required when the call has no user (service_role)'
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RAISE EXCEPTION 'notifications need a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF booking.is_privileged() THEN
+  IF booking_internal.is_privileged() THEN
     RETURN v_asked;
   END IF;
   RAISE EXCEPTION 'you may only read and mark your own notifications'
@@ -81,13 +81,13 @@ AS $$
 DECLARE
   v_id       uuid := gen_random_uuid();
   v_now      timestamptz := now();
-  v_metadata jsonb := coalesce(booking.check_json_object('p_metadata', p_metadata), '{}'::jsonb);
+  v_metadata jsonb := coalesce(booking_internal.check_json_object('p_metadata', p_metadata), '{}'::jsonb);
   v_org      uuid;
   v_orgs     uuid[];
 BEGIN
-  PERFORM booking.check_text_argument('p_recipient_id', p_recipient_id, 200),
-          booking.check_text_argument('p_message', p_message, 4000),
-          booking.check_text_argument('p_notification_type', p_notification_type, 100);
+  PERFORM booking_internal.check_text_argument('p_recipient_id', p_recipient_id, 200),
+          booking_internal.check_text_argument('p_message', p_message, 4000),
+          booking_internal.check_text_argument('p_notification_type', p_notification_type, 100);
   IF v_metadata ? 'organization_id' THEN
     BEGIN
       v_org := (v_metadata ->> 'organization_id')::uuid;
@@ -96,7 +96,7 @@ BEGIN
     END;
   END IF;
 
-  IF booking.is_privileged() THEN
+  IF booking_internal.is_privileged() THEN
     IF v_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM booking.organizations WHERE id = v_org) THEN
       RAISE EXCEPTION 'unknown organization %', v_org USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -137,7 +137,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_user  text := booking.notification_owner(p_user_id);
+  v_user  text := booking_internal.notification_owner(p_user_id);
   v_count integer;
 BEGIN
   IF cardinality(p_notification_ids) > 1000 THEN
@@ -155,7 +155,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_user text := booking.notification_owner(p_user_id);
+  v_user text := booking_internal.notification_owner(p_user_id);
 BEGIN
   RETURN (SELECT count(*) FROM booking.notifications n WHERE n.recipient_id = v_user AND n.read_at IS NULL);
 END $$;
@@ -166,7 +166,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_user text := booking.notification_owner(p_user_id);
+  v_user text := booking_internal.notification_owner(p_user_id);
 BEGIN
   RETURN QUERY
     SELECT n.notification_type, count(*)
@@ -186,7 +186,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_user text := booking.notification_owner(p_user_id);
+  v_user text := booking_internal.notification_owner(p_user_id);
 BEGIN
   IF p_limit IS NULL OR p_limit < 1 OR p_limit > 100 THEN
     RAISE EXCEPTION 'p_limit must be between 1 and 100, not %', coalesce(p_limit::text, 'NULL')
@@ -241,12 +241,12 @@ DECLARE
   v_booker text;
   v_id     uuid;
 BEGIN
-  PERFORM booking.check_text_argument('p_entity_type', p_entity_type, 100),
-          booking.check_text_argument('p_action', p_action, 100),
-          booking.check_json_object('p_old_values', p_old_values),
-          booking.check_json_object('p_new_values', p_new_values);
+  PERFORM booking_internal.check_text_argument('p_entity_type', p_entity_type, 100),
+          booking_internal.check_text_argument('p_action', p_action, 100),
+          booking_internal.check_json_object('p_old_values', p_old_values),
+          booking_internal.check_json_object('p_new_values', p_new_values);
   IF p_reason IS NOT NULL THEN
-    PERFORM booking.check_text_argument('p_reason', p_reason, 4000);
+    PERFORM booking_internal.check_text_argument('p_reason', p_reason, 4000);
   END IF;
   IF p_entity_id IS NULL THEN
     RAISE EXCEPTION 'p_entity_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';

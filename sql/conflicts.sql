@@ -36,7 +36,7 @@ BEGIN
     RAISE EXCEPTION 'the window is longer than 366 days' USING ERRCODE = 'invalid_parameter_value',
       HINT = 'Detect a year at a time.';
   END IF;
-  IF NOT booking.is_privileged() THEN
+  IF NOT booking_internal.is_privileged() THEN
     IF booking.current_user_id() IS NULL THEN
       RAISE EXCEPTION 'detecting conflicts needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -165,9 +165,9 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Statuses: open, investigating, resolved, ignored.';
   END IF;
   IF v_closed OR p_resolution IS NOT NULL THEN
-    PERFORM booking.check_text_argument('p_resolution', p_resolution, 4000);
+    PERFORM booking_internal.check_text_argument('p_resolution', p_resolution, 4000);
   END IF;
-  IF booking.current_user_id() IS NULL AND NOT booking.is_privileged() THEN
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
     RAISE EXCEPTION 'resolving conflicts needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
   -- Row-level security shows a conflict to its organization's staff only.
@@ -178,7 +178,7 @@ BEGIN
   UPDATE booking.conflicts
   SET status = p_status,
       resolution = coalesce(p_resolution, resolution),
-      resolved_by = CASE WHEN v_closed THEN booking.actor_id() END,
+      resolved_by = CASE WHEN v_closed THEN booking_internal.actor_id() END,
       resolved_at = CASE WHEN v_closed THEN now() END
   WHERE id = p_conflict_id
   RETURNING * INTO v_row;

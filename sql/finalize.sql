@@ -42,9 +42,10 @@ COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, inte
 COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
 COMMENT ON FUNCTION booking.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
 
-COMMENT ON FUNCTION booking.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
-COMMENT ON FUNCTION booking.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';
-COMMENT ON FUNCTION booking.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
+COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
+COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';
+COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
+COMMENT ON SCHEMA booking_internal IS 'booking_ext''s helpers that code running as the caller needs (triggers, invoker-rights functions) but that are not part of the API: not exposed by PostgREST.';
 COMMENT ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
 COMMENT ON FUNCTION booking.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
 COMMENT ON FUNCTION booking.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
@@ -66,23 +67,23 @@ COMMENT ON FUNCTION booking.mark_notifications_read(text, uuid[]) IS 'Marks the 
 COMMENT ON FUNCTION booking.get_unread_count(text) IS 'The caller''s unread notifications. p_user_id other than the caller: service_role only (else 42501).';
 COMMENT ON FUNCTION booking.get_unread_counts(text) IS 'The caller''s unread notifications per notification_type. p_user_id other than the caller: service_role only (else 42501).';
 COMMENT ON FUNCTION booking.get_notifications_page(text, integer, integer) IS 'A page of the caller''s notifications, newest first; p_limit 1 to 100 (default 20), p_offset from 0. p_user_id other than the caller: service_role only (else 42501).';
-COMMENT ON FUNCTION booking.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
-COMMENT ON FUNCTION booking.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
-COMMENT ON FUNCTION booking.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 64 kB; NULL passes.';
+COMMENT ON FUNCTION booking_internal.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
+COMMENT ON FUNCTION booking_internal.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
+COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 64 kB; NULL passes.';
 COMMENT ON FUNCTION booking.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
 COMMENT ON FUNCTION booking.calling_role_is_privileged() IS 'Internal: true when calling_role() is a superuser or bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
-COMMENT ON FUNCTION booking.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
+COMMENT ON FUNCTION booking_internal.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';
 COMMENT ON FUNCTION booking.ack_outbox(bigint[]) IS 'service_role: marks outbox events delivered (at most 10000 ids); returns how many.';
 COMMENT ON FUNCTION booking.fail_outbox(bigint, text) IS 'service_role: records a failed delivery and schedules the retry after 30 s doubling per attempt, at most an hour; 22023 for an unknown or delivered event.';
 COMMENT ON FUNCTION booking.detect_conflicts(uuid, timestamptz, timestamptz) IS 'Finds double bookings, seats above capacity, bookings outside opening hours and time-zone mismatches of an organization in a window (at most 366 days) and records each once; returns every conflict found. Staff of the organization or service_role.';
 COMMENT ON FUNCTION booking.resolve_conflict(uuid, text, text) IS 'Sets a conflict''s status (resolved and ignored need a resolution and record who and when; investigating; open again). Staff of the organization or service_role.';
 
--- Privileges: no function of the schema is executable by PUBLIC; grant_api_privileges() grants
--- each to the API roles that should call it (its lists say which), now and whenever
+-- Privileges: no function of the two schemas is executable by PUBLIC; grant_api_privileges()
+-- grants each to the API roles that should call it (its lists say which), now and whenever
 -- create_api_roles() runs later.
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA booking FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA booking, booking_internal FROM PUBLIC;
 SELECT booking.grant_api_privileges();
 
 -- The native scheduling functions run their few queries through plans kept for the session

@@ -192,7 +192,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Known statuses: ' || array_to_string(booking.booking_statuses(), ', ');
   END IF;
-  IF booking.current_user_id() IS NULL AND NOT booking.is_privileged() THEN
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
     RAISE EXCEPTION 'changing a booking''s status needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
   SELECT * INTO v_old FROM booking.bookings WHERE id = p_booking_id;
@@ -207,7 +207,7 @@ BEGIN
                              FROM booking.status_transitions() WHERE from_status = v_old.status),
                             v_old.status || ' is final.');
   END IF;
-  v_staff := booking.is_privileged() OR booking.is_staff(v_old.organization_id);
+  v_staff := booking_internal.is_privileged() OR booking.is_staff(v_old.organization_id);
   IF NOT v_staff THEN
     IF v_old.booked_by IS DISTINCT FROM booking.current_user_id()
        OR NOT booking.transition_allowed(v_old.status, p_status, false) THEN

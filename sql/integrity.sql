@@ -11,20 +11,20 @@
 -- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
 
 -- True while rows are being bulk-loaded by a role that bypasses RLS (pg_dump's restore mode).
-CREATE FUNCTION booking.is_bulk_load() RETURNS boolean
+CREATE FUNCTION booking_internal.is_bulk_load() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT current_setting('row_security') = 'off' $$;
 
 -- True when the role running the statement bypasses row-level security (superuser, BYPASSRLS
 -- such as service_role): such writers act with staff rights on every organization.
-CREATE FUNCTION booking.is_privileged() RETURNS boolean
+CREATE FUNCTION booking_internal.is_privileged() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user), false) $$;
 
 -- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
-CREATE FUNCTION booking.actor_id() RETURNS text
+CREATE FUNCTION booking_internal.actor_id() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce(@extschema@.current_user_id(), session_user::text) $$;
@@ -167,7 +167,7 @@ AS $$
 DECLARE
   v_staff boolean;
 BEGIN
-  IF @extschema@.is_bulk_load() OR NOT (NEW.status = ANY (@extschema@.booking_statuses())) THEN
+  IF booking_internal.is_bulk_load() OR NOT (NEW.status = ANY (@extschema@.booking_statuses())) THEN
     RETURN NEW;  -- an unknown status is reported by the CHECK constraint
   END IF;
 
@@ -182,10 +182,10 @@ BEGIN
                             OLD.status || ' is final.');
   END IF;
 
-  v_staff := @extschema@.is_privileged() OR @extschema@.is_staff(NEW.organization_id);
+  v_staff := booking_internal.is_privileged() OR @extschema@.is_staff(NEW.organization_id);
   IF v_staff THEN
     IF NEW.status = 'approved' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'approved') THEN
-      NEW.approved_by := @extschema@.actor_id();
+      NEW.approved_by := booking_internal.actor_id();
       NEW.approved_at := now();
     END IF;
     RETURN NEW;
@@ -248,7 +248,7 @@ BEGIN
   END IF;
 
   IF NOT v_bookable AND (TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id)
-     AND NOT booking.is_bulk_load() THEN
+     AND NOT booking_internal.is_bulk_load() THEN
     RAISE EXCEPTION 'resource "%" is not bookable', v_title
       USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_resource_bookable',
             DETAIL = format('resource %s has is_bookable = false', NEW.resource_id);
@@ -296,7 +296,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   INSERT INTO booking.booking_transitions (organization_id, booking_id, from_status, to_status, changed_by, reason)
-  VALUES (NEW.organization_id, NEW.id, OLD.status, NEW.status, booking.actor_id(),
+  VALUES (NEW.organization_id, NEW.id, OLD.status, NEW.status, booking_internal.actor_id(),
           nullif(current_setting('booking.reason', true), ''));
   RETURN NULL;
 END $$;
@@ -349,7 +349,7 @@ DECLARE
   v_row jsonb := coalesce(v_new, v_old);
   v_key text;
 BEGIN
-  IF booking.is_bulk_load() THEN
+  IF booking_internal.is_bulk_load() THEN
     RETURN NULL;  -- a restore brings its audit rows with it
   END IF;
   IF TG_OP = 'UPDATE' THEN
@@ -416,7 +416,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF booking.is_bulk_load() THEN
+  IF booking_internal.is_bulk_load() THEN
     RETURN NULL;  -- a restore brings its outbox rows with it
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
@@ -453,9 +453,9 @@ DECLARE
                         'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
                         'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
                         'reason', nullif(current_setting('booking.reason', true), ''),
-                        'changed_by', booking.actor_id()));
+                        'changed_by', booking_internal.actor_id()));
 BEGIN
-  IF booking.is_bulk_load() THEN
+  IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
   END IF;
   IF TG_OP = 'UPDATE' THEN

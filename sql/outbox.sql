@@ -8,12 +8,12 @@
 -- again. A failed delivery is retried after a backoff that doubles from 30 seconds up to an hour.
 -- The functions run as the caller and are granted to service_role only.
 
-CREATE FUNCTION booking.require_privileged(p_what text) RETURNS void
+CREATE FUNCTION booking_internal.require_privileged(p_what text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NOT booking.is_privileged() THEN
+  IF NOT booking_internal.is_privileged() THEN
     RAISE EXCEPTION '% is for service_role only', p_what USING ERRCODE = 'insufficient_privilege';
   END IF;
 END $$;
@@ -28,7 +28,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM booking.require_privileged('claim_outbox');
+  PERFORM booking_internal.require_privileged('claim_outbox');
   IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
     RAISE EXCEPTION 'p_limit must be between 1 and 1000, not %', coalesce(p_limit::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
@@ -61,7 +61,7 @@ AS $$
 DECLARE
   v_count integer;
 BEGIN
-  PERFORM booking.require_privileged('ack_outbox');
+  PERFORM booking_internal.require_privileged('ack_outbox');
   IF p_ids IS NULL OR cardinality(p_ids) > 10000 THEN
     RAISE EXCEPTION 'p_ids must be an array of at most 10000 ids' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -80,7 +80,7 @@ AS $$
 DECLARE
   v_row booking.outbox;
 BEGIN
-  PERFORM booking.require_privileged('fail_outbox');
+  PERFORM booking_internal.require_privileged('fail_outbox');
   IF p_id IS NULL THEN
     RAISE EXCEPTION 'p_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
   END IF;

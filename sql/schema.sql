@@ -3,6 +3,12 @@
 -- Every table is an extension member registered with pg_extension_config_dump, so pg_dump keeps
 -- its rows. Integrity triggers are in integrity.sql, identity and row-level security in security.sql.
 
+-- Helpers that the API roles must be able to execute, because code running as the caller calls
+-- them (triggers of the bookings a user writes, invoker-rights RPCs), but that are not part of
+-- the API. PostgREST exposes schema booking only, so these are not RPC endpoints. No table
+-- lives here. security.sql grants USAGE and EXECUTE to the roles that need them.
+CREATE SCHEMA booking_internal;
+
 -- ---------------------------------------------------------------------------------------------
 -- Identity read from the JWT claims that PostgREST / Supabase put in request.jwt.claims.
 -- Defined here because column defaults use them.

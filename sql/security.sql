@@ -201,10 +201,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  -- Who may call which function, by name (no name is overloaded). finalize.sql revokes EXECUTE
-  -- on every function of the schema from PUBLIC, so a function in none of these lists runs only
-  -- for its owner, inside triggers and SECURITY DEFINER functions: trigger functions, locks,
-  -- the grant functions themselves. tests/sql/surface.sql holds the expected matrix.
+  -- Who may call which function of schemas booking and booking_internal, by name (no name is
+  -- overloaded or in both). finalize.sql revokes EXECUTE on every function of the two schemas
+  -- from PUBLIC, so a function in none of these lists runs only for its owner, inside triggers
+  -- and SECURITY DEFINER functions: trigger functions, locks, the grant functions themselves.
+  -- tests/sql/surface.sql holds the expected matrix.
   v_everyone constant text[] := ARRAY[
     -- identity and membership: row-level security policies and column defaults call them
     'current_user_id', 'current_role', 'user_organization_ids', 'public_organization_ids',
@@ -221,13 +222,16 @@ DECLARE
   -- signed-in users and service_role: writers (the bookings guard runs as the writer) and the
   -- lifecycle, notification, audit and conflict RPCs, which check the caller themselves
   v_signed_in constant text[] := ARRAY[
-    'is_bulk_load', 'is_privileged', 'actor_id',
     'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
-    'get_unread_counts', 'get_notifications_page', 'notification_owner', 'check_text_argument',
-    'check_json_object', 'log_action', 'detect_conflicts', 'resolve_conflict'];
+    'get_unread_counts', 'get_notifications_page', 'log_action', 'detect_conflicts', 'resolve_conflict',
+    -- booking_internal: what those and the bookings guard call as the caller
+    'is_bulk_load', 'is_privileged', 'actor_id', 'notification_owner', 'check_text_argument',
+    'check_json_object'];
   -- book() books for the JWT subject: a user, not service_role
   v_authenticated_only constant text[] := ARRAY['book'];
-  v_service_role_only constant text[] := ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox', 'require_privileged'];
+  v_service_role_only constant text[] := ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox',
+    -- booking_internal
+    'require_privileged'];
   v_granted text[] := '{}';
   v_role text;
   v_fn regprocedure;
@@ -238,7 +242,7 @@ BEGIN
     v_granted := v_granted || 'anon'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    GRANT USAGE ON SCHEMA booking TO authenticated;
+    GRANT USAGE ON SCHEMA booking, booking_internal TO authenticated;
     GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
     GRANT INSERT, UPDATE, DELETE ON booking.members, booking.resources, booking.availability_rules,
       booking.availability_exceptions, booking.services, booking.service_rules, booking.bookings,
@@ -249,7 +253,7 @@ BEGIN
     v_granted := v_granted || 'authenticated'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    GRANT USAGE ON SCHEMA booking TO service_role;
+    GRANT USAGE ON SCHEMA booking, booking_internal TO service_role;
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
     REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
@@ -259,7 +263,7 @@ BEGIN
   FOREACH v_role IN ARRAY v_granted LOOP
     FOR v_fn IN
       SELECT p.oid::regprocedure FROM pg_proc p
-      WHERE p.pronamespace = 'booking'::regnamespace
+      WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
         AND (p.proname = ANY (v_everyone)
              OR (v_role <> 'anon' AND p.proname = ANY (v_signed_in))
              OR (v_role = 'authenticated' AND p.proname = ANY (v_authenticated_only))

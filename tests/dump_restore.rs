@@ -39,8 +39,15 @@ fn policies_and_grants(c: &mut postgres::Client) -> (String, String) {
         .get(0);
     let grants: String = c
         .query_one(
-            "SELECT string_agg(format('%s %s', relname, relacl), E'\\n' ORDER BY relname)
-             FROM pg_class WHERE relnamespace = 'booking'::regnamespace AND relkind = 'r'",
+            "SELECT string_agg(grant_line, E'\\n' ORDER BY grant_line) FROM (
+               SELECT format('table %s %s', relname, relacl) AS grant_line
+               FROM pg_class WHERE relnamespace = 'booking'::regnamespace AND relkind = 'r'
+               UNION ALL
+               SELECT format('schema %s %s', nspname, nspacl)
+               FROM pg_namespace WHERE nspname IN ('booking', 'booking_internal')
+               UNION ALL
+               SELECT format('function %s %s', oid::regprocedure, proacl)
+               FROM pg_proc WHERE pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)) g",
             &[],
         )
         .unwrap()

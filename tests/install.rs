@@ -24,6 +24,8 @@ fn create_drop_create_leaves_nothing_behind() {
     // The schema CREATE EXTENSION made is not an extension member: it stays, empty.
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'booking'::regnamespace"), 0, "tables, indexes and sequences dropped");
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace"), 0, "functions dropped");
+    // booking_internal is the extension's own: it goes with it.
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'booking_internal'"), 0, "booking_internal dropped");
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM pg_proc WHERE proname IN ('current_user_id', 'transition_allowed', 'bookings_guard')"),
         0,

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { apiFunctions, INTERNAL_HELPERS as INTERNAL } from './stack.mjs'
+import { apiFunctions } from './stack.mjs'
 
 // Functions with no argument that every API role may call: they cannot refuse.
 const CANNOT_REFUSE = ['current_user_id', 'current_role', 'public_organization_ids', 'booking_statuses', 'status_transitions']
@@ -16,11 +16,11 @@ test('every RPC of schema booking was called end to end, with its success and it
   assert.ok(rpcs.length > 30, `the function list looks wrong: ${rpcs}`)
   const calls = readFileSync(process.env.BOOKING_E2E_CALLS, 'utf8').trim().split('\n').map((line) => line.split(' '))
   const statuses = (name) => calls.filter(([fn]) => fn === name).map(([, , status]) => Number(status))
-  const missing = rpcs.filter((fn) => !INTERNAL.includes(fn) && !statuses(fn).some((s) => s >= 200 && s < 300))
+  const missing = rpcs.filter((fn) => !statuses(fn).some((s) => s >= 200 && s < 300))
   assert.deepEqual(missing, [], 'functions never called successfully through PostgREST')
-  const neverRefused = rpcs.filter((fn) => !INTERNAL.includes(fn) && !CANNOT_REFUSE.includes(fn)
+  const neverRefused = rpcs.filter((fn) => !CANNOT_REFUSE.includes(fn)
                                            && !statuses(fn).some((s) => s >= 400 && s < 500))
   assert.deepEqual(neverRefused, [], 'functions whose refusal was never exercised through PostgREST')
-  const stale = [...INTERNAL, ...CANNOT_REFUSE].filter((fn) => !rpcs.includes(fn))
+  const stale = CANNOT_REFUSE.filter((fn) => !rpcs.includes(fn))
   assert.deepEqual(stale, [], 'names listed here that are no longer functions of the API')
 })

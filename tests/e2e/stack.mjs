@@ -101,10 +101,14 @@ export function apiFunctions() {
                      OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
 }
 
-// Not RPCs: helpers that row-level security policies, triggers and the RPCs themselves call as
-// the caller, so the API roles must be able to execute them; PostgREST lists them all the same.
-export const INTERNAL_HELPERS = ['is_bulk_load', 'is_privileged', 'actor_id', 'check_text_argument', 'check_json_object',
-  'notification_owner', 'require_privileged']
+// The helpers of schema booking_internal that API roles execute (triggers and invoker-rights RPCs
+// call them as the caller): not RPCs, since PostgREST exposes schema booking only.
+export function internalHelpers() {
+  return sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
+              WHERE p.pronamespace = 'booking_internal'::regnamespace
+                AND (has_function_privilege('authenticated', p.oid, 'EXECUTE')
+                     OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
+}
 
 // Fixture ids.
 export const LAB = '00000000-0000-4000-a000-000000000001'

@@ -48,7 +48,8 @@ BEGIN
       AND obj_description(c.oid, 'pg_class') IS NULL
     UNION ALL
     SELECT p.oid::regprocedure::text FROM pg_proc p
-    WHERE p.pronamespace = 'booking'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+    WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
+      AND obj_description(p.oid, 'pg_proc') IS NULL
   ) undocumented;
   PERFORM pg_temp.check(v_bad IS NULL, format('without COMMENT ON: %s', v_bad));
 

@@ -1,4 +1,5 @@
--- The function surface of schema booking, so that a new or changed function cannot slip past
+-- The function surface of schemas booking (the API) and booking_internal (helpers code running
+-- as the caller needs, not exposed by PostgREST), so that a new or changed function cannot slip past
 -- review (issue 4, item 6): PUBLIC executes nothing, every SECURITY DEFINER function pins its
 -- search_path, no name is overloaded (PostgREST could not pick one), and who may execute each
 -- function, and which run as the owner, is exactly the matrix below. A function added to the
@@ -7,7 +8,7 @@
 CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, security_definer boolean);
 INSERT INTO expected_surface VALUES
     ('ack_outbox', 'service_role', false),
-    ('actor_id', 'authenticated,service_role', false),
+    ('booking_internal.actor_id', 'authenticated,service_role', false),
     ('audit_log_append_only', '', false),
     ('audit_row_change', '', true),
     ('book', 'authenticated', true),
@@ -35,8 +36,8 @@ INSERT INTO expected_surface VALUES
     ('calling_role', '', false),
     ('calling_role_is_privileged', '', false),
     ('can_book_resource', 'anon,authenticated,service_role', true),
-    ('check_json_object', 'authenticated,service_role', false),
-    ('check_text_argument', 'authenticated,service_role', false),
+    ('booking_internal.check_json_object', 'authenticated,service_role', false),
+    ('booking_internal.check_text_argument', 'authenticated,service_role', false),
     ('check_time_zone', '', false),
     ('claim_outbox', 'service_role', false),
     ('create_api_roles', '', false),
@@ -54,16 +55,16 @@ INSERT INTO expected_surface VALUES
     ('grant_api_privileges', '', false),
     ('held_seats_peak', '', false),
     ('is_admin', 'anon,authenticated,service_role', true),
-    ('is_bulk_load', 'authenticated,service_role', false),
+    ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
     ('is_member', 'anon,authenticated,service_role', true),
-    ('is_privileged', 'authenticated,service_role', false),
+    ('booking_internal.is_privileged', 'authenticated,service_role', false),
     ('is_staff', 'anon,authenticated,service_role', true),
     ('is_valid_time_zone', 'anon,authenticated,service_role', false),
     ('lock_resource', '', true),
     ('lock_service_rules', '', true),
     ('log_action', 'authenticated,service_role', true),
     ('mark_notifications_read', 'authenticated,service_role', false),
-    ('notification_owner', 'authenticated,service_role', false),
+    ('booking_internal.notification_owner', 'authenticated,service_role', false),
     ('open_periods', 'anon,authenticated,service_role', true),
     ('peak_seats', 'anon,authenticated,service_role', false),
     ('peak_seats_combine', '', false),
@@ -82,7 +83,7 @@ INSERT INTO expected_surface VALUES
     ('rating_summary_inverse', '', false),
     ('rating_summary_serialize', '', false),
     ('rating_summary_trans', '', false),
-    ('require_privileged', 'service_role', false),
+    ('booking_internal.require_privileged', 'service_role', false),
     ('resolve_conflict', 'authenticated,service_role', false),
     ('resources_capacity_changed', '', true),
     ('send_notification', 'authenticated,service_role', false),
@@ -105,28 +106,30 @@ DECLARE
 BEGIN
   SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
   FROM pg_proc p
-  WHERE p.pronamespace = 'booking'::regnamespace
+  WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
     AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
   PERFORM pg_temp.check(v_bad IS NULL, format('executable by PUBLIC: %s', v_bad));
 
   SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
   FROM pg_proc p
-  WHERE p.pronamespace = 'booking'::regnamespace AND p.prosecdef
+  WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace) AND p.prosecdef
     AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%');
   PERFORM pg_temp.check(v_bad IS NULL, format('SECURITY DEFINER without a pinned search_path: %s', v_bad));
 
   SELECT array_agg(p.proname) INTO v_bad
-  FROM pg_proc p WHERE p.pronamespace = 'booking'::regnamespace
+  FROM pg_proc p WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
   GROUP BY p.proname HAVING count(*) > 1;
   PERFORM pg_temp.check(v_bad IS NULL, format('overloaded names: %s', v_bad));
 
-  SELECT array_agg(coalesce(p.proname::text, e.name) || ': ' ||
+  SELECT array_agg(coalesce(p.name, e.name) || ': ' ||
                    CASE WHEN p.oid IS NULL THEN 'expected but missing'
                         WHEN e.name IS NULL THEN 'not in the expected surface'
                         ELSE format('executors %s, definer %s (expected %s, %s)', a.executors, p.prosecdef, e.executors, e.security_definer) END
-                   ORDER BY coalesce(p.proname::text, e.name)) INTO v_bad
-  FROM (SELECT * FROM pg_proc WHERE pronamespace = 'booking'::regnamespace) p
-  FULL JOIN expected_surface e ON e.name = p.proname
+                   ORDER BY coalesce(p.name, e.name)) INTO v_bad
+  FROM (SELECT pg_proc.*, CASE WHEN pronamespace = 'booking'::regnamespace THEN proname::text
+                               ELSE 'booking_internal.' || proname END AS name
+        FROM pg_proc WHERE pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)) p
+  FULL JOIN expected_surface e ON e.name = p.name
   LEFT JOIN LATERAL (
     SELECT concat_ws(',', CASE WHEN has_function_privilege('anon', p.oid, 'EXECUTE') THEN 'anon' END,
                           CASE WHEN has_function_privilege('authenticated', p.oid, 'EXECUTE') THEN 'authenticated' END,
@@ -134,4 +137,12 @@ BEGIN
   ) a ON p.oid IS NOT NULL
   WHERE p.oid IS NULL OR e.name IS NULL OR a.executors <> e.executors OR p.prosecdef <> e.security_definer;
   PERFORM pg_temp.check(v_bad IS NULL, format('the function surface drifted: %s', v_bad));
+
+  -- booking_internal is not exposed by PostgREST; anon never needs it.
+  PERFORM pg_temp.check(NOT has_schema_privilege('anon', 'booking_internal', 'USAGE')
+                        AND has_schema_privilege('authenticated', 'booking_internal', 'USAGE')
+                        AND has_schema_privilege('service_role', 'booking_internal', 'USAGE'),
+                        'USAGE on booking_internal: authenticated and service_role only');
+  PERFORM pg_temp.check(NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'booking_internal'::regnamespace),
+                        'booking_internal holds functions only');
 END $$;

@@ -3,7 +3,7 @@
 // and writes nothing.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { clientAs, jwt, sql, PERSONAS, PRINTER, VR } from '../stack.mjs'
+import { clientAs, internalHelpers, jwt, sql, PERSONAS, PRINTER, VR } from '../stack.mjs'
 
 const slot = { p_resource_id: PRINTER, p_start: '2030-04-02T15:00:00Z', p_end: '2030-04-02T16:00:00Z' }
 const bookings = () => sql('SELECT count(*) FROM booking.bookings')
@@ -16,6 +16,19 @@ test('missing and misspelt arguments find no function (404 PGRST202); optional o
   const { error: none } = await booking.rpc('get_available_slots',
     { p_resource_id: VR, p_start: '2030-03-04T05:00:00Z', p_end: '2030-03-05T05:00:00Z' }, { get: true })
   assert.equal(none, null, 'duration, service and seats have defaults')
+})
+
+test('the helpers in booking_internal are no RPCs: 404 PGRST202 even for the roles that execute them', async () => {
+  const helpers = internalHelpers()
+  assert.ok(helpers.includes('is_privileged') && helpers.includes('notification_owner'), `helpers: ${helpers}`)
+  for (const persona of ['client', 'service_role']) {
+    const api = await clientAs(persona)
+    for (const fn of helpers) {
+      const { error, status } = await api.rpc(fn, {})
+      assert.equal(status, 404, `${persona} ${fn}`)
+      assert.equal(error.code, 'PGRST202', `${persona} ${fn}`)
+    }
+  }
 })
 
 test('wrong types are 400 with Postgres\'s SQLSTATE', async () => {
