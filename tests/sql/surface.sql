@@ -1,8 +1,9 @@
--- The function surface of schemas booking (the API) and booking_internal (helpers code running
--- as the caller needs, not exposed by PostgREST), so that a new or changed function cannot slip past
--- review (issue 4, item 6): PUBLIC executes nothing, every SECURITY DEFINER function pins its
--- search_path, no name is overloaded (PostgREST could not pick one), and who may execute each
--- function, and which run as the owner, is exactly the matrix below. A function added to the
+-- The function surface of schemas booking (the API) and booking_internal (helpers that code
+-- running as the caller needs, not exposed by PostgREST), so that a new or changed function
+-- cannot slip past review (issue 4, item 6): PUBLIC executes nothing, every SECURITY DEFINER
+-- function pins its search_path, no name is overloaded or in both schemas (PostgREST could not
+-- pick one), and who may execute each function, and which run as the owner, is exactly the
+-- matrix below (booking_internal's functions by qualified name). A function added to either
 -- schema fails this test until it is placed in the matrix, with its grants in
 -- booking.grant_api_privileges().
 CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, security_definer boolean);
