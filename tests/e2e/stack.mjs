@@ -92,23 +92,21 @@ export function sql(query) {
   }).trim()
 }
 
-// The functions of schema booking that an API role may execute: what PostgREST offers as RPCs.
-export function apiFunctions() {
+// The functions of a schema that an API role may execute.
+function executableFunctions(schema) {
   return sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
-              WHERE p.pronamespace = 'booking'::regnamespace AND p.prokind = 'f'
+              WHERE p.pronamespace = '${schema}'::regnamespace AND p.prokind = 'f'
                 AND (has_function_privilege('anon', p.oid, 'EXECUTE')
                      OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
                      OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
 }
 
+// What PostgREST offers as RPCs: schema booking's executable functions.
+export const apiFunctions = () => executableFunctions('booking')
+
 // The helpers of schema booking_internal that API roles execute (triggers and invoker-rights RPCs
 // call them as the caller): not RPCs, since PostgREST exposes schema booking only.
-export function internalHelpers() {
-  return sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
-              WHERE p.pronamespace = 'booking_internal'::regnamespace
-                AND (has_function_privilege('authenticated', p.oid, 'EXECUTE')
-                     OR has_function_privilege('service_role', p.oid, 'EXECUTE'))`).split(' ')
-}
+export const internalHelpers = () => executableFunctions('booking_internal')
 
 // Fixture ids.
 export const LAB = '00000000-0000-4000-a000-000000000001'
