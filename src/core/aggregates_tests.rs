@@ -382,3 +382,30 @@ proptest! {
         prop_assert_eq!(peak_of(&rows).peak(), oracle_peak(&rows));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// Thousands of short ranges far apart: the union keeps many ranges, so each merge as it
+    /// goes meets an already-merged prefix and new ranges that start before, inside and after
+    /// its ranges. Checked instant by instant against a bitmap of the covered instants.
+    #[test]
+    fn busy_time_merging_into_a_long_union_keeps_it(spans in prop::collection::vec((0i64..60_000, 1i64..40), 2000..8000)) {
+        let mut busy = BusyTime::default();
+        let mut covered = vec![false; 60_040];
+        for &(start, len) in &spans {
+            busy.add(Some(Span { start, end: start + len }));
+            covered[start as usize..(start + len) as usize].fill(true);
+        }
+        let union = busy.union().unwrap().to_vec();
+        for w in union.windows(2) {
+            prop_assert!(w[0].end < w[1].start, "sorted, disjoint, not touching: {:?}", w);
+        }
+        let mut from_union = vec![false; 60_040];
+        for s in &union {
+            from_union[s.start as usize..s.end as usize].fill(true);
+        }
+        prop_assert!(from_union == covered, "the union covers other instants than the ranges");
+        prop_assert_eq!(busy.micros().unwrap(), covered.iter().filter(|&&c| c).count() as i64);
+    }
+}
