@@ -171,6 +171,18 @@ fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::Functio
     a
 }
 
+/// The bytes a fixed-size state costs per group, declared as the SSPACE of `utilization` and
+/// `rating_summary`: the Rust value with its allocator's header, and the reset callback that
+/// drops it (in the aggregate's context). Without it the planner prices every `internal` state
+/// at 8 kB and, with many groups (per resource and day), sorts a million rows instead of
+/// hashing them. The growing states (peak seats, busy time) keep that default.
+const FIXED_STATE_SPACE: usize = 128;
+const _: () = {
+    let callback = std::mem::size_of::<pg_sys::MemoryContextCallback>() + 16;
+    assert!(std::mem::size_of::<Utilization>() + 16 + callback <= FIXED_STATE_SPACE);
+    assert!(std::mem::size_of::<RatingSummary>() + 16 + callback <= FIXED_STATE_SPACE);
+};
+
 /// A deserialised state, in the current (per-row) context: the combine step moves it out.
 fn deserialized<T>(state: Result<T, AggregateError>) -> Internal {
     Internal::new(state.unwrap_or_else(|e| error!("{e}")))
@@ -488,13 +500,13 @@ fn utilization_final(mut state: Internal) -> f64 {
 extension_sql!(
     r#"
 -- Seat-time is summed exactly (integer seat-microseconds), so the same state and an exact
--- inverse serve window frames.
+-- inverse serve window frames. SSPACE: see FIXED_STATE_SPACE.
 CREATE AGGREGATE booking.utilization(during tstzrange, seats integer, capacity integer, open_time tstzrange) (
-  SFUNC = booking.utilization_trans, STYPE = internal, FINALFUNC = booking.utilization_final,
+  SFUNC = booking.utilization_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking.utilization_final,
   COMBINEFUNC = booking.utilization_combine,
   SERIALFUNC = booking.utilization_serialize, DESERIALFUNC = booking.utilization_deserialize,
   MSFUNC = booking.utilization_trans, MINVFUNC = booking.utilization_inverse,
-  MSTYPE = internal, MFINALFUNC = booking.utilization_final,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking.utilization_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange) IS 'Seat-minutes held inside open_time divided by capacity x the length of open_time; 0 without rows. Skips rows with a NULL range or seats; capacity must be positive and open_time bounded, non-empty and the same in every row (22023 otherwise); bookings may be unbounded. Parallel; moving form for sliding window frames.';
@@ -555,12 +567,13 @@ fn rating_summary_final(mut state: Internal) -> JsonB {
 
 extension_sql!(
     r#"
+-- SSPACE: see FIXED_STATE_SPACE.
 CREATE AGGREGATE booking.rating_summary(rating integer) (
-  SFUNC = booking.rating_summary_trans, STYPE = internal, FINALFUNC = booking.rating_summary_final,
+  SFUNC = booking.rating_summary_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking.rating_summary_final,
   COMBINEFUNC = booking.rating_summary_combine,
   SERIALFUNC = booking.rating_summary_serialize, DESERIALFUNC = booking.rating_summary_deserialize,
   MSFUNC = booking.rating_summary_trans, MINVFUNC = booking.rating_summary_inverse,
-  MSTYPE = internal, MFINALFUNC = booking.rating_summary_final,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking.rating_summary_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.rating_summary(integer) IS 'Ratings 1 to 5 summarised as jsonb {"count", "average" (rounded to hundredths, null without ratings), "histogram": {"1".."5"}}, as seed 004''s review statistics; skips NULL ratings, others outside 1-5 are 22023. Parallel; moving form for sliding window frames.';
