@@ -178,9 +178,11 @@ fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::Functio
 /// hashing them. The growing states (peak seats, busy time) keep that default.
 const FIXED_STATE_SPACE: usize = 128;
 const _: () = {
-    let callback = std::mem::size_of::<pg_sys::MemoryContextCallback>() + 16;
-    assert!(std::mem::size_of::<Utilization>() + 16 + callback <= FIXED_STATE_SPACE);
-    assert!(std::mem::size_of::<RatingSummary>() + 16 + callback <= FIXED_STATE_SPACE);
+    // what malloc and palloc add to each allocation, at most
+    const HEADER: usize = 16;
+    let callback = std::mem::size_of::<pg_sys::MemoryContextCallback>() + HEADER;
+    assert!(std::mem::size_of::<Utilization>() + HEADER + callback <= FIXED_STATE_SPACE);
+    assert!(std::mem::size_of::<RatingSummary>() + HEADER + callback <= FIXED_STATE_SPACE);
 };
 
 /// A deserialised state, in the current (per-row) context: the combine step moves it out.
