@@ -210,16 +210,16 @@ END $$;
 
 -- The role a SECURITY DEFINER function was called by: the SET ROLE in force (PostgREST sets
 -- one per request), else the login role. current_user inside such a function is its owner.
-CREATE FUNCTION booking.calling_role() RETURNS text
+CREATE FUNCTION booking_internal.calling_role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
 
-CREATE FUNCTION booking.calling_role_is_privileged() RETURNS boolean
+CREATE FUNCTION booking_internal.calling_role_is_privileged() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = booking.calling_role()), false)
+  SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = booking_internal.calling_role()), false)
 $$;
 
 -- Record an action in the audit log (seed 004). The actor is the JWT subject, never an argument;
@@ -263,7 +263,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Entity types: organizations, resources, availability_rules, availability_exceptions, services, service_rules, bookings, conflicts.';
   END IF;
-  IF booking.current_user_id() IS NULL AND NOT booking.calling_role_is_privileged() THEN
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.calling_role_is_privileged() THEN
     RAISE EXCEPTION 'logging an action needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
 
@@ -273,7 +273,7 @@ BEGIN
                  v_table,
                  CASE v_table WHEN 'service_rules' THEN 'service_id' ELSE 'id' END)
     INTO v_org, v_booker USING p_entity_id;
-  IF NOT booking.calling_role_is_privileged()
+  IF NOT booking_internal.calling_role_is_privileged()
      AND NOT (v_org IS NOT NULL AND booking.is_staff(v_org))
      AND v_booker IS DISTINCT FROM booking.current_user_id() THEN
     -- An unknown entity and one the caller may not log about look alike.
@@ -287,7 +287,7 @@ BEGIN
   INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
                                  old_values, new_values, reason, source)
   VALUES (v_org, v_table, p_entity_id, p_action, booking.current_user_id(),
-          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', booking.calling_role()),
+          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', booking_internal.calling_role()),
           p_old_values, p_new_values, p_reason, 'rpc')
   RETURNING id INTO v_id;
   RETURN v_id;

@@ -40,27 +40,27 @@ COMMENT ON FUNCTION booking.calculate_business_hours(uuid, date, uuid) IS 'A day
 COMMENT ON FUNCTION booking.calculate_duration_minutes(uuid[]) IS 'Sum of the services'' durations, each id counted as listed; inactive services count 0; unknown ids raise 22023.';
 COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, integer, uuid) IS 'Why book() would refuse this booking now (closed, notice, horizon, overlap, capacity), or NULL when it would accept it.';
 COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
-COMMENT ON FUNCTION booking.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
+COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
 
 COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
 COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';
 COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
-COMMENT ON SCHEMA booking_internal IS 'booking_ext''s helpers that code running as the caller needs (triggers, invoker-rights functions) but that are not part of the API: not exposed by PostgREST.';
-COMMENT ON FUNCTION booking.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
-COMMENT ON FUNCTION booking.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
-COMMENT ON FUNCTION booking.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
-COMMENT ON FUNCTION booking.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
-COMMENT ON FUNCTION booking.bookings_enforce_capacity() IS 'Trigger: bookable resources, seats within capacity at every instant, under a lock on the resource.';
-COMMENT ON FUNCTION booking.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
-COMMENT ON FUNCTION booking.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held; bookings follow the capacity-1 flag.';
-COMMENT ON FUNCTION booking.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
-COMMENT ON FUNCTION booking.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
+COMMENT ON SCHEMA booking_internal IS 'booking_ext''s internals, not part of the API and not exposed by PostgREST: trigger functions, locks, the aggregates'' support functions, and the helpers that code running as the caller needs.';
+COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
+COMMENT ON FUNCTION booking_internal.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
+COMMENT ON FUNCTION booking_internal.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
+COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
+COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, seats within capacity at every instant, under a lock on the resource.';
+COMMENT ON FUNCTION booking_internal.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
+COMMENT ON FUNCTION booking_internal.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held; bookings follow the capacity-1 flag.';
+COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
+COMMENT ON FUNCTION booking_internal.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
 
 COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a booking along the legal transitions for the caller (bookers: submit, resubmit, cancel until the start; staff and admins: every legal change), with a reason; PT409 for an illegal change or a booking that no longer fits, 42501 without the right, 22023 for bad input or an unknown booking.';
-COMMENT ON FUNCTION booking.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
-COMMENT ON FUNCTION booking.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction) so that bookers of a service with a concurrency limit take turns.';
-COMMENT ON FUNCTION booking.first_lock_in_transaction(text) IS 'Internal: true the first time the transaction asks for this key (remembered in the transaction-local booking.locked_rows setting), false after.';
-COMMENT ON FUNCTION booking.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';
+COMMENT ON FUNCTION booking_internal.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
+COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction) so that bookers of a service with a concurrency limit take turns.';
+COMMENT ON FUNCTION booking_internal.first_lock_in_transaction(text) IS 'Internal: true the first time the transaction asks for this key (remembered in the transaction-local booking.locked_rows setting), false after.';
+COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';
 
 COMMENT ON FUNCTION booking.send_notification(text, text, text, jsonb) IS 'Sends a notification (seed 004) and returns it as JSON (id, recipient_id, organization_id, message, notification_type, metadata, read_at, sent_at). Owners, admins and staff to active members of their organization (p_metadata.organization_id picks one when several are shared), service_role to anyone. 22023 for an empty recipient, message or type; 42501 otherwise refused.';
 COMMENT ON FUNCTION booking.mark_notifications_read(text, uuid[]) IS 'Marks the caller''s unread notifications read (all, or the ids given, at most 1000) and returns how many changed. p_user_id other than the caller: service_role only (else 42501).';
@@ -70,8 +70,8 @@ COMMENT ON FUNCTION booking.get_notifications_page(text, integer, integer) IS 'A
 COMMENT ON FUNCTION booking_internal.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
 COMMENT ON FUNCTION booking_internal.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
 COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 64 kB; NULL passes.';
-COMMENT ON FUNCTION booking.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
-COMMENT ON FUNCTION booking.calling_role_is_privileged() IS 'Internal: true when calling_role() is a superuser or bypasses row-level security (service_role).';
+COMMENT ON FUNCTION booking_internal.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
+COMMENT ON FUNCTION booking_internal.calling_role_is_privileged() IS 'Internal: true when calling_role() is a superuser or bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
 COMMENT ON FUNCTION booking_internal.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';

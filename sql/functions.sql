@@ -121,9 +121,9 @@ BEGIN
   END IF;
 
   IF v_limit IS NOT NULL THEN
-    PERFORM booking.lock_service_rules(p_service_id);
+    PERFORM booking_internal.lock_service_rules(p_service_id);
   END IF;
-  PERFORM booking.lock_resource(p_resource_id);
+  PERFORM booking_internal.lock_resource(p_resource_id);
   v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
   IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
     -- The most bookings of the service held at one instant of the new one: the peak is at the

@@ -33,7 +33,7 @@ AS $$ SELECT coalesce(@extschema@.current_user_id(), session_user::text) $$;
 -- resource (p_exclude left out). A sweep over start (+seats) and end (-seats) events; ends sort
 -- before starts at the same instant because ranges are half-open. The zero event at the window's
 -- start makes bookings already running at that instant count.
-CREATE FUNCTION booking.held_seats_peak(p_resource_id uuid, p_window tstzrange, p_exclude uuid DEFAULT NULL)
+CREATE FUNCTION booking_internal.held_seats_peak(p_resource_id uuid, p_window tstzrange, p_exclude uuid DEFAULT NULL)
 RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -64,14 +64,14 @@ $$;
 -- caught it letting 14 seats into a 12-seat room.) Each transaction locks a row once (see
 -- first_lock_in_transaction): updating the same row again and again is churn, and on
 -- assertion-enabled Postgres 18 it tripped an assertion in heap_update once the page filled up.
-CREATE FUNCTION booking.lock_resource(p_resource_id uuid) RETURNS integer
+CREATE FUNCTION booking_internal.lock_resource(p_resource_id uuid) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_capacity integer;
 BEGIN
-  IF booking.first_lock_in_transaction('resource:' || p_resource_id) THEN
+  IF booking_internal.first_lock_in_transaction('resource:' || p_resource_id) THEN
     UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id
     RETURNING capacity INTO v_capacity;
   ELSE
@@ -82,12 +82,12 @@ END $$;
 
 -- The same lock for a service's rules, so that bookers of a service with a
 -- max_concurrent_bookings limit take turns across resources (book() takes it).
-CREATE FUNCTION booking.lock_service_rules(p_service_id uuid) RETURNS void
+CREATE FUNCTION booking_internal.lock_service_rules(p_service_id uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF booking.first_lock_in_transaction('service:' || p_service_id) THEN
+  IF booking_internal.first_lock_in_transaction('service:' || p_service_id) THEN
     UPDATE booking.service_rules SET max_concurrent_bookings = max_concurrent_bookings WHERE service_id = p_service_id;
   END IF;
 END $$;
@@ -95,7 +95,7 @@ END $$;
 -- True the first time a transaction asks for p_key, false after. The `booking.locked_rows`
 -- setting remembers the keys; being transaction-local, it rolls back with a subtransaction that
 -- rolls back the lock, so the next ask locks again.
-CREATE FUNCTION booking.first_lock_in_transaction(p_key text) RETURNS boolean
+CREATE FUNCTION booking_internal.first_lock_in_transaction(p_key text) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -113,7 +113,7 @@ END $$;
 -- updated_at and time zones
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.touch_updated_at() RETURNS trigger
+CREATE FUNCTION booking_internal.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -126,7 +126,7 @@ BEGIN
   RETURN NEW;
 END $$;
 
-CREATE FUNCTION booking.check_time_zone() RETURNS trigger
+CREATE FUNCTION booking_internal.check_time_zone() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -146,21 +146,21 @@ BEGIN
                            'availability_exceptions', 'services', 'service_rules', 'bookings',
                            'booking_services', 'notifications', 'conflicts'] LOOP
     EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON booking.%I
-                    FOR EACH ROW EXECUTE FUNCTION booking.touch_updated_at()',
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.touch_updated_at()',
                    t || '_9_touch_updated_at', t);
   END LOOP;
 END $$;
 
 CREATE TRIGGER organizations_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.organizations
-  FOR EACH ROW EXECUTE FUNCTION booking.check_time_zone();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
 CREATE TRIGGER resources_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.resources
-  FOR EACH ROW EXECUTE FUNCTION booking.check_time_zone();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
 
 -- ---------------------------------------------------------------------------------------------
 -- Bookings: who may change what (runs as the caller, so it sees the caller's role)
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.bookings_guard() RETURNS trigger
+CREATE FUNCTION booking_internal.bookings_guard() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -228,7 +228,7 @@ END $$;
 -- every booking on the resource, not only those the caller may see.
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.bookings_enforce_capacity() RETURNS trigger
+CREATE FUNCTION booking_internal.bookings_enforce_capacity() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -264,7 +264,7 @@ BEGIN
           OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats)
              IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats)) THEN
     -- Writers of one resource take turns (see lock_resource).
-    v_capacity := booking.lock_resource(NEW.resource_id);
+    v_capacity := booking_internal.lock_resource(NEW.resource_id);
 
     IF NEW.seats > v_capacity THEN
       RAISE EXCEPTION 'resource "%" has % seat(s); % requested', v_title, v_capacity, NEW.seats
@@ -273,7 +273,7 @@ BEGIN
     END IF;
     IF v_capacity > 1 THEN
       v_window := tstzrange(NEW.starts_at, NEW.ends_at, '[)');
-      v_peak := booking.held_seats_peak(NEW.resource_id, v_window, NEW.id);
+      v_peak := booking_internal.held_seats_peak(NEW.resource_id, v_window, NEW.id);
       IF v_peak + NEW.seats > v_capacity THEN
         RAISE EXCEPTION 'resource "%" is full: % of its % seat(s) are already held at some time in %, % more requested',
                         v_title, v_peak, v_capacity, v_window, NEW.seats
@@ -290,7 +290,7 @@ END $$;
 
 -- Every status change, with who made it and why (the reason comes from the `booking.reason`
 -- setting, which the lifecycle functions set for the transaction).
-CREATE FUNCTION booking.bookings_record_transition() RETURNS trigger
+CREATE FUNCTION booking_internal.bookings_record_transition() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -302,25 +302,25 @@ BEGIN
 END $$;
 
 CREATE TRIGGER bookings_1_guard BEFORE INSERT OR UPDATE ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking.bookings_guard();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_guard();
 CREATE TRIGGER bookings_2_capacity BEFORE INSERT OR UPDATE OF resource_id, starts_at, ends_at, seats, status
-  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking.bookings_enforce_capacity();
+  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enforce_capacity();
 CREATE TRIGGER bookings_5_transition AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-  EXECUTE FUNCTION booking.bookings_record_transition();
+  EXECUTE FUNCTION booking_internal.bookings_record_transition();
 
 -- ---------------------------------------------------------------------------------------------
 -- Resources: capacity can only shrink to what is already held; bookings follow the capacity.
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.resources_capacity_changed() RETURNS trigger
+CREATE FUNCTION booking_internal.resources_capacity_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_peak integer;
 BEGIN
-  v_peak := booking.held_seats_peak(NEW.id, '(,)'::tstzrange);
+  v_peak := booking_internal.held_seats_peak(NEW.id, '(,)'::tstzrange);
   IF v_peak > NEW.capacity THEN
     RAISE EXCEPTION 'resource % cannot shrink to % seat(s): % are held at once by current bookings',
                     NEW.id, NEW.capacity, v_peak
@@ -333,13 +333,13 @@ END $$;
 
 CREATE TRIGGER resources_5_capacity AFTER UPDATE OF capacity ON booking.resources
   FOR EACH ROW WHEN (OLD.capacity IS DISTINCT FROM NEW.capacity)
-  EXECUTE FUNCTION booking.resources_capacity_changed();
+  EXECUTE FUNCTION booking_internal.resources_capacity_changed();
 
 -- ---------------------------------------------------------------------------------------------
 -- Audit: every insert, update and delete of the business tables, append-only.
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.audit_row_change() RETURNS trigger
+CREATE FUNCTION booking_internal.audit_row_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -384,16 +384,16 @@ BEGIN
   FOREACH t IN ARRAY ARRAY['bookings', 'resources', 'members', 'availability_rules',
                            'availability_exceptions', 'services', 'service_rules'] LOOP
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON booking.%I
-                    FOR EACH ROW EXECUTE FUNCTION booking.audit_row_change()',
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
                    t || '_8_audit', t);
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON booking.%I
                     FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
-                    EXECUTE FUNCTION booking.audit_row_change()',
+                    EXECUTE FUNCTION booking_internal.audit_row_change()',
                    t || '_8_audit_update', t);
   END LOOP;
 END $$;
 
-CREATE FUNCTION booking.audit_log_append_only() RETURNS trigger
+CREATE FUNCTION booking_internal.audit_log_append_only() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -403,15 +403,15 @@ BEGIN
 END $$;
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_log
-  FOR EACH ROW EXECUTE FUNCTION booking.audit_log_append_only();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
-  FOR EACH STATEMENT EXECUTE FUNCTION booking.audit_log_append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_log_append_only();
 
 -- ---------------------------------------------------------------------------------------------
 -- Outbox: every booking creation and status change, in the same transaction (seed 000).
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.bookings_enqueue_outbox() RETURNS trigger
+CREATE FUNCTION booking_internal.bookings_enqueue_outbox() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -430,10 +430,10 @@ BEGIN
 END $$;
 
 CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking.bookings_enqueue_outbox();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
 CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-  EXECUTE FUNCTION booking.bookings_enqueue_outbox();
+  EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
 
 -- ---------------------------------------------------------------------------------------------
 -- Bookings: notifications of status changes, in the same transaction. The booker hears of every
@@ -442,7 +442,7 @@ CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookin
 -- a client submitting a request may not write to staff's notifications themselves.
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION booking.bookings_notify() RETURNS trigger
+CREATE FUNCTION booking_internal.bookings_notify() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -476,7 +476,7 @@ END $$;
 
 CREATE TRIGGER bookings_7_notify_insert AFTER INSERT ON booking.bookings
   FOR EACH ROW WHEN (NEW.status = 'pending')
-  EXECUTE FUNCTION booking.bookings_notify();
+  EXECUTE FUNCTION booking_internal.bookings_notify();
 CREATE TRIGGER bookings_7_notify_status AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-  EXECUTE FUNCTION booking.bookings_notify();
+  EXECUTE FUNCTION booking_internal.bookings_notify();

@@ -3,9 +3,10 @@
 -- Every table is an extension member registered with pg_extension_config_dump, so pg_dump keeps
 -- its rows. Integrity triggers are in integrity.sql, identity and row-level security in security.sql.
 
--- Helpers that the API roles must be able to execute, because code running as the caller calls
--- them (triggers of the bookings a user writes, invoker-rights RPCs), but that are not part of
--- the API. PostgREST exposes schema booking only, so these are not RPC endpoints. No table
+-- Everything that is not part of the API: trigger functions, locks, the aggregates' support
+-- functions (owner only), and helpers that the API roles must be able to execute because code
+-- running as the caller calls them (triggers of the bookings a user writes, invoker-rights
+-- RPCs). PostgREST exposes schema booking only, so none of these is an RPC endpoint. No table
 -- lives here. security.sql grants USAGE and EXECUTE to the roles that need them.
 CREATE SCHEMA booking_internal;
 

@@ -198,22 +198,22 @@ fn seats_row(during: Option<TstzRangeArg>, seats: Option<i32>) -> Option<(Option
     Some((during?.span(), seats?))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, seats_row(during, seats), |peak: &mut PeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     combine(a, b, fcinfo, PeakSeats::merge)
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn peak_seats_serialize(mut state: Internal) -> Vec<u8> {
     existing::<PeakSeats>(&mut state).expect("a state: the function is strict").to_bytes()
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn peak_seats_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     deserialized(PeakSeats::from_bytes(bytes))
 }
@@ -222,22 +222,22 @@ fn seats_in_int(peak: i64) -> i32 {
     i32::try_from(peak).unwrap_or_else(|_| invalid_parameter(format!("{peak} seats at once do not fit in an integer")))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_final(mut state: Internal) -> i32 {
     seats_in_int(existing::<PeakSeats>(&mut state).map_or(0, PeakSeats::peak))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_moving_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.add(span, seats)))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_moving_inverse(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.remove(span, seats)))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn peak_seats_moving_final(mut state: Internal) -> i32 {
     seats_in_int(existing::<MovingPeakSeats>(&mut state).map_or(0, |s| s.peak()))
 }
@@ -245,11 +245,11 @@ fn peak_seats_moving_final(mut state: Internal) -> i32 {
 extension_sql!(
     r#"
 CREATE AGGREGATE booking.peak_seats(during tstzrange, seats integer) (
-  SFUNC = booking.peak_seats_trans, STYPE = internal, FINALFUNC = booking.peak_seats_final,
-  COMBINEFUNC = booking.peak_seats_combine,
-  SERIALFUNC = booking.peak_seats_serialize, DESERIALFUNC = booking.peak_seats_deserialize,
-  MSFUNC = booking.peak_seats_moving_trans, MINVFUNC = booking.peak_seats_moving_inverse,
-  MSTYPE = internal, MFINALFUNC = booking.peak_seats_moving_final,
+  SFUNC = booking_internal.peak_seats_trans, STYPE = internal, FINALFUNC = booking_internal.peak_seats_final,
+  COMBINEFUNC = booking_internal.peak_seats_combine,
+  SERIALFUNC = booking_internal.peak_seats_serialize, DESERIALFUNC = booking_internal.peak_seats_deserialize,
+  MSFUNC = booking_internal.peak_seats_moving_trans, MINVFUNC = booking_internal.peak_seats_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking_internal.peak_seats_moving_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats held at one instant by the rows (half-open ranges: touching bookings do not add up); 0 without rows. Skips rows with a NULL range or seats; empty ranges hold nothing; unbounded ranges count; negative seats and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
@@ -272,22 +272,22 @@ COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats h
 // double precision: one state
 // ---------------------------------------------------------------------------------------------
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_time_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, during, |busy: &mut BusyTime, during| busy.add(during.span()))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_time_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     combine(a, b, fcinfo, BusyTime::merge)
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn busy_time_serialize(mut state: Internal) -> Vec<u8> {
     existing::<BusyTime>(&mut state).expect("a state: the function is strict").to_bytes()
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn busy_time_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     deserialized(BusyTime::from_bytes(bytes))
 }
@@ -351,32 +351,32 @@ fn minutes(micros: Result<i64, AggregateError>) -> f64 {
 }
 
 /// NULL without a non-NULL range, as range_agg.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_union_final(mut state: Internal) -> Option<TstzMultirange> {
     existing::<BusyTime>(&mut state)?.union().map(TstzMultirange::of)
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_minutes_final(mut state: Internal) -> f64 {
     existing::<BusyTime>(&mut state).map_or(0.0, |s| minutes(s.micros()))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_time_moving_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.add(during.span()))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_time_moving_inverse(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.remove(during.span()))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_union_moving_final(mut state: Internal) -> Option<TstzMultirange> {
     existing::<MovingBusyTime>(&mut state)?.union().map(|u| TstzMultirange::of(&u))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_minutes_moving_final(mut state: Internal) -> f64 {
     existing::<MovingBusyTime>(&mut state).map_or(0.0, |s| minutes(s.micros()))
 }
@@ -384,11 +384,11 @@ fn busy_minutes_moving_final(mut state: Internal) -> f64 {
 extension_sql!(
     r#"
 CREATE AGGREGATE booking.busy_union(during tstzrange) (
-  SFUNC = booking.busy_time_trans, STYPE = internal, FINALFUNC = booking.busy_union_final,
-  COMBINEFUNC = booking.busy_time_combine,
-  SERIALFUNC = booking.busy_time_serialize, DESERIALFUNC = booking.busy_time_deserialize,
-  MSFUNC = booking.busy_time_moving_trans, MINVFUNC = booking.busy_time_moving_inverse,
-  MSTYPE = internal, MFINALFUNC = booking.busy_union_moving_final,
+  SFUNC = booking_internal.busy_time_trans, STYPE = internal, FINALFUNC = booking_internal.busy_union_final,
+  COMBINEFUNC = booking_internal.busy_time_combine,
+  SERIALFUNC = booking_internal.busy_time_serialize, DESERIALFUNC = booking_internal.busy_time_deserialize,
+  MSFUNC = booking_internal.busy_time_moving_trans, MINVFUNC = booking_internal.busy_time_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking_internal.busy_union_moving_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.busy_union(tstzrange) IS 'The union of the ranges as a tstzmultirange in [) form, as range_agg gives for [) ranges (faster, and parallel); NULL without a non-NULL range, empty when all are empty; unbounded ranges count; -infinity/infinity bounds are 22023. Moving form for sliding window frames.';
@@ -409,11 +409,11 @@ COMMENT ON AGGREGATE booking.busy_union(tstzrange) IS 'The union of the ranges a
 extension_sql!(
     r#"
 CREATE AGGREGATE booking.busy_minutes(during tstzrange) (
-  SFUNC = booking.busy_time_trans, STYPE = internal, FINALFUNC = booking.busy_minutes_final,
-  COMBINEFUNC = booking.busy_time_combine,
-  SERIALFUNC = booking.busy_time_serialize, DESERIALFUNC = booking.busy_time_deserialize,
-  MSFUNC = booking.busy_time_moving_trans, MINVFUNC = booking.busy_time_moving_inverse,
-  MSTYPE = internal, MFINALFUNC = booking.busy_minutes_moving_final,
+  SFUNC = booking_internal.busy_time_trans, STYPE = internal, FINALFUNC = booking_internal.busy_minutes_final,
+  COMBINEFUNC = booking_internal.busy_time_combine,
+  SERIALFUNC = booking_internal.busy_time_serialize, DESERIALFUNC = booking_internal.busy_time_deserialize,
+  MSFUNC = booking_internal.busy_time_moving_trans, MINVFUNC = booking_internal.busy_time_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking_internal.busy_minutes_moving_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.busy_minutes(tstzrange) IS 'The length in minutes of the union of the ranges (overlaps counted once); 0 without rows. Skips NULL ranges, empty ones hold nothing; an unbounded range and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
@@ -451,7 +451,7 @@ fn utilization_row(
     Some((during.span(), seats, capacity, open))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn utilization_trans(
     state: Internal,
     during: Option<TstzRangeArg>,
@@ -465,7 +465,7 @@ fn utilization_trans(
     })
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn utilization_inverse(
     state: Internal,
     during: Option<TstzRangeArg>,
@@ -479,22 +479,22 @@ fn utilization_inverse(
     })
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn utilization_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     combine(a, b, fcinfo, |a: &mut Utilization, b| reported(a.merge(&b)))
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn utilization_serialize(mut state: Internal) -> Vec<u8> {
     existing::<Utilization>(&mut state).expect("a state: the function is strict").to_bytes()
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn utilization_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     deserialized(Utilization::from_bytes(bytes))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn utilization_final(mut state: Internal) -> f64 {
     existing::<Utilization>(&mut state).map_or(0.0, |s| s.ratio())
 }
@@ -504,11 +504,11 @@ extension_sql!(
 -- Seat-time is summed exactly (integer seat-microseconds), so the same state and an exact
 -- inverse serve window frames. SSPACE: see FIXED_STATE_SPACE.
 CREATE AGGREGATE booking.utilization(during tstzrange, seats integer, capacity integer, open_time tstzrange) (
-  SFUNC = booking.utilization_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking.utilization_final,
-  COMBINEFUNC = booking.utilization_combine,
-  SERIALFUNC = booking.utilization_serialize, DESERIALFUNC = booking.utilization_deserialize,
-  MSFUNC = booking.utilization_trans, MINVFUNC = booking.utilization_inverse,
-  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking.utilization_final,
+  SFUNC = booking_internal.utilization_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.utilization_final,
+  COMBINEFUNC = booking_internal.utilization_combine,
+  SERIALFUNC = booking_internal.utilization_serialize, DESERIALFUNC = booking_internal.utilization_deserialize,
+  MSFUNC = booking_internal.utilization_trans, MINVFUNC = booking_internal.utilization_inverse,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.utilization_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange) IS 'Seat-minutes held inside open_time divided by capacity x the length of open_time; 0 without rows. Skips rows with a NULL range or seats; capacity must be positive and open_time bounded, non-empty and the same in every row (22023 otherwise); bookings may be unbounded. Parallel; moving form for sliding window frames.';
@@ -528,34 +528,34 @@ COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange)
 // rating_summary(rating int) returns jsonb: one state for plain and moving use
 // ---------------------------------------------------------------------------------------------
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn rating_summary_trans(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.add(rating)))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn rating_summary_inverse(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.remove(rating)))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn rating_summary_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     combine(a, b, fcinfo, |a: &mut RatingSummary, b| a.merge(&b))
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn rating_summary_serialize(mut state: Internal) -> Vec<u8> {
     existing::<RatingSummary>(&mut state).expect("a state: the function is strict").to_bytes()
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
+#[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn rating_summary_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
     deserialized(RatingSummary::from_bytes(bytes))
 }
 
 /// `{"count": n, "average": 4.33 or null, "histogram": {"1": n1, …, "5": n5}}`; the zero
 /// summary without ratings.
-#[pg_extern(immutable, parallel_safe)]
+#[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn rating_summary_final(mut state: Internal) -> JsonB {
     let summary = existing::<RatingSummary>(&mut state).copied().unwrap_or_default();
     let histogram: serde_json::Map<String, serde_json::Value> =
@@ -571,11 +571,11 @@ extension_sql!(
     r#"
 -- SSPACE: see FIXED_STATE_SPACE.
 CREATE AGGREGATE booking.rating_summary(rating integer) (
-  SFUNC = booking.rating_summary_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking.rating_summary_final,
-  COMBINEFUNC = booking.rating_summary_combine,
-  SERIALFUNC = booking.rating_summary_serialize, DESERIALFUNC = booking.rating_summary_deserialize,
-  MSFUNC = booking.rating_summary_trans, MINVFUNC = booking.rating_summary_inverse,
-  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking.rating_summary_final,
+  SFUNC = booking_internal.rating_summary_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.rating_summary_final,
+  COMBINEFUNC = booking_internal.rating_summary_combine,
+  SERIALFUNC = booking_internal.rating_summary_serialize, DESERIALFUNC = booking_internal.rating_summary_deserialize,
+  MSFUNC = booking_internal.rating_summary_trans, MINVFUNC = booking_internal.rating_summary_inverse,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.rating_summary_final,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE booking.rating_summary(integer) IS 'Ratings 1 to 5 summarised as jsonb {"count", "average" (rounded to hundredths, null without ratings), "histogram": {"1".."5"}}, as seed 004''s review statistics; skips NULL ratings, others outside 1-5 are 22023. Parallel; moving form for sliding window frames.';

@@ -15,6 +15,12 @@ mod time_zone;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Schema `booking_internal` (created by sql/schema.sql, which says what belongs there), named
+/// to pgrx so that functions can declare `schema = "booking_internal"`. pgrx's own `CREATE
+/// SCHEMA IF NOT EXISTS` for it then finds the schema made by the script.
+#[pg_schema]
+mod booking_internal {}
+
 // Dependency-free fallback: this crate must unwind so that a Rust panic becomes a Postgres ERROR.
 #[cfg(not(panic = "unwind"))]
 compile_error!("booking_ext must be compiled with panic = \"unwind\"");

@@ -1,45 +1,25 @@
--- The function surface of schemas booking (the API) and booking_internal (helpers that code
--- running as the caller needs, not exposed by PostgREST), so that a new or changed function
--- cannot slip past review (issue 4, item 6): PUBLIC executes nothing, every SECURITY DEFINER
--- function pins its search_path, no name is overloaded or in both schemas (PostgREST could not
--- pick one), and who may execute each function, and which run as the owner, is exactly the
+-- The function surface of schemas booking (the API) and booking_internal (triggers, locks,
+-- aggregate support and the helpers that code running as the caller needs; not exposed by
+-- PostgREST), so that a new or changed function cannot slip past review (issue 4, item 6):
+-- PUBLIC executes nothing, every SECURITY DEFINER function pins its search_path, no name is
+-- overloaded or in both schemas (PostgREST could not pick one), booking holds nothing an API
+-- role cannot call but the grant functions, and who may execute each function, and which run
+-- as the owner, is exactly the
 -- matrix below (booking_internal's functions by qualified name). A function added to either
 -- schema fails this test until it is placed in the matrix, with its grants in
 -- booking.grant_api_privileges().
 CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, security_definer boolean);
 INSERT INTO expected_surface VALUES
+    -- booking: the API (and the grant functions administrators call)
     ('ack_outbox', 'service_role', false),
-    ('booking_internal.actor_id', 'authenticated,service_role', false),
-    ('audit_log_append_only', '', false),
-    ('audit_row_change', '', true),
     ('book', 'authenticated', true),
     ('booking_refusal', 'anon,authenticated,service_role', true),
     ('booking_statuses', 'anon,authenticated,service_role', false),
-    ('bookings_enforce_capacity', '', true),
-    ('bookings_enqueue_outbox', '', true),
-    ('bookings_guard', '', false),
-    ('bookings_notify', '', true),
-    ('bookings_record_transition', '', true),
     ('busy_minutes', 'anon,authenticated,service_role', false),
-    ('busy_minutes_final', '', false),
-    ('busy_minutes_moving_final', '', false),
-    ('busy_time_combine', '', false),
-    ('busy_time_deserialize', '', false),
-    ('busy_time_moving_inverse', '', false),
-    ('busy_time_moving_trans', '', false),
-    ('busy_time_serialize', '', false),
-    ('busy_time_trans', '', false),
     ('busy_union', 'anon,authenticated,service_role', false),
-    ('busy_union_final', '', false),
-    ('busy_union_moving_final', '', false),
     ('calculate_business_hours', 'anon,authenticated,service_role', false),
     ('calculate_duration_minutes', 'anon,authenticated,service_role', false),
-    ('calling_role', '', false),
-    ('calling_role_is_privileged', '', false),
     ('can_book_resource', 'anon,authenticated,service_role', true),
-    ('booking_internal.check_json_object', 'authenticated,service_role', false),
-    ('booking_internal.check_text_argument', 'authenticated,service_role', false),
-    ('check_time_zone', '', false),
     ('claim_outbox', 'service_role', false),
     ('create_api_roles', '', false),
     ('current_role', 'anon,authenticated,service_role', false),
@@ -47,59 +27,83 @@ INSERT INTO expected_surface VALUES
     ('detect_conflicts', 'authenticated,service_role', false),
     ('fail_outbox', 'service_role', false),
     ('find_next_slot', 'anon,authenticated,service_role', true),
-    ('first_lock_in_transaction', '', false),
     ('get_available_slots', 'anon,authenticated,service_role', true),
     ('get_available_slots_any', 'anon,authenticated,service_role', true),
     ('get_notifications_page', 'authenticated,service_role', false),
     ('get_unread_count', 'authenticated,service_role', false),
     ('get_unread_counts', 'authenticated,service_role', false),
     ('grant_api_privileges', '', false),
-    ('held_seats_peak', '', false),
     ('is_admin', 'anon,authenticated,service_role', true),
-    ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
     ('is_member', 'anon,authenticated,service_role', true),
-    ('booking_internal.is_privileged', 'authenticated,service_role', false),
     ('is_staff', 'anon,authenticated,service_role', true),
     ('is_valid_time_zone', 'anon,authenticated,service_role', false),
-    ('lock_resource', '', true),
-    ('lock_service_rules', '', true),
     ('log_action', 'authenticated,service_role', true),
     ('mark_notifications_read', 'authenticated,service_role', false),
-    ('booking_internal.notification_owner', 'authenticated,service_role', false),
     ('open_periods', 'anon,authenticated,service_role', true),
     ('peak_seats', 'anon,authenticated,service_role', false),
-    ('peak_seats_combine', '', false),
-    ('peak_seats_deserialize', '', false),
-    ('peak_seats_final', '', false),
-    ('peak_seats_moving_final', '', false),
-    ('peak_seats_moving_inverse', '', false),
-    ('peak_seats_moving_trans', '', false),
-    ('peak_seats_serialize', '', false),
-    ('peak_seats_trans', '', false),
     ('public_organization_ids', 'anon,authenticated,service_role', true),
     ('rating_summary', 'anon,authenticated,service_role', false),
-    ('rating_summary_combine', '', false),
-    ('rating_summary_deserialize', '', false),
-    ('rating_summary_final', '', false),
-    ('rating_summary_inverse', '', false),
-    ('rating_summary_serialize', '', false),
-    ('rating_summary_trans', '', false),
-    ('booking_internal.require_privileged', 'service_role', false),
     ('resolve_conflict', 'authenticated,service_role', false),
-    ('resources_capacity_changed', '', true),
     ('send_notification', 'authenticated,service_role', false),
     ('set_booking_status', 'authenticated,service_role', false),
     ('status_transitions', 'anon,authenticated,service_role', false),
-    ('touch_updated_at', '', false),
     ('transition_allowed', 'anon,authenticated,service_role', false),
     ('user_organization_ids', 'anon,authenticated,service_role', true),
     ('utilization', 'anon,authenticated,service_role', false),
-    ('utilization_combine', '', false),
-    ('utilization_deserialize', '', false),
-    ('utilization_final', '', false),
-    ('utilization_inverse', '', false),
-    ('utilization_serialize', '', false),
-    ('utilization_trans', '', false);
+    -- booking_internal
+    ('booking_internal.actor_id', 'authenticated,service_role', false),
+    ('booking_internal.audit_log_append_only', '', false),
+    ('booking_internal.audit_row_change', '', true),
+    ('booking_internal.bookings_enforce_capacity', '', true),
+    ('booking_internal.bookings_enqueue_outbox', '', true),
+    ('booking_internal.bookings_guard', '', false),
+    ('booking_internal.bookings_notify', '', true),
+    ('booking_internal.bookings_record_transition', '', true),
+    ('booking_internal.busy_minutes_final', '', false),
+    ('booking_internal.busy_minutes_moving_final', '', false),
+    ('booking_internal.busy_time_combine', '', false),
+    ('booking_internal.busy_time_deserialize', '', false),
+    ('booking_internal.busy_time_moving_inverse', '', false),
+    ('booking_internal.busy_time_moving_trans', '', false),
+    ('booking_internal.busy_time_serialize', '', false),
+    ('booking_internal.busy_time_trans', '', false),
+    ('booking_internal.busy_union_final', '', false),
+    ('booking_internal.busy_union_moving_final', '', false),
+    ('booking_internal.calling_role', '', false),
+    ('booking_internal.calling_role_is_privileged', '', false),
+    ('booking_internal.check_json_object', 'authenticated,service_role', false),
+    ('booking_internal.check_text_argument', 'authenticated,service_role', false),
+    ('booking_internal.check_time_zone', '', false),
+    ('booking_internal.first_lock_in_transaction', '', false),
+    ('booking_internal.held_seats_peak', '', false),
+    ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
+    ('booking_internal.is_privileged', 'authenticated,service_role', false),
+    ('booking_internal.lock_resource', '', true),
+    ('booking_internal.lock_service_rules', '', true),
+    ('booking_internal.notification_owner', 'authenticated,service_role', false),
+    ('booking_internal.peak_seats_combine', '', false),
+    ('booking_internal.peak_seats_deserialize', '', false),
+    ('booking_internal.peak_seats_final', '', false),
+    ('booking_internal.peak_seats_moving_final', '', false),
+    ('booking_internal.peak_seats_moving_inverse', '', false),
+    ('booking_internal.peak_seats_moving_trans', '', false),
+    ('booking_internal.peak_seats_serialize', '', false),
+    ('booking_internal.peak_seats_trans', '', false),
+    ('booking_internal.rating_summary_combine', '', false),
+    ('booking_internal.rating_summary_deserialize', '', false),
+    ('booking_internal.rating_summary_final', '', false),
+    ('booking_internal.rating_summary_inverse', '', false),
+    ('booking_internal.rating_summary_serialize', '', false),
+    ('booking_internal.rating_summary_trans', '', false),
+    ('booking_internal.require_privileged', 'service_role', false),
+    ('booking_internal.resources_capacity_changed', '', true),
+    ('booking_internal.touch_updated_at', '', false),
+    ('booking_internal.utilization_combine', '', false),
+    ('booking_internal.utilization_deserialize', '', false),
+    ('booking_internal.utilization_final', '', false),
+    ('booking_internal.utilization_inverse', '', false),
+    ('booking_internal.utilization_serialize', '', false),
+    ('booking_internal.utilization_trans', '', false);
 
 DO $$
 DECLARE
@@ -121,6 +125,15 @@ BEGIN
   FROM pg_proc p WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
   GROUP BY p.proname HAVING count(*) > 1;
   PERFORM pg_temp.check(v_bad IS NULL, format('overloaded names: %s', v_bad));
+
+  -- What PostgREST shows of booking is the API: internals belong in booking_internal.
+  SELECT array_agg(p.proname ORDER BY p.proname) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace = 'booking'::regnamespace
+    AND p.proname NOT IN ('create_api_roles', 'grant_api_privileges')
+    AND NOT (has_function_privilege('anon', p.oid, 'EXECUTE') OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
+             OR has_function_privilege('service_role', p.oid, 'EXECUTE'));
+  PERFORM pg_temp.check(v_bad IS NULL, format('in schema booking but no API role may call it: %s', v_bad));
 
   SELECT array_agg(coalesce(p.name, e.name) || ': ' ||
                    CASE WHEN p.oid IS NULL THEN 'expected but missing'
