@@ -176,7 +176,9 @@ fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::Functio
 /// drops it (in the aggregate's context). Without it the planner prices every `internal` state
 /// at 8 kB and, with many groups (per resource and day), sorts a million rows instead of
 /// hashing them. The growing states (peak seats, busy time) keep that default.
-const FIXED_STATE_SPACE: usize = 128;
+/// The SQL below writes it as a literal (`extension_sql!` takes one); a `#[pg_test]` checks
+/// that the catalog holds this value.
+pub(crate) const FIXED_STATE_SPACE: usize = 128;
 const _: () = {
     // what malloc and palloc add to each allocation, at most
     const HEADER: usize = 16;

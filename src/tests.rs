@@ -97,6 +97,20 @@ mod tests {
         })
     }
 
+    /// The fixed-size states' SSPACE and MSSPACE in the catalog are the value the Rust side
+    /// checks against the states' real size (the SQL can only write it as a literal).
+    #[pg_test]
+    fn declared_state_space_is_the_checked_one() {
+        for aggregate in ["booking.utilization", "booking.rating_summary"] {
+            let spaces = Spi::get_two::<i32, i32>(&format!(
+                "SELECT aggtransspace, aggmtransspace FROM pg_aggregate WHERE aggfnoid = '{aggregate}'::regproc"
+            ))
+            .unwrap();
+            let expected = Some(crate::aggregates::FIXED_STATE_SPACE as i32);
+            assert_eq!(spaces, (expected, expected), "{aggregate}");
+        }
+    }
+
     #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));
