@@ -151,3 +151,18 @@ GROUP BY r.case_name, o.first ORDER BY o.first;
 -- The daily usage view for a month of the 50 resources, as a dashboard reads it.
 SELECT round(median_ms::numeric) AS "resource_daily_usage, March 2031, 50 resources: median ms", result AS "days"
 FROM bench.time_queries(ARRAY[$q$SELECT count(d.*) FROM (SELECT * FROM booking.resource_daily_usage WHERE day BETWEEN '2031-03-01' AND '2031-03-31') d$q$], 3);
+
+-- Where the floor of utilisation over 2031 goes, serially: reading the rows, taking their
+-- columns apart and filtering by status, hashing them into their groups. Every query above
+-- pays these; no aggregate can save them.
+SET max_parallel_workers_per_gather = 0;
+SELECT s.step AS "floor of utilization over 2031, serial", round(t.median_ms::numeric) AS "median ms"
+FROM bench.time_queries(ARRAY[
+       'SELECT count(*) FROM booking.bookings',
+       $q$SELECT count(during) FROM booking.bookings WHERE status IN ('pending', 'approved')$q$,
+       (SELECT format('SELECT count(v) FROM (%s) q', query) FROM aggregate_cases
+        WHERE case_name = 'utilization of 2031' AND variant = 'floor')], 7) t
+JOIN (VALUES (1, 'reading the rows'), (2, '+ their columns and the status filter'),
+             (3, '+ grouping by resource: the floor')) AS s(n, step) ON s.n = t.query_index
+ORDER BY s.n;
+RESET max_parallel_workers_per_gather;
