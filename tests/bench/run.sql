@@ -12,20 +12,30 @@ CREATE TEMP TABLE results (n serial, case_name text, variant text, median_ms flo
 CREATE TEMP TABLE agreement (case_name text, same_answer boolean);
 SELECT array_agg(format('b0000000-0000-4000-a002-%s', lpad(n::text, 12, '0'))::uuid ORDER BY n)::text AS pool FROM generate_series(1, 50) n \gset
 
+-- A case on one resource: the native slot list against the plain SQL and the floor, p_runs calls
+-- each; the case's name says how many bookings the resource has (%s in p_title).
+CREATE FUNCTION pg_temp.one_resource_case(p_agreement text, p_title text, p_resource uuid, p_start timestamptz,
+                                          p_end timestamptz, p_seats int, p_runs int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_native text := format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60, NULL, %s)', p_resource, p_start, p_end, p_seats);
+  v_plain  text := format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60, %s)', p_resource, p_start, p_end, p_seats);
+  v_rows   bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM (%s) s', v_native) INTO v_rows;
+  INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
+  SELECT format(p_title, (SELECT count(*) FROM booking.bookings WHERE resource_id = p_resource)),
+         (ARRAY['native get_available_slots', 'plain SQL with multiranges', 'floor: index-only scan + as many rows'])[t.query_index],
+         t.median_ms, t.mean_ms, t.result
+  FROM bench.time_queries(ARRAY[format('SELECT count(*) FROM (%s) s', v_native), format('SELECT count(*) FROM (%s) s', v_plain),
+                                bench.floor_query(p_resource, p_start, p_end, v_rows)],
+                          p_runs, ARRAY[false, false, true]) t
+  ORDER BY t.query_index;
+  INSERT INTO agreement VALUES (p_agreement, bench.same_rows(v_native, v_plain));
+END $$;
+
 -- 1. One resource, 30 days, 15-minute grid, about 240 bookings.
-SELECT count(*) AS studio_rows FROM booking.get_available_slots(:studio, :month_start, :month_end, 60) \gset
-INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
-SELECT 'studio: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :studio) || ' bookings',
-       v[t.query_index], t.median_ms, t.mean_ms, t.result
-FROM (SELECT ARRAY['native get_available_slots', 'plain SQL with multiranges', 'floor: index-only scan + as many rows'] AS v) x,
-     bench.time_queries(ARRAY[format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
-                              format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
-                              bench.floor_query(:studio, :month_start, :month_end, :studio_rows)],
-                        300, ARRAY[false, false, true]) t
-ORDER BY t.query_index;
-INSERT INTO agreement
-SELECT 'studio', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end),
-                                 format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60)', :studio, :month_start, :month_end));
+SELECT pg_temp.one_resource_case('studio', 'studio: 30 days, 15-min grid, %s bookings', :studio, :month_start, :month_end, 1, 300) AS studio_measured \gset
 
 -- 2. A pool of 50 resources over 7 days.
 SELECT count(*) AS pool_bookings FROM booking.bookings b WHERE b.resource_id = ANY (:'pool'::uuid[]) \gset
@@ -52,19 +62,7 @@ FROM (VALUES
 ) AS q(c, native, plain, args);
 
 -- 3. 30 days on a resource with 10 000 bookings (capacity 150, asking for 100 seats).
-SELECT count(*) AS hall_rows FROM booking.get_available_slots(:hall, :month_start, :month_end, 60, NULL, 100) \gset
-INSERT INTO results (case_name, variant, median_ms, mean_ms, result)
-SELECT 'hall: 30 days, 15-min grid, ' || (SELECT count(*) FROM booking.bookings WHERE resource_id = :hall) || ' bookings, 100 of 150 seats',
-       v[t.query_index], t.median_ms, t.mean_ms, t.result
-FROM (SELECT ARRAY['native get_available_slots', 'plain SQL with multiranges', 'floor: index-only scan + as many rows'] AS v) x,
-     bench.time_queries(ARRAY[format('SELECT count(*) FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end),
-                              format('SELECT count(*) FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end),
-                              bench.floor_query(:hall, :month_start, :month_end, :hall_rows)],
-                        30, ARRAY[false, false, true]) t
-ORDER BY t.query_index;
-INSERT INTO agreement
-SELECT 'hall', bench.same_rows(format('SELECT * FROM booking.get_available_slots(%L, %L, %L, 60, NULL, 100)', :hall, :month_start, :month_end),
-                               format('SELECT * FROM bench.sql_available_slots(%L, %L, %L, 60, 100)', :hall, :month_start, :month_end));
+SELECT pg_temp.one_resource_case('hall', 'hall: 30 days, 15-min grid, %s bookings, 100 of 150 seats', :hall, :month_start, :month_end, 100, 30) AS hall_measured \gset
 
 SELECT case_name AS "case", variant, round(median_ms::numeric, 3) AS "median ms", round(mean_ms::numeric, 3) AS "mean ms",
        result AS "rows", round((first_value(median_ms) OVER (PARTITION BY case_name ORDER BY n) / median_ms)::numeric, 2) AS "native ÷ this"
