@@ -12,7 +12,7 @@ versions=${BOOKING_PG_VERSIONS:-15 17 18}
 started=$SECONDS
 
 echo "== pure core (no Postgres)"
-cargo test -p booking_core
+cargo test --locked -p booking_core
 
 for v in $versions; do
   cfg=$(pg_config_for "$v")
@@ -20,13 +20,14 @@ for v in $versions; do
   pgdata=/var/tmp/booking_ext-pgrx-test
   install -d -o postgres "$pgdata"
   CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA=$pgdata \
-    cargo test -p booking_ext --lib --no-default-features --features "pg$v pg_test"
+    cargo test --locked -p booking_ext --lib --no-default-features --features "pg$v pg_test"
 
   echo "== Postgres $v: integration tests (booking_ext installed into $(dirname "$(dirname "$cfg")"))"
   cargo pgrx install --no-default-features --features "pg$v" --pg-config "$cfg" >/dev/null
-  BOOKING_PG_CONFIG=$cfg cargo test -p booking_ext --no-default-features --features "pg$v" --test '*'
+  BOOKING_PG_CONFIG=$cfg cargo test --locked -p booking_ext --no-default-features --features "pg$v" --test '*'
 
   echo "== Postgres $v: end to end (PostgREST 12 and supabase-js)"
   bash scripts/e2e.sh "$v"
 done
 echo "== all tests passed on Postgres ${versions// /, } in $((SECONDS - started)) s"
+echo "== toolchain: $(bash scripts/bootstrap.sh --versions)"
