@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test, on Postgres 15, 17 and 18: the pure core, the #[pg_test] suites (constraints,
-# lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
+# Every test: the bootstrap's source pins and the pure core, then on Postgres 15, 17 and 18 the
+# #[pg_test] suites (constraints, lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
 # (concurrency, pg_dump/restore, install/drop), then the end-to-end tests through PostgREST and
 # supabase-js (scripts/e2e.sh). BOOKING_PG_VERSIONS="17" narrows the matrix.
 set -euo pipefail
@@ -10,6 +10,9 @@ bash scripts/bootstrap.sh
 
 versions=${BOOKING_PG_VERSIONS:-15 17 18}
 started=$SECONDS
+
+echo "== bootstrap: pinned Postgres sources (no network)"
+bash tests/bootstrap_pins.sh
 
 echo "== pure core (no Postgres)"
 cargo test --locked -p booking_core
