@@ -271,9 +271,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ ! -f /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
     echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
   fi
+  step=$SECONDS
   apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || die "could not install: ${missing[*]}"
+  say "installed the Debian packages in $(elapsed $((SECONDS - step)))"
 fi
 # Node.js runs the end-to-end tests (supabase-js); the machine image brings Node 20, and Debian's
 # package is the fallback where there is none.
