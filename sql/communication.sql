@@ -34,8 +34,8 @@ BEGIN
   IF jsonb_typeof(p_value) <> 'object' THEN
     RAISE EXCEPTION '% must be a JSON object, not %', p_name, jsonb_typeof(p_value) USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF octet_length(p_value::text) > 65536 THEN
-    RAISE EXCEPTION '% is larger than 64 kB', p_name USING ERRCODE = 'invalid_parameter_value';
+  IF octet_length(p_value::text) > 16384 THEN
+    RAISE EXCEPTION '% is larger than 16 kB', p_name USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN p_value;
 END $$;
@@ -208,20 +208,6 @@ END $$;
 -- Audit
 -- ---------------------------------------------------------------------------------------------
 
--- The role a SECURITY DEFINER function was called by: the SET ROLE in force (PostgREST sets
--- one per request), else the login role. current_user inside such a function is its owner.
-CREATE FUNCTION booking_internal.calling_role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
-
-CREATE FUNCTION booking_internal.calling_role_is_privileged() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = booking_internal.calling_role()), false)
-$$;
-
 -- Record an action in the audit log (seed 004). The actor is the JWT subject, never an argument;
 -- the organization is the entity's. Entity types are the audited tables (singular names are
 -- accepted too): organizations, resources, availability_rules, availability_exceptions,
@@ -263,7 +249,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Entity types: organizations, resources, availability_rules, availability_exceptions, services, service_rules, bookings, conflicts.';
   END IF;
-  IF booking.current_user_id() IS NULL AND NOT booking_internal.calling_role_is_privileged() THEN
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
     RAISE EXCEPTION 'logging an action needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
 
@@ -273,9 +259,11 @@ BEGIN
                  v_table,
                  CASE v_table WHEN 'service_rules' THEN 'service_id' ELSE 'id' END)
     INTO v_org, v_booker USING p_entity_id;
-  IF NOT booking_internal.calling_role_is_privileged()
+  -- A booker logs about their own booking only while a member of its organization: a stranger
+  -- who booked in a public organization may not write into that tenant's append-only log.
+  IF NOT booking_internal.is_privileged()
      AND NOT (v_org IS NOT NULL AND booking.is_staff(v_org))
-     AND v_booker IS DISTINCT FROM booking.current_user_id() THEN
+     AND NOT (v_booker IS NOT DISTINCT FROM booking.current_user_id() AND booking.is_member(v_org)) THEN
     -- An unknown entity and one the caller may not log about look alike.
     RAISE EXCEPTION 'unknown % % or you may not log actions on it', v_table, p_entity_id
       USING ERRCODE = 'insufficient_privilege';

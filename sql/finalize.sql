@@ -15,7 +15,6 @@ COMMENT ON TABLE booking.notifications IS 'A message to a user; the recipient re
 COMMENT ON TABLE booking.audit_log IS 'Append-only record of inserts, updates (changed columns) and deletes of the business tables, with actor and reason.';
 COMMENT ON TABLE booking.outbox IS 'Integration events to deliver, written in the same transaction as the change they describe.';
 COMMENT ON TABLE booking.conflicts IS 'Problems detected in existing data: double booking, time-zone mismatch, unavailable resource, capacity exceeded.';
-COMMENT ON COLUMN booking.bookings.is_exclusive IS 'Maintained by the database: true while the resource has capacity 1; drives the bookings_no_overlap constraint.';
 COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) range.';
 
 COMMENT ON FUNCTION booking.current_user_id() IS 'The caller''s id: the JWT sub claim (request.jwt.claim.sub or request.jwt.claims ->> ''sub''); NULL when anonymous.';
@@ -42,25 +41,24 @@ COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, inte
 COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
 COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
 
-COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while rows are bulk-loaded with row_security off (a pg_dump restore); act rules and audit side effects are skipped then.';
-COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role running the statement bypasses row-level security (superuser or BYPASSRLS).';
+COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while a pg_dump restore loads rows (row_security off in a session logged in as a role that bypasses RLS); act rules and audit side effects are skipped then. An API session never counts, whatever it sets.';
+COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role the caller acts as (calling_role(), never the owner of a SECURITY DEFINER function) is a superuser or bypasses row-level security.';
 COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
 COMMENT ON SCHEMA booking_internal IS 'booking_ext''s internals, not part of the API and not exposed by PostgREST: trigger functions, locks, the aggregates'' support functions, and the helpers that code running as the caller needs.';
 COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
 COMMENT ON FUNCTION booking_internal.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
 COMMENT ON FUNCTION booking_internal.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
 COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
-COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, seats within capacity at every instant, under a lock on the resource.';
+COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, no overlap on a capacity-1 resource and seats within capacity at every instant, under a lock on the resource.';
 COMMENT ON FUNCTION booking_internal.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
-COMMENT ON FUNCTION booking_internal.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held; bookings follow the capacity-1 flag.';
+COMMENT ON FUNCTION booking_internal.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held.';
 COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
 COMMENT ON FUNCTION booking_internal.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
 
 COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a booking along the legal transitions for the caller (bookers: submit, resubmit, cancel until the start; staff and admins: every legal change), with a reason; PT409 for an illegal change or a booking that no longer fits, 42501 without the right, 22023 for bad input or an unknown booking.';
 COMMENT ON FUNCTION booking_internal.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
-COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction) so that bookers of a service with a concurrency limit take turns.';
-COMMENT ON FUNCTION booking_internal.first_lock_in_transaction(text) IS 'Internal: true the first time the transaction asks for this key (remembered in the transaction-local booking.locked_rows setting), false after.';
-COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (once per transaction) so that its writers take turns; returns its capacity.';
+COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction, as lock_resource) so that bookers of a service with a concurrency limit take turns.';
+COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (a no-op update, skipped when the row version seen was written by this transaction) so that its writers take turns; returns its capacity.';
 
 COMMENT ON FUNCTION booking.send_notification(text, text, text, jsonb) IS 'Sends a notification (seed 004) and returns it as JSON (id, recipient_id, organization_id, message, notification_type, metadata, read_at, sent_at). Owners, admins and staff to active members of their organization (p_metadata.organization_id picks one when several are shared), service_role to anyone. 22023 for an empty recipient, message or type; 42501 otherwise refused.';
 COMMENT ON FUNCTION booking.mark_notifications_read(text, uuid[]) IS 'Marks the caller''s unread notifications read (all, or the ids given, at most 1000) and returns how many changed. p_user_id other than the caller: service_role only (else 42501).';
@@ -69,9 +67,8 @@ COMMENT ON FUNCTION booking.get_unread_counts(text) IS 'The caller''s unread not
 COMMENT ON FUNCTION booking.get_notifications_page(text, integer, integer) IS 'A page of the caller''s notifications, newest first; p_limit 1 to 100 (default 20), p_offset from 0. p_user_id other than the caller: service_role only (else 42501).';
 COMMENT ON FUNCTION booking_internal.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
 COMMENT ON FUNCTION booking_internal.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
-COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 64 kB; NULL passes.';
+COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 16 kB; NULL passes.';
 COMMENT ON FUNCTION booking_internal.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
-COMMENT ON FUNCTION booking_internal.calling_role_is_privileged() IS 'Internal: true when calling_role() is a superuser or bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
 COMMENT ON FUNCTION booking_internal.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
 COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';
@@ -104,3 +101,11 @@ BEGIN
     EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
   END LOOP;
 END $$;
+COMMENT ON FUNCTION booking_internal.booker_may_insert(uuid, text) IS 'Internal: may a caller who is not staff create a booking in this organization for this person (themselves, in an organization they belong to or that is public)? Used by the bookings insert policy and bookings_guard.';
+COMMENT ON FUNCTION booking_internal.organization_is_fixed() IS 'Trigger: refuses (42501) an UPDATE that moves a row to another organization, for every caller.';
+COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service.';
+COMMENT ON FUNCTION booking_internal.written_by_this_transaction(xid) IS 'Internal: true when a row version (its xmin) was written by this transaction or a live subtransaction of it; the row locks use it to take each lock once.';
+COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
+COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
+COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking someone who is not the organization''s staff may make (book() and the table alike); default a week, at most 366 days.';
+COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';

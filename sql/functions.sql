@@ -63,17 +63,119 @@ BEGIN
   RETURN v_total;
 END $$;
 
--- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: it
--- takes the resource's lock (lock_resource, as the capacity trigger does) before asking the
--- engine, so concurrent calls on one resource take turns and each sees the bookings committed
--- before it. A refusal raises SQLSTATE PT409 (PostgREST answers HTTP 409) with a message a
--- person understands and the reason in DETAIL: closed, notice, horizon, overlap or capacity.
+-- The rule book: what a booking must satisfy when someone who is not the organization's staff
+-- makes it hold time (a new request, a resubmission, a move), and what book() checks for every
+-- caller. One function: bookings_guard calls it for direct writes to the table, book() for its
+-- own. Returns whether the booking is approved on submission (the service's rules auto-confirm,
+-- or without service rules the resource auto-approves).
+-- Refusals: 42501 for a staff-only service; PT409 with the reason in DETAIL: 'length' (longer
+-- than the resource's max_booking_minutes), 'closed', 'notice', 'horizon' (the engine's
+-- booking_refusal), 'capacity' for the service's max_concurrent_bookings, and for a new booking
+-- (p_booking_id NULL) 'overlap' or 'capacity' of the resource. A booking being changed holds
+-- its time already, so its overlap and capacity are the capacity trigger's (23P01).
+-- It takes the service's lock, then the resource's (the capacity trigger's), so that writers
+-- take turns. Runs as the owner: the caller's right to write the booking is established first.
+CREATE FUNCTION booking_internal.enforce_booking_rules(p_organization_id uuid, p_resource_id uuid,
+                                                       p_service_id uuid, p_start timestamptz,
+                                                       p_end timestamptz, p_seats integer,
+                                                       p_booking_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_max_minutes integer;
+  v_auto        boolean;
+  v_staff_only  boolean := false;
+  v_limit       integer;
+  v_refusal     text;
+  v_peak        bigint;
+BEGIN
+  -- Nothing of an organization the caller may not book in is read (the guard and book() have
+  -- established this already; this keeps the function safe on its own).
+  IF NOT (booking_internal.is_privileged()
+          OR p_organization_id = ANY (booking.user_organization_ids())
+          OR p_organization_id = ANY (booking.public_organization_ids())) THEN
+    RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  SELECT r.max_booking_minutes, r.auto_approve INTO v_max_minutes, v_auto
+  FROM booking.resources r WHERE r.id = p_resource_id AND r.organization_id = p_organization_id;
+  IF NOT FOUND OR NOT coalesce(p_end > p_start AND p_seats >= 1, false) THEN
+    RETURN false;  -- the foreign keys and CHECK constraints report these
+  END IF;
+  IF p_service_id IS NOT NULL THEN
+    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, v_limit, v_auto
+    FROM booking.service_rules sr
+    WHERE sr.service_id = p_service_id AND sr.organization_id = p_organization_id;
+    IF v_staff_only AND NOT (booking_internal.is_privileged() OR booking.is_staff(p_organization_id)) THEN
+      RAISE EXCEPTION 'only the organization''s staff may book this service'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END IF;
+  IF p_end - p_start > make_interval(mins => v_max_minutes) THEN
+    RAISE EXCEPTION 'That is longer than this resource can be booked at once (% minutes at most).', v_max_minutes
+      USING ERRCODE = 'PT409', DETAIL = 'length';
+  END IF;
+
+  IF v_limit IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(p_service_id);
+  END IF;
+  PERFORM booking_internal.lock_resource(p_resource_id);
+  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
+    v_refusal := NULL;
+  END IF;
+  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
+    -- The most bookings of the service held at one instant of the new one: the peak is at the
+    -- start of one of them (or of the new one).
+    SELECT coalesce(max(n), 0) INTO v_peak
+    FROM (SELECT (SELECT count(*) FROM booking.bookings o
+                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
+                    AND o.status IN ('pending', 'approved') AND o.id IS DISTINCT FROM p_booking_id
+                    AND o.during @> greatest(lower(b.during), p_start)) AS n
+          FROM booking.bookings b
+          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
+            AND b.status IN ('pending', 'approved') AND b.id IS DISTINCT FROM p_booking_id
+            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
+    IF v_peak >= v_limit THEN
+      RAISE EXCEPTION 'This service is fully booked at that time.'
+        USING ERRCODE = 'PT409', DETAIL = 'capacity';
+    END IF;
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
+  END IF;
+  RETURN coalesce(v_auto, false);
+END $$;
+
+-- What a person reads when a booking is refused for a reason of the rule book.
+CREATE FUNCTION booking_internal.refusal_message(p_reason text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE p_reason
+    WHEN 'closed'   THEN 'The resource is not open for all of that time.'
+    WHEN 'notice'   THEN 'That is too soon: this booking needs more notice.'
+    WHEN 'horizon'  THEN 'That is too far ahead to book yet.'
+    WHEN 'overlap'  THEN 'That time is already booked.'
+    WHEN 'capacity' THEN 'Not enough places are left at that time.'
+  END
+$$;
+
+-- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: the
+-- rule book (enforce_booking_rules) takes the resource's lock before asking the engine, so
+-- concurrent calls on one resource take turns and each sees the bookings committed before it.
+-- A refusal raises SQLSTATE PT409 (PostgREST answers HTTP 409) with a message a person
+-- understands and the reason in DETAIL: length, closed, notice, horizon, overlap or capacity.
 -- Bad arguments raise 22023; an anonymous caller 42501. Status is approved when the service's
 -- rules auto-confirm (or, without service rules, the resource auto-approves), else pending.
 -- Service rules: a staff_only service may be booked only by the organization's staff and
 -- admins (others get 42501); max_concurrent_bookings caps the time-holding bookings of the
--- service across the organization's resources at any instant (PT409, DETAIL 'capacity'), with
--- the service's lock taken before the resource's so that its bookers take turns.
+-- service across the organization's resources at any instant (PT409, DETAIL 'capacity').
+-- For a caller who is not staff the rule book runs in the bookings trigger, exactly as for an
+-- INSERT into the table; for staff, book() runs it itself (the table lets staff book freely).
 -- The audit row and the outbox event are written by triggers in the same transaction.
 CREATE FUNCTION booking.book(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
                              p_seats integer DEFAULT 1, p_service_id uuid DEFAULT NULL,
@@ -85,11 +187,7 @@ AS $$
 DECLARE
   v_user    text := booking.current_user_id();
   v_org     uuid;
-  v_auto    boolean;
-  v_staff_only boolean;
-  v_limit   integer;
-  v_peak    bigint;
-  v_refusal text;
+  v_status  text := 'pending';
   v_row     booking.bookings;
 BEGIN
   IF v_user IS NULL THEN
@@ -100,63 +198,43 @@ BEGIN
     RAISE EXCEPTION 'p_resource_id, p_start, p_end and p_seats must not be NULL'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT (isfinite(p_start) AND isfinite(p_end) AND p_end > p_start) OR p_seats < 1 THEN
+    RAISE EXCEPTION 'the booking must end after it starts, at finite times, with at least one seat'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF length(p_title) > 200 OR length(p_notes) > 4000 THEN
+    RAISE EXCEPTION 'p_title may have at most 200 characters and p_notes 4000'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   -- Who may book here: members of the organization, anyone signed in for a public one (the
   -- bookings insert policy's rule for bookers). Others learn nothing about the resource.
-  SELECT r.organization_id,
-         coalesce(CASE WHEN p_service_id IS NOT NULL THEN sr.auto_confirm END, r.auto_approve),
-         coalesce(sr.staff_only, false), sr.max_concurrent_bookings
-    INTO v_org, v_auto, v_staff_only, v_limit
+  SELECT r.organization_id INTO v_org
   FROM booking.resources r
   JOIN booking.organizations o ON o.id = r.organization_id
-  LEFT JOIN booking.service_rules sr ON sr.service_id = p_service_id AND sr.organization_id = r.organization_id
   WHERE r.id = p_resource_id AND r.is_bookable
     AND (r.organization_id = ANY (booking.user_organization_ids()) OR o.is_public);
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown resource %', p_resource_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
-
-  IF v_staff_only AND NOT booking.is_staff(v_org) THEN
-    RAISE EXCEPTION 'only the organization''s staff may book this service'
-      USING ERRCODE = 'insufficient_privilege';
+  IF booking.is_staff(v_org)
+     AND booking_internal.enforce_booking_rules(v_org, p_resource_id, p_service_id, p_start, p_end, p_seats, NULL) THEN
+    v_status := 'approved';
   END IF;
 
-  IF v_limit IS NOT NULL THEN
-    PERFORM booking_internal.lock_service_rules(p_service_id);
-  END IF;
-  PERFORM booking_internal.lock_resource(p_resource_id);
-  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
-  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
-    -- The most bookings of the service held at one instant of the new one: the peak is at the
-    -- start of one of them (or of the new one).
-    SELECT coalesce(max(n), 0) INTO v_peak
-    FROM (SELECT (SELECT count(*) FROM booking.bookings o
-                  WHERE o.service_id = p_service_id AND o.organization_id = v_org
-                    AND o.status IN ('pending', 'approved')
-                    AND o.during @> greatest(lower(b.during), p_start)) AS n
-          FROM booking.bookings b
-          WHERE b.service_id = p_service_id AND b.organization_id = v_org
-            AND b.status IN ('pending', 'approved') AND b.during && tstzrange(p_start, p_end)) AS at_starts;
-    IF v_peak >= v_limit THEN
-      RAISE EXCEPTION 'This service is fully booked at that time.'
-        USING ERRCODE = 'PT409', DETAIL = 'capacity';
-    END IF;
-  END IF;
-  IF v_refusal IS NOT NULL THEN
-    RAISE EXCEPTION '%', CASE v_refusal
-        WHEN 'closed'   THEN 'The resource is not open for all of that time.'
-        WHEN 'notice'   THEN 'That is too soon: this booking needs more notice.'
-        WHEN 'horizon'  THEN 'That is too far ahead to book yet.'
-        WHEN 'overlap'  THEN 'That time is already booked.'
-        WHEN 'capacity' THEN 'Not enough places are left at that time.'
-      END
-      USING ERRCODE = 'PT409', DETAIL = v_refusal;
-  END IF;
-
-  INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title, client_notes,
-                                starts_at, ends_at, seats, status, source)
-  VALUES (v_org, p_resource_id, p_service_id, v_user, p_title, p_notes, p_start, p_end, p_seats,
-          CASE WHEN v_auto THEN 'approved' ELSE 'pending' END, 'api')
-  RETURNING * INTO v_row;
+  BEGIN
+    INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title, client_notes,
+                                  starts_at, ends_at, seats, status, source)
+    VALUES (v_org, p_resource_id, p_service_id, v_user, p_title, p_notes, p_start, p_end, p_seats,
+            v_status, 'api')
+    RETURNING * INTO v_row;
+  EXCEPTION WHEN exclusion_violation THEN
+    -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
+    -- of a new booking itself.
+    RAISE EXCEPTION '%', booking_internal.refusal_message(
+        CASE WHEN (SELECT capacity FROM booking.resources WHERE id = p_resource_id) = 1 THEN 'overlap' ELSE 'capacity' END)
+      USING ERRCODE = 'PT409',
+            DETAIL = CASE WHEN (SELECT capacity FROM booking.resources WHERE id = p_resource_id) = 1 THEN 'overlap' ELSE 'capacity' END;
+  END;
   RETURN v_row;
 END $$;
 
@@ -187,6 +265,9 @@ BEGIN
   IF p_booking_id IS NULL OR p_status IS NULL THEN
     RAISE EXCEPTION 'p_booking_id and p_status must not be NULL' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF length(p_reason) > 4000 THEN
+    RAISE EXCEPTION 'p_reason is longer than 4000 characters' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF NOT (p_status = ANY (booking.booking_statuses())) THEN
     RAISE EXCEPTION 'unknown booking status "%"', p_status
       USING ERRCODE = 'invalid_parameter_value',
@@ -212,10 +293,6 @@ BEGIN
     IF v_old.booked_by IS DISTINCT FROM booking.current_user_id()
        OR NOT booking.transition_allowed(v_old.status, p_status, false) THEN
       RAISE EXCEPTION 'only the organization''s staff can move this booking from % to %', v_old.status, p_status
-        USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_status = 'cancelled' AND v_old.starts_at <= now() THEN
-      RAISE EXCEPTION 'a booking that has started can only be cancelled by the organization''s staff'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
   END IF;

@@ -10,18 +10,35 @@
 --
 -- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
 
--- True while rows are being bulk-loaded by a role that bypasses RLS (pg_dump's restore mode).
-CREATE FUNCTION booking_internal.is_bulk_load() RETURNS boolean
+-- The role the caller acts as: its SET ROLE (PostgREST sets one per request), else its login
+-- role. Inside a SECURITY DEFINER function current_user is the function's owner, so rights are
+-- never judged by current_user: a definer function must not make its caller privileged.
+CREATE FUNCTION booking_internal.calling_role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT current_setting('row_security') = 'off' $$;
+AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
 
--- True when the role running the statement bypasses row-level security (superuser, BYPASSRLS
--- such as service_role): such writers act with staff rights on every organization.
+-- True when the role the caller acts as is a superuser or bypasses row-level security (such as
+-- service_role): such callers act with staff rights on every organization.
 CREATE FUNCTION booking_internal.is_privileged() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user), false) $$;
+AS $$
+  SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles
+                   WHERE rolname = booking_internal.calling_role()), false)
+$$;
+
+-- True while rows are bulk-loaded by a pg_dump restore: row_security off (pg_dump and pg_restore
+-- set it) in a session logged in as a role that bypasses row-level security. Any role may set
+-- row_security, so the setting alone proves nothing: an API session (logged in as PostgREST's
+-- authenticator) never counts as a bulk load, whatever it sets.
+CREATE FUNCTION booking_internal.is_bulk_load() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT current_setting('row_security') = 'off'
+     AND coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
+$$;
 
 -- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
 CREATE FUNCTION booking_internal.actor_id() RETURNS text
@@ -61,21 +78,24 @@ $$;
 -- READ or SERIALIZABLE snapshot cannot see later commits, but the row version each writer leaves
 -- makes a concurrent snapshot writer fail with 40001 (to be retried) instead of counting from a
 -- stale snapshot. (A plain SELECT ... FOR UPDATE leaves no new version, and the concurrency test
--- caught it letting 14 seats into a 12-seat room.) Each transaction locks a row once (see
--- first_lock_in_transaction): updating the same row again and again is churn, and on
+-- caught it letting 14 seats into a 12-seat room.) A transaction updates the row once: when the
+-- version it sees was written by this transaction (or a subtransaction of it still alive), it
+-- holds the lock already. Updating the same row again and again is churn, and on
 -- assertion-enabled Postgres 18 it tripped an assertion in heap_update once the page filled up.
+-- What remembers the lock is the row itself: no setting a caller could preset to skip it.
 CREATE FUNCTION booking_internal.lock_resource(p_resource_id uuid) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_capacity integer;
+  v_held     boolean;
 BEGIN
-  IF booking_internal.first_lock_in_transaction('resource:' || p_resource_id) THEN
+  SELECT capacity, booking_internal.written_by_this_transaction(xmin) INTO v_capacity, v_held
+  FROM booking.resources WHERE id = p_resource_id;
+  IF NOT coalesce(v_held, true) THEN
     UPDATE booking.resources SET capacity = capacity WHERE id = p_resource_id
     RETURNING capacity INTO v_capacity;
-  ELSE
-    SELECT capacity INTO v_capacity FROM booking.resources WHERE id = p_resource_id;
   END IF;
   RETURN v_capacity;
 END $$;
@@ -87,26 +107,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF booking_internal.first_lock_in_transaction('service:' || p_service_id) THEN
+  IF EXISTS (SELECT 1 FROM booking.service_rules
+             WHERE service_id = p_service_id AND NOT booking_internal.written_by_this_transaction(xmin)) THEN
     UPDATE booking.service_rules SET max_concurrent_bookings = max_concurrent_bookings WHERE service_id = p_service_id;
   END IF;
-END $$;
-
--- True the first time a transaction asks for p_key, false after. The `booking.locked_rows`
--- setting remembers the keys; being transaction-local, it rolls back with a subtransaction that
--- rolls back the lock, so the next ask locks again.
-CREATE FUNCTION booking_internal.first_lock_in_transaction(p_key text) RETURNS boolean
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_locked text := coalesce(current_setting('booking.locked_rows', true), '');
-BEGIN
-  IF strpos(v_locked, p_key || ',') > 0 THEN
-    RETURN false;
-  END IF;
-  PERFORM set_config('booking.locked_rows', v_locked || p_key || ',', true);
-  RETURN true;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -144,10 +148,36 @@ DECLARE t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['organizations', 'members', 'resources', 'availability_rules',
                            'availability_exceptions', 'services', 'service_rules', 'bookings',
-                           'booking_services', 'notifications', 'conflicts'] LOOP
+                           'booking_services', 'booking_notes', 'notifications', 'conflicts'] LOOP
     EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON booking.%I
                     FOR EACH ROW EXECUTE FUNCTION booking_internal.touch_updated_at()',
                    t || '_9_touch_updated_at', t);
+  END LOOP;
+END $$;
+
+-- A row never moves to another organization, whoever asks (service_role included): its
+-- children, audit trail and notifications belong to the tenant it was made in. Copy it instead.
+CREATE FUNCTION booking_internal.organization_is_fixed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'a row of booking.% cannot move to another organization', TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Create it in the other organization (and cancel or delete this one) instead.';
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOR t IN SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+           WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind = 'r'
+             AND a.attname = 'organization_id' AND NOT a.attisdropped
+  LOOP
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF organization_id ON booking.%I
+                    FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id)
+                    EXECUTE FUNCTION booking_internal.organization_is_fixed()',
+                   t || '_0_organization_fixed', t);
   END LOOP;
 END $$;
 
@@ -183,7 +213,27 @@ BEGIN
   END IF;
 
   v_staff := booking_internal.is_privileged() OR @extschema@.is_staff(NEW.organization_id);
+  -- The caller's right to write the new row is established before anything else: row-level
+  -- security checks it only after the BEFORE triggers, and the capacity trigger after this one
+  -- runs as the owner, so without this a cross-tenant INSERT would read, lock and name another
+  -- tenant's resource. The refusal is row-level security's own, whatever the resource is.
+  IF TG_OP = 'INSERT' AND NOT v_staff
+     AND NOT (NEW.status IN ('draft', 'pending')
+              AND booking_internal.booker_may_insert(NEW.organization_id, NEW.booked_by)) THEN
+    RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
   IF v_staff THEN
+    -- Staff book for the organization's members only (service_role for anyone), so a status
+    -- change never sends their words to a stranger.
+    IF NOT booking_internal.is_privileged()
+       AND (TG_OP = 'INSERT' OR NEW.booked_by IS DISTINCT FROM OLD.booked_by)
+       AND NEW.booked_by IS DISTINCT FROM @extschema@.current_user_id()
+       AND NOT EXISTS (SELECT 1 FROM booking.members m
+                       WHERE m.organization_id = NEW.organization_id AND m.user_id = NEW.booked_by AND m.is_active) THEN
+      RAISE EXCEPTION 'staff can book only for the organization''s members; % is not one', NEW.booked_by
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF NEW.status = 'approved' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'approved') THEN
       NEW.approved_by := booking_internal.actor_id();
       NEW.approved_at := now();
@@ -193,9 +243,21 @@ BEGIN
 
   -- From here on the writer is the person who booked (row-level security let them this far).
   IF TG_OP = 'INSERT' THEN
-    IF NEW.admin_notes IS NOT NULL OR NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL THEN
-      RAISE EXCEPTION 'only staff can set admin_notes, approved_by or approved_at'
+    -- The same fields as on UPDATE below: a booker's own app writes 'app' or 'api' (book()).
+    IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL
+       OR NEW.source NOT IN ('app', 'api') OR NEW.external_calendar_event_id IS NOT NULL THEN
+      RAISE EXCEPTION 'only staff can set approval, source or calendar fields'
         USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- The rule book, as book() applies it; a request for a resource or service that approves
+    -- by itself is approved at once, as through book().
+    IF NEW.status = 'pending' THEN
+      IF booking_internal.enforce_booking_rules(NEW.organization_id, NEW.resource_id, NEW.service_id,
+                                                NEW.starts_at, NEW.ends_at, NEW.seats, NULL) THEN
+        NEW.status := 'approved';
+        NEW.approved_by := booking_internal.actor_id();
+        NEW.approved_at := now();
+      END IF;
     END IF;
     RETURN NEW;
   END IF;
@@ -205,12 +267,10 @@ BEGIN
     RAISE EXCEPTION 'only staff can move a booking from % to %', OLD.status, NEW.status
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF (NEW.organization_id, NEW.booked_by, NEW.admin_notes, NEW.approved_by, NEW.approved_at,
-      NEW.source, NEW.external_calendar_event_id)
+  IF (NEW.booked_by, NEW.approved_by, NEW.approved_at, NEW.source, NEW.external_calendar_event_id)
      IS DISTINCT FROM
-     (OLD.organization_id, OLD.booked_by, OLD.admin_notes, OLD.approved_by, OLD.approved_at,
-      OLD.source, OLD.external_calendar_event_id) THEN
-    RAISE EXCEPTION 'only staff can change organization_id, booked_by, admin_notes, approval, source or calendar fields'
+     (OLD.booked_by, OLD.approved_by, OLD.approved_at, OLD.source, OLD.external_calendar_event_id) THEN
+    RAISE EXCEPTION 'only staff can change booked_by, approval, source or calendar fields'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
@@ -219,6 +279,19 @@ BEGIN
     RAISE EXCEPTION 'a % booking cannot be moved by its booker', OLD.status
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Cancel it and book again, or ask the organization''s staff.';
+  END IF;
+  IF NEW.status = 'cancelled' AND OLD.status <> 'cancelled' AND OLD.starts_at <= now() THEN
+    RAISE EXCEPTION 'a booking that has started can only be cancelled by the organization''s staff'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- Submitting, resubmitting or moving a request: the rule book again (the booking's own time
+  -- is its own, so overlap and capacity are left to the capacity trigger).
+  IF NEW.status = 'pending'
+     AND (OLD.status IS DISTINCT FROM 'pending'
+          OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
+             IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats, OLD.service_id)) THEN
+    PERFORM booking_internal.enforce_booking_rules(NEW.organization_id, NEW.resource_id, NEW.service_id,
+                                                   NEW.starts_at, NEW.ends_at, NEW.seats, NEW.id);
   END IF;
   RETURN NEW;
 END $$;
@@ -271,8 +344,17 @@ BEGIN
         USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity',
               DETAIL = format('resource %s', NEW.resource_id);
     END IF;
-    IF v_capacity > 1 THEN
-      v_window := tstzrange(NEW.starts_at, NEW.ends_at, '[)');
+    v_window := tstzrange(NEW.starts_at, NEW.ends_at, '[)');
+    IF v_capacity = 1 THEN
+      -- One seat: any overlapping time-holding booking is a double booking.
+      IF EXISTS (SELECT 1 FROM booking.bookings b
+                 WHERE b.resource_id = NEW.resource_id AND b.status IN ('pending', 'approved')
+                   AND b.during && v_window AND b.id IS DISTINCT FROM NEW.id) THEN
+        RAISE EXCEPTION 'resource "%" is already booked at some time in %', v_title, v_window
+          USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_no_overlap',
+                DETAIL = format('resource %s, window %s', NEW.resource_id, v_window);
+      END IF;
+    ELSE
       v_peak := booking_internal.held_seats_peak(NEW.resource_id, v_window, NEW.id);
       IF v_peak + NEW.seats > v_capacity THEN
         RAISE EXCEPTION 'resource "%" is full: % of its % seat(s) are already held at some time in %, % more requested',
@@ -281,10 +363,7 @@ BEGIN
                 DETAIL = format('resource %s, window %s', NEW.resource_id, v_window);
       END IF;
     END IF;
-    -- Capacity-1 resources: the bookings_no_overlap exclusion constraint decides.
   END IF;
-
-  NEW.is_exclusive := (v_capacity = 1);
   RETURN NEW;
 END $$;
 
@@ -310,7 +389,30 @@ CREATE TRIGGER bookings_5_transition AFTER UPDATE OF status ON booking.bookings
   EXECUTE FUNCTION booking_internal.bookings_record_transition();
 
 -- ---------------------------------------------------------------------------------------------
--- Resources: capacity can only shrink to what is already held; bookings follow the capacity.
+-- Line items: a booker's line takes its price and duration from the service when it is written,
+-- so there is nothing for them to set; the organization's staff may set their own (a discount).
+-- Runs as the caller: the service must be one they can see, in the line's organization.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.booking_services_from_service() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() OR booking_internal.is_privileged()
+     OR @extschema@.is_staff(NEW.organization_id) THEN
+    RETURN NEW;
+  END IF;
+  SELECT s.price_cents, s.duration_minutes INTO NEW.price_cents, NEW.duration_minutes
+  FROM booking.services s WHERE s.id = NEW.service_id AND s.organization_id = NEW.organization_id;
+  RETURN NEW;  -- an unknown service leaves the values as given, for the foreign key to refuse
+END $$;
+
+CREATE TRIGGER booking_services_1_from_service BEFORE INSERT OR UPDATE ON booking.booking_services
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.booking_services_from_service();
+
+-- ---------------------------------------------------------------------------------------------
+-- Resources: capacity can only shrink to what is already held.
 -- ---------------------------------------------------------------------------------------------
 
 CREATE FUNCTION booking_internal.resources_capacity_changed() RETURNS trigger
@@ -326,8 +428,6 @@ BEGIN
                     NEW.id, NEW.capacity, v_peak
       USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_capacity';
   END IF;
-  UPDATE booking.bookings SET is_exclusive = (NEW.capacity = 1)
-  WHERE resource_id = NEW.id AND is_exclusive IS DISTINCT FROM (NEW.capacity = 1);
   RETURN NULL;
 END $$;
 
@@ -353,9 +453,9 @@ BEGIN
     RETURN NULL;  -- a restore brings its audit rows with it
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    -- Keep only the columns that changed; updated_at and the derived is_exclusive are noise.
+    -- Keep only the columns that changed; updated_at is noise.
     FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
-      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key IN ('updated_at', 'is_exclusive') THEN
+      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
         v_new := v_new - v_key;
         v_old := v_old - v_key;
       END IF;
@@ -366,9 +466,10 @@ BEGIN
   END IF;
   INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
                                  old_values, new_values, reason, source)
-  VALUES ((v_row ->> 'organization_id')::uuid,
+  VALUES (coalesce(v_row ->> 'organization_id', CASE TG_TABLE_NAME WHEN 'organizations' THEN v_row ->> 'id' END)::uuid,
           TG_TABLE_NAME,
-          coalesce(v_row ->> 'id', v_row ->> 'service_id')::uuid,
+          -- the row's id; a line item's booking; a service's rules by service
+          coalesce(v_row ->> 'id', v_row ->> 'booking_id', v_row ->> 'service_id')::uuid,
           lower(TG_OP),
           booking.current_user_id(),
           coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
@@ -381,8 +482,11 @@ END $$;
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['bookings', 'resources', 'members', 'availability_rules',
-                           'availability_exceptions', 'services', 'service_rules'] LOOP
+  -- Not audited: notifications (messages about audited changes; marking one read is noise),
+  -- booking_transitions, audit_log and outbox (records themselves).
+  FOREACH t IN ARRAY ARRAY['organizations', 'bookings', 'booking_services', 'booking_notes', 'resources', 'members',
+                           'availability_rules', 'availability_exceptions', 'services',
+                           'service_rules', 'conflicts'] LOOP
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON booking.%I
                     FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
                    t || '_8_audit', t);

@@ -3,6 +3,50 @@
 -- Every table is an extension member registered with pg_extension_config_dump, so pg_dump keeps
 -- its rows. Integrity triggers are in integrity.sql, identity and row-level security in security.sql.
 
+-- A safe install (the CVE-2022-2625 class). The script runs as a superuser with schema booking
+-- first on its search_path, and CREATE EXTENSION accepts a booking schema that exists already:
+-- anything planted there, or in a schema another role can create in, could run as the
+-- installer. So schema booking must be the installing role's own, hold nothing yet and let no
+-- other role create in it, and booking_internal must not exist; then the search path is pinned
+-- to booking (now trusted) and pg_catalog, which leaves out the schemas of the required
+-- extensions (btree_gist may live in a writable public). Every call below resolves in those two.
+DO $$
+DECLARE
+  v_owner name;
+  v_objects bigint;
+BEGIN
+  SELECT r.rolname INTO v_owner FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+  WHERE n.nspname OPERATOR(pg_catalog.=) 'booking';
+  IF v_owner OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+    RAISE EXCEPTION 'schema booking already exists and is owned by %, not by the installing role %', v_owner, CURRENT_USER
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Objects planted in it would run as the installer: drop or rename it, then CREATE EXTENSION again.';
+  END IF;
+  SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
+         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
+         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
+         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
+    INTO v_objects;
+  IF v_objects OPERATOR(pg_catalog.>) 0 THEN
+    RAISE EXCEPTION 'schema booking already holds % object(s); the extension installs only into an empty schema', v_objects
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Move them elsewhere (or drop the schema), then CREATE EXTENSION again.';
+  END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+             WHERE n.nspname OPERATOR(pg_catalog.=) 'booking' AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner) THEN
+    RAISE EXCEPTION 'schema booking lets another role CREATE in it'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'REVOKE CREATE ON SCHEMA booking FROM the other roles (and PUBLIC), then CREATE EXTENSION again.';
+  END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'booking_internal') THEN
+    RAISE EXCEPTION 'schema booking_internal already exists; the extension creates it'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Drop or rename it, then CREATE EXTENSION again.';
+  END IF;
+END $$;
+SELECT pg_catalog.set_config('search_path', 'booking, pg_catalog, pg_temp', true);
+
 -- Everything that is not part of the API: trigger functions, locks, the aggregates' support
 -- functions (owner only), and helpers that the API roles must be able to execute because code
 -- running as the caller calls them (triggers of the bookings a user writes, invoker-rights
@@ -45,10 +89,10 @@ $$;
 CREATE TABLE booking.organizations (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   slug        text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
-  name        text NOT NULL CHECK (length(btrim(name)) > 0),
+  name        text NOT NULL CHECK (length(btrim(name)) > 0) CONSTRAINT organizations_name_size CHECK (length(name) <= 200),
   time_zone   text NOT NULL DEFAULT 'UTC',
   is_public   boolean NOT NULL DEFAULT false,
-  settings    jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(settings) = 'object'),
+  settings    jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(settings) = 'object') CONSTRAINT organizations_settings_size CHECK (octet_length(settings::text) <= 16384),
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
@@ -56,7 +100,7 @@ CREATE INDEX organizations_is_public_idx ON booking.organizations (is_public) WH
 
 CREATE TABLE booking.members (
   organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  user_id         text NOT NULL CHECK (length(user_id) > 0),
+  user_id         text NOT NULL CHECK (length(user_id) > 0) CONSTRAINT members_user_id_size CHECK (length(user_id) <= 200),
   role            text NOT NULL DEFAULT 'client'
                   CHECK (role IN ('owner', 'admin', 'staff', 'member', 'client')),
   is_active       boolean NOT NULL DEFAULT true,
@@ -72,8 +116,8 @@ CREATE TABLE booking.resources (
   organization_id       uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
   kind                  text NOT NULL DEFAULT 'other'
                         CHECK (kind IN ('space', 'equipment', 'person', 'other')),
-  title                 text NOT NULL CHECK (length(btrim(title)) > 0),
-  description           text,
+  title                 text NOT NULL CHECK (length(btrim(title)) > 0) CONSTRAINT resources_title_size CHECK (length(title) <= 200),
+  description           text CONSTRAINT resources_description_size CHECK (length(description) <= 4000),
   capacity              integer NOT NULL DEFAULT 1 CHECK (capacity >= 1),
   time_zone             text,     -- NULL: the organization's
   is_bookable           boolean NOT NULL DEFAULT true,
@@ -83,8 +127,11 @@ CREATE TABLE booking.resources (
   slot_interval_minutes integer CHECK (slot_interval_minutes BETWEEN 1 AND 1440),
   min_notice_minutes    integer NOT NULL DEFAULT 0 CHECK (min_notice_minutes >= 0),
   max_advance_days      integer CHECK (max_advance_days >= 1),
-  external_calendar_id  text,
-  metadata              jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  -- The longest booking someone who is not the organization's staff may make (book() and the
+  -- table alike): a week unless the organization says otherwise, at most 366 days.
+  max_booking_minutes   integer NOT NULL DEFAULT 10080 CHECK (max_booking_minutes BETWEEN 1 AND 527040),
+  external_calendar_id  text CONSTRAINT resources_external_calendar_id_size CHECK (length(external_calendar_id) <= 200),
+  metadata              jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object') CONSTRAINT resources_metadata_size CHECK (octet_length(metadata::text) <= 16384),
   created_at            timestamptz NOT NULL DEFAULT now(),
   updated_at            timestamptz NOT NULL DEFAULT now(),
   -- Target of the (id, organization_id) foreign keys that keep children in their resource's tenant.
@@ -114,7 +161,7 @@ CREATE TABLE booking.availability_exceptions (
   resource_id     uuid,    -- NULL: the whole organization
   during          tstzrange NOT NULL,
   kind            text NOT NULL DEFAULT 'closed' CHECK (kind IN ('closed', 'open')),
-  reason          text,
+  reason          text CONSTRAINT availability_exceptions_reason_size CHECK (length(reason) <= 4000),
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT availability_exceptions_bounded CHECK (
@@ -131,7 +178,7 @@ CREATE INDEX availability_exceptions_resource_id_idx
 CREATE TABLE booking.services (
   id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id  uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  name             text NOT NULL CHECK (length(btrim(name)) > 0),
+  name             text NOT NULL CHECK (length(btrim(name)) > 0) CONSTRAINT services_name_size CHECK (length(name) <= 200),
   duration_minutes integer NOT NULL CHECK (duration_minutes BETWEEN 1 AND 10080),
   price_cents      integer NOT NULL DEFAULT 0 CHECK (price_cents >= 0),
   currency         text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
@@ -166,9 +213,9 @@ CREATE TABLE booking.bookings (
   organization_id            uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
   resource_id                uuid NOT NULL,
   service_id                 uuid,
-  booked_by                  text NOT NULL DEFAULT booking.current_user_id()
+  booked_by                  text NOT NULL DEFAULT booking.current_user_id() CONSTRAINT bookings_booked_by_size CHECK (length(booked_by) <= 200)
                              CHECK (length(booked_by) > 0),
-  title                      text,
+  title                      text CONSTRAINT bookings_title_size CHECK (length(title) <= 200),
   starts_at                  timestamptz NOT NULL,
   ends_at                    timestamptz NOT NULL,
   -- NULL only for a reversed range, which the time-order CHECK then refuses with 23514
@@ -182,14 +229,10 @@ CREATE TABLE booking.bookings (
   seats                      integer NOT NULL DEFAULT 1 CHECK (seats >= 1),
   source                     text NOT NULL DEFAULT 'app'
                              CHECK (source IN ('app', 'api', 'appsheet', 'google_calendar', 'manual')),
-  external_calendar_event_id text,
-  client_notes               text,
-  admin_notes                text,
-  approved_by                text,
+  external_calendar_event_id text CONSTRAINT bookings_external_calendar_event_id_size CHECK (length(external_calendar_event_id) <= 200),
+  client_notes               text CONSTRAINT bookings_client_notes_size CHECK (length(client_notes) <= 4000),
+  approved_by                text CONSTRAINT bookings_approved_by_size CHECK (length(approved_by) <= 200),
   approved_at                timestamptz,
-  -- Maintained by the database: true while the resource has capacity 1. It drives the
-  -- no-overlap exclusion constraint below; capacity above 1 is checked under a resource lock.
-  is_exclusive               boolean NOT NULL DEFAULT true,
   created_at                 timestamptz NOT NULL DEFAULT now(),
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   UNIQUE (id, organization_id),
@@ -198,9 +241,10 @@ CREATE TABLE booking.bookings (
   CONSTRAINT bookings_resource_same_organization FOREIGN KEY (resource_id, organization_id)
     REFERENCES booking.resources (id, organization_id),
   CONSTRAINT bookings_service_same_organization FOREIGN KEY (service_id, organization_id)
-    REFERENCES booking.services (id, organization_id),
-  CONSTRAINT bookings_no_overlap EXCLUDE USING gist (resource_id WITH =, during WITH &&)
-    WHERE (is_exclusive AND status IN ('pending', 'approved'))
+    REFERENCES booking.services (id, organization_id)
+  -- No overlap (capacity 1) and capacity (above 1) are one rule, checked by the
+  -- bookings_2_capacity trigger under the resource's lock (integrity.sql): no column a writer
+  -- could set decides whether it applies.
 );
 CREATE INDEX bookings_organization_id_idx ON booking.bookings (organization_id, starts_at);
 CREATE INDEX bookings_booked_by_idx ON booking.bookings (booked_by, organization_id);
@@ -235,6 +279,21 @@ CREATE INDEX booking_services_booking_org_idx ON booking.booking_services (booki
 CREATE INDEX booking_services_organization_id_idx ON booking.booking_services (organization_id);
 CREATE INDEX booking_services_service_id_idx ON booking.booking_services (service_id, organization_id);
 
+-- Staff's notes on a booking, in a table of their own: row-level security filters rows, not
+-- columns, and the person who booked reads their booking row. Only the organization's staff
+-- (and service_role) read or write these.
+CREATE TABLE booking.booking_notes (
+  booking_id      uuid PRIMARY KEY,
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  notes           text NOT NULL CONSTRAINT booking_notes_notes_size CHECK (length(notes) <= 4000),
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (booking_id, organization_id)
+    REFERENCES booking.bookings (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX booking_notes_booking_org_idx ON booking.booking_notes (booking_id, organization_id);
+CREATE INDEX booking_notes_organization_id_idx ON booking.booking_notes (organization_id);
+
 CREATE TABLE booking.booking_transitions (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
@@ -245,8 +304,8 @@ CREATE TABLE booking.booking_transitions (
   to_status       text NOT NULL CHECK (to_status IN (
                     'draft', 'pending', 'changes_requested', 'approved',
                     'rejected', 'cancelled', 'completed', 'no_show')),
-  changed_by      text NOT NULL,   -- JWT subject, or the database login role outside the API
-  reason          text,
+  changed_by      text NOT NULL CONSTRAINT booking_transitions_changed_by_size CHECK (length(changed_by) <= 200),  -- JWT subject, or the database login role outside the API
+  reason          text CONSTRAINT booking_transitions_reason_size CHECK (length(reason) <= 4000),
   created_at      timestamptz NOT NULL DEFAULT now(),
   FOREIGN KEY (booking_id, organization_id)
     REFERENCES booking.bookings (id, organization_id) ON DELETE CASCADE
@@ -261,10 +320,10 @@ CREATE INDEX booking_transitions_organization_id_idx ON booking.booking_transiti
 CREATE TABLE booking.notifications (
   id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id   uuid REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  recipient_id      text NOT NULL CHECK (length(recipient_id) > 0),
-  notification_type text NOT NULL CHECK (length(btrim(notification_type)) > 0),
-  message           text NOT NULL CHECK (length(btrim(message)) > 0),
-  metadata          jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  recipient_id      text NOT NULL CHECK (length(recipient_id) > 0) CONSTRAINT notifications_recipient_id_size CHECK (length(recipient_id) <= 200),
+  notification_type text NOT NULL CHECK (length(btrim(notification_type)) > 0) CONSTRAINT notifications_notification_type_size CHECK (length(notification_type) <= 200),
+  message           text NOT NULL CHECK (length(btrim(message)) > 0) CONSTRAINT notifications_message_size CHECK (length(message) <= 4000),
+  metadata          jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object') CONSTRAINT notifications_metadata_size CHECK (octet_length(metadata::text) <= 16384),
   read_at           timestamptz,
   created_at        timestamptz NOT NULL DEFAULT now(),
   updated_at        timestamptz NOT NULL DEFAULT now()
@@ -278,14 +337,14 @@ CREATE INDEX notifications_organization_id_idx ON booking.notifications (organiz
 CREATE TABLE booking.audit_log (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id uuid,
-  entity_type     text NOT NULL CHECK (length(entity_type) > 0),
+  entity_type     text NOT NULL CHECK (length(entity_type) > 0) CONSTRAINT audit_log_entity_type_size CHECK (length(entity_type) <= 200),
   entity_id       uuid,
-  action          text NOT NULL CHECK (length(action) > 0),
-  actor_id        text,            -- JWT subject; NULL for writes outside the API
-  actor_role      text NOT NULL,   -- JWT role, or the database role
-  old_values      jsonb,
-  new_values      jsonb,
-  reason          text,
+  action          text NOT NULL CHECK (length(action) > 0) CONSTRAINT audit_log_action_size CHECK (length(action) <= 200),
+  actor_id        text CONSTRAINT audit_log_actor_id_size CHECK (length(actor_id) <= 200),  -- JWT subject; NULL for writes outside the API
+  actor_role      text NOT NULL CONSTRAINT audit_log_actor_role_size CHECK (length(actor_role) <= 200),  -- JWT role, or the database role
+  old_values      jsonb CONSTRAINT audit_log_old_values_size CHECK (octet_length(old_values::text) <= 65536),
+  new_values      jsonb CONSTRAINT audit_log_new_values_size CHECK (octet_length(new_values::text) <= 65536),
+  reason          text CONSTRAINT audit_log_reason_size CHECK (length(reason) <= 4000),
   source          text NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'rpc', 'api', 'system')),
   created_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -296,12 +355,12 @@ CREATE INDEX audit_log_actor_idx ON booking.audit_log (actor_id);
 CREATE TABLE booking.outbox (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  topic           text NOT NULL CHECK (length(topic) > 0),
+  topic           text NOT NULL CHECK (length(topic) > 0) CONSTRAINT outbox_topic_size CHECK (length(topic) <= 200),
   payload         jsonb NOT NULL,
   deliver_after   timestamptz NOT NULL DEFAULT now(),
   delivered_at    timestamptz,
   attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-  last_error      text,
+  last_error      text CONSTRAINT outbox_last_error_size CHECK (length(last_error) <= 4000),
   created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX outbox_due_idx ON booking.outbox (deliver_after) WHERE delivered_at IS NULL;
@@ -315,12 +374,12 @@ CREATE TABLE booking.conflicts (
                     'double_booking', 'timezone_mismatch', 'resource_unavailable', 'capacity_exceeded')),
   severity        text NOT NULL DEFAULT 'medium' CHECK (severity IN ('low', 'medium', 'high', 'critical')),
   status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'investigating', 'resolved', 'ignored')),
-  details         jsonb NOT NULL DEFAULT '{}'::jsonb,
+  details         jsonb NOT NULL DEFAULT '{}'::jsonb CONSTRAINT conflicts_details_size CHECK (octet_length(details::text) <= 16384),
   -- What detect_conflicts() found, as a stable key (type, then the rows involved), so that
   -- detecting again records nothing twice. NULL for conflicts recorded by hand.
   fingerprint     text,
-  resolution      text,
-  resolved_by     text,
+  resolution      text CONSTRAINT conflicts_resolution_size CHECK (length(resolution) <= 4000),
+  resolved_by     text CONSTRAINT conflicts_resolved_by_size CHECK (length(resolved_by) <= 200),
   resolved_at     timestamptz,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
@@ -345,6 +404,7 @@ SELECT pg_catalog.pg_extension_config_dump('booking.services', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.service_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.bookings', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking_services', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.booking_notes', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking_transitions', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.audit_log', '');

@@ -44,6 +44,21 @@ LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admin}')) $$;
 
+-- May a caller who is not the organization's staff create a booking in this organization for
+-- this person? Only for themselves, in an organization they belong to or that is public. The
+-- bookings insert policy and bookings_guard both ask this one function (the guard also allows
+-- such a caller only a draft or a pending request, and approves it itself where the resource
+-- approves by itself, which is why the policy lets 'approved' through).
+CREATE FUNCTION booking_internal.booker_may_insert(p_organization_id uuid, p_booked_by text)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p_booked_by = booking.current_user_id()
+     AND (p_organization_id = ANY (booking.user_organization_ids())
+          OR p_organization_id = ANY (booking.public_organization_ids()))
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Row-level security: enabled and forced on every table.
 -- ---------------------------------------------------------------------------------------------
@@ -124,10 +139,8 @@ CREATE POLICY bookings_select ON booking.bookings FOR SELECT
          OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 CREATE POLICY bookings_insert ON booking.bookings FOR INSERT
   WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              OR (booked_by = (SELECT booking.current_user_id())
-                  AND status IN ('draft', 'pending')
-                  AND (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
-                       OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]))));
+              OR (status IN ('draft', 'pending', 'approved')
+                  AND booking_internal.booker_may_insert(organization_id, booked_by)));
 CREATE POLICY bookings_update ON booking.bookings FOR UPDATE
   USING (booked_by = (SELECT booking.current_user_id())
          OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
@@ -160,6 +173,17 @@ CREATE POLICY booking_services_delete ON booking.booking_services FOR DELETE
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())
                       AND b.status IN ('draft', 'pending', 'changes_requested')));
+
+-- booking_notes: the organization's staff only.
+CREATE POLICY booking_notes_select ON booking.booking_notes FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+CREATE POLICY booking_notes_insert ON booking.booking_notes FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+CREATE POLICY booking_notes_update ON booking.booking_notes FOR UPDATE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+CREATE POLICY booking_notes_delete ON booking.booking_notes FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
 -- booking_transitions: read with the booking; written only by the status trigger.
 CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELECT
@@ -225,7 +249,7 @@ DECLARE
     'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
     'get_unread_counts', 'get_notifications_page', 'log_action', 'detect_conflicts', 'resolve_conflict',
     -- booking_internal: what those and the bookings guard call as the caller
-    'is_bulk_load', 'is_privileged', 'actor_id', 'notification_owner', 'check_text_argument',
+    'is_bulk_load', 'is_privileged', 'calling_role', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
     'check_json_object'];
   -- book() books for the JWT subject: a user, not service_role
   v_authenticated_only constant text[] := ARRAY['book'];
@@ -238,7 +262,15 @@ DECLARE
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     GRANT USAGE ON SCHEMA booking TO anon;
-    GRANT SELECT ON booking.organizations, booking.resources, booking.availability_rules TO anon;
+    -- What a public booking page needs, and no more: not an organization's settings, nor a
+    -- resource's metadata or calendar id (anonymous callers name their columns; `*` is refused).
+    REVOKE SELECT ON booking.organizations, booking.resources FROM anon;
+    GRANT SELECT (id, slug, name, time_zone, is_public) ON booking.organizations TO anon;
+    GRANT SELECT (id, organization_id, kind, title, description, capacity, time_zone, is_bookable,
+                  auto_approve, buffer_before_minutes, buffer_after_minutes, slot_interval_minutes,
+                  min_notice_minutes, max_advance_days, max_booking_minutes)
+      ON booking.resources TO anon;
+    GRANT SELECT ON booking.availability_rules TO anon;
     v_granted := v_granted || 'anon'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
@@ -246,7 +278,7 @@ BEGIN
     GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
     GRANT INSERT, UPDATE, DELETE ON booking.members, booking.resources, booking.availability_rules,
       booking.availability_exceptions, booking.services, booking.service_rules, booking.bookings,
-      booking.booking_services, booking.conflicts TO authenticated;
+      booking.booking_services, booking.booking_notes, booking.conflicts TO authenticated;
     GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
     GRANT INSERT, DELETE ON booking.notifications TO authenticated;
     GRANT UPDATE (read_at) ON booking.notifications TO authenticated;

@@ -349,6 +349,7 @@ fn slot_arguments(
         to_unix(required(end, "p_end"), "p_end"),
     );
     let duration = required(duration_minutes, "p_duration_minutes") as i64 * MICROS_PER_MINUTE;
+    availability::check_bounds(window, duration).unwrap_or_else(|e| engine_error(e));
     (window, duration, required(seats, "p_seats"))
 }
 
@@ -503,6 +504,7 @@ fn refusal_of(
     let end = to_unix(required(end, "the end"), "the end");
     let seats = required(seats, "the number of seats");
     let window = Interval::new(start, end);
+    availability::check_bounds(window, end - start).unwrap_or_else(|e| engine_error(e));
     Spi::connect(|client| {
         let pool = Pool::load(client, &[resource_id], service_id, window, end - start, seats, Size::OneBooking);
         let bookings = &pool.bookings.as_ref().expect("a booking check reads the bookings")[0];

@@ -12,6 +12,7 @@ mod errors;
 mod holding_bookings;
 mod status;
 mod time_zone;
+mod transaction;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -20,6 +21,19 @@ mod time_zone;
 /// SCHEMA IF NOT EXISTS` for it then finds the schema made by the script.
 #[pg_schema]
 mod booking_internal {}
+
+/// Loads with the library: the core's long loops check for interrupts through Postgres, so a
+/// cancel request or `statement_timeout` stops them.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    booking_core::interrupts::set_check(check_for_interrupts);
+}
+
+/// Postgres's CHECK_FOR_INTERRUPTS: raises the pending cancel or timeout as an ERROR, which
+/// unwinds out of the core's loop.
+fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
+}
 
 // Dependency-free fallback: this crate must unwind so that a Rust panic becomes a Postgres ERROR.
 #[cfg(not(panic = "unwind"))]
@@ -36,7 +50,8 @@ extension_sql_file!(
         status::transition_allowed,
         status::status_transitions,
         status::booking_statuses,
-        time_zone::is_valid_time_zone
+        time_zone::is_valid_time_zone,
+        transaction::written_by_this_transaction
     ]
 );
 // Membership helpers, row-level security and grants.

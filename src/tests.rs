@@ -61,6 +61,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn hardening_every_write_path_refuses_what_the_rules_refuse() {
+        run_suite(include_str!("../tests/sql/hardening.sql"));
+    }
+
+    #[pg_test]
     fn function_surface_matches_the_reviewed_matrix() {
         run_suite(include_str!("../tests/sql/surface.sql"));
     }

@@ -1,6 +1,9 @@
 //! Fifty clients booking and moving bookings at once, through the same row-level security path as the API: capacity
 //! is never exceeded at any instant, on a capacity-1 and a capacity-12 resource, in READ
 //! COMMITTED and in REPEATABLE READ (which retries on serialization failures, as apps must).
+//! Clients log in as PostgREST does (`authenticator`, then the API role), and half of them set
+//! what a caller can set (`row_security = off`, the custom setting that once remembered the
+//! resource lock) to try to skip the lock: the invariant holds all the same.
 
 mod common;
 
@@ -34,10 +37,54 @@ struct Tally {
     retried: usize,
 }
 
+/// Connects as PostgREST's login role, which may only become the API roles.
+fn connect_as_api(cluster_url: &str) -> postgres::Client {
+    postgres::Client::connect(&cluster_url.replace("user=postgres", "user=authenticator"), postgres::NoTls).unwrap()
+}
+
+/// Prepares a database for `connect_as_api`: the login role PostgREST uses.
+fn create_authenticator(admin: &mut postgres::Client) {
+    admin
+        .batch_execute(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+                 CREATE ROLE authenticator LOGIN NOINHERIT;
+               END IF;
+             END $$;
+             GRANT anon, authenticated, service_role TO authenticator;",
+        )
+        .unwrap();
+}
+
+/// What a hostile caller sets to try to skip the resource lock, the audit and the checks: every
+/// odd client does. `row_security = off` only for the RPCs: Postgres itself refuses any query
+/// of a table with row-level security by a role that does not bypass it while it is off.
+fn set_what_a_caller_can(tx: &mut postgres::Transaction<'_>, id: usize, row_security_off: bool) {
+    if id % 2 == 1 {
+        if row_security_off {
+            tx.batch_execute("SET LOCAL row_security = off").unwrap();
+        }
+        tx.batch_execute(&format!(
+            "SELECT set_config('booking.locked_rows', 'resource:{VR},resource:{SPACE},service:{SERVICE_LIMITED},', true)"
+        ))
+        .unwrap();
+    }
+}
+
+/// A refusal of a request that does not fit: 23P01 from the table's capacity trigger, or the
+/// rule book's PT409 overlap or capacity.
+fn is_capacity_refusal(e: &postgres::Error) -> bool {
+    match sqlstate(e).as_deref() {
+        Some("23P01") => true,
+        Some("PT409") => matches!(e.as_db_error().and_then(|d| d.detail()), Some("overlap" | "capacity")),
+        _ => false,
+    }
+}
+
 /// One client: inserts bookings and, every third attempt, moves one of its own pending
 /// bookings to another time, so the capacity rule is exercised by inserts and updates at once.
 fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
-    let mut conn = postgres::Client::connect(&cluster_url, postgres::NoTls).unwrap();
+    let mut conn = connect_as_api(&cluster_url);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1) * 0x1000_0001);
     let repeatable_read = id % 2 == 1;
     let persona = PERSONAS[id % PERSONAS.len()];
@@ -65,6 +112,7 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
                 .start()
                 .unwrap();
             as_persona(&mut tx, "authenticated", Some(persona));
+            set_what_a_caller_can(&mut tx, id, false);
             let res = match &target {
                 Some(booking_id) => tx
                     .execute(
@@ -104,7 +152,7 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
                     break;
                 }
                 Err(e) => match sqlstate(&e).as_deref() {
-                    Some("23P01") => {
+                    _ if is_capacity_refusal(&e) => {
                         if moving { t.move_refused += 1 } else { t.refused += 1 }
                         break;
                     }
@@ -145,6 +193,16 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
     let cluster = Cluster::start("concurrency");
     let mut admin = cluster.create_db("conc", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
+    create_authenticator(&mut admin);
+    // Requests stay pending (so their bookers may move them) and the lab is open all that day,
+    // so every refusal is about capacity.
+    admin
+        .batch_execute(&format!(
+            "UPDATE booking.resources SET auto_approve = false WHERE id IN ('{VR}', '{SPACE}');
+             INSERT INTO booking.availability_exceptions (organization_id, during, kind)
+             VALUES ('{LAB}', '[2030-06-03 00:00Z, 2030-06-04 12:00Z)', 'open');"
+        ))
+        .unwrap();
 
     let mut totals = [Tally::default(), Tally::default()];
     for tallies in run_clients(cluster.url("conc"), client) {
@@ -188,7 +246,7 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
 
 /// One client calling book() as the API does; returns (accepted, refused with PT409) per resource.
 fn book_client(url: String, id: usize, barrier: Arc<Barrier>) -> [(usize, usize); 2] {
-    let mut conn = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut conn = connect_as_api(&url);
     let mut rng = XorShift(0xB00C ^ (id as u64 + 7) * 0x2545_F491);
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tally = [(0, 0), (0, 0)];
@@ -201,6 +259,7 @@ fn book_client(url: String, id: usize, barrier: Arc<Barrier>) -> [(usize, usize)
         let seats = if which == 0 { 1 } else { 1 + rng.next(4) as i32 };
         let mut tx = conn.transaction().unwrap();
         as_persona(&mut tx, "authenticated", Some(persona));
+        set_what_a_caller_can(&mut tx, id, true);
         let res = tx.query_one(
             "SELECT (booking.book($1::text::uuid,
                                   '2030-06-04 14:00Z'::timestamptz + make_interval(mins => $2),
@@ -221,6 +280,7 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
     let cluster = Cluster::start("book");
     let mut admin = cluster.create_db("book", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
+    create_authenticator(&mut admin);
     let mut totals = [(0, 0), (0, 0)];
     for tallies in run_clients(cluster.url("book"), book_client) {
         for (total, t) in totals.iter_mut().zip(tallies) {
@@ -244,6 +304,18 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
         assert_eq!(rows.len(), accepted);
         assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
         assert!(refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 }, "the test proved nothing");
+        // Setting row_security skipped no side effect: each booking has its audit row and event.
+        let missing: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM booking.bookings b
+                 WHERE b.resource_id = $1::text::uuid AND b.source = 'api'
+                   AND (NOT EXISTS (SELECT 1 FROM booking.audit_log a WHERE a.entity_id = b.id AND a.action = 'insert')
+                        OR NOT EXISTS (SELECT 1 FROM booking.outbox o WHERE o.payload ->> 'booking_id' = b.id::text))",
+                &[&resource],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(missing, 0, "bookings without their audit row or outbox event");
     }
 }
 
@@ -259,7 +331,7 @@ const POOL: [&str; 4] = [
 /// One client booking a service limited to SERVICE_LIMIT at once, on any of four resources;
 /// returns (accepted, refused with PT409).
 fn service_client(url: String, id: usize, barrier: Arc<Barrier>) -> (usize, usize) {
-    let mut conn = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut conn = connect_as_api(&url);
     let mut rng = XorShift(0x5EED ^ (id as u64 + 3) * 0x9E37_79B9);
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tally = (0, 0);
@@ -271,6 +343,7 @@ fn service_client(url: String, id: usize, barrier: Arc<Barrier>) -> (usize, usiz
         let end_min = start_min + 30 + 15 * rng.next(4) as i32;
         let mut tx = conn.transaction().unwrap();
         as_persona(&mut tx, "authenticated", Some(persona));
+        set_what_a_caller_can(&mut tx, id, true);
         let res = tx.query_one(
             "SELECT (booking.book($1::text::uuid,
                                   '2030-06-05 14:00Z'::timestamptz + make_interval(mins => $2),
@@ -291,6 +364,7 @@ fn fifty_concurrent_book_calls_never_exceed_a_services_concurrency_limit() {
     let cluster = Cluster::start("service");
     let mut admin = cluster.create_db("service", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
+    create_authenticator(&mut admin);
     admin
         .batch_execute(&format!(
             "INSERT INTO booking.services (id, organization_id, name, duration_minutes)

@@ -13,6 +13,11 @@ pub const MICROS_PER_MINUTE: i64 = 60_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Requests whose window holds more candidate starts than this are refused, not computed.
 pub const MAX_CANDIDATES: i64 = 100_000;
+/// The longest window (and the longest duration) any request may ask about: a year and a day.
+/// Checked before anything is read, so the work a request causes is bounded whatever its
+/// interval: a long duration would otherwise keep the candidates under MAX_CANDIDATES while the
+/// engine walked every local day of a window of any length.
+pub const MAX_WINDOW_DAYS: i64 = 366;
 /// Open time is computed from local midnight this many days before the window's first day, so a
 /// range that opened earlier anchors its grid the same whatever the window. A range open without
 /// a break for longer than that is anchored at that midnight.
@@ -98,8 +103,9 @@ pub enum AvailabilityError {
     EmptyPool,
     PoolTooLarge { resources: usize },
     TooManyPoolCandidates { candidates: i64 },
-    SearchTooLong,
     MixedWindows,
+    WindowTooLong,
+    DurationTooLong,
 }
 
 impl std::fmt::Display for AvailabilityError {
@@ -122,7 +128,10 @@ impl std::fmt::Display for AvailabilityError {
                 f,
                 "the resources hold {candidates} candidate slots in all, more than the maximum of {MAX_POOL_CANDIDATES}: ask for fewer resources or a shorter window"
             ),
-            AvailabilityError::SearchTooLong => write!(f, "the search may span at most {MAX_SEARCH_DAYS} days"),
+            AvailabilityError::WindowTooLong => {
+                write!(f, "the window may span at most {MAX_WINDOW_DAYS} days: ask for a shorter window")
+            }
+            AvailabilityError::DurationTooLong => write!(f, "the duration may be at most {MAX_WINDOW_DAYS} days"),
             AvailabilityError::MixedWindows => f.write_str("the resources of a search must share one window"),
         }
     }
@@ -241,6 +250,7 @@ pub fn open_time(res: &Resource, span: Interval) -> Vec<Interval> {
     let last = local_date(res.tz, span.end);
     let mut date = first;
     while date <= last {
+        crate::interrupts::check();
         let dow = date.weekday().num_days_from_sunday();
         for r in res.rules.iter().filter(|r| r.day_of_week == dow) {
             open.push(Interval::new(
@@ -376,7 +386,11 @@ impl<'a> Checker<'a> {
                     .map(move |k| first_start + k * interval)
                     .take_while(move |start| start + req.duration <= last_end)
             })
-            .scan(0, move |cursor, start| {
+            .scan((0, 0u32), move |(cursor, seen), start| {
+                *seen = seen.wrapping_add(1);
+                if *seen % 1024 == 0 {
+                    crate::interrupts::check();
+                }
                 Some((start, self.notice_and_horizon_allow(start) && self.seats_free_from(start, start + req.duration, cursor)))
             })
             .filter_map(|(start, free)| free.then_some(start))
@@ -392,12 +406,7 @@ fn validate(res: &Resource, req: &Request) -> Result<i64, AvailabilityError> {
 
 /// The checks on a request that do not depend on its size; returns the grid step.
 fn validate_shape(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
-    if req.window.end <= req.window.start {
-        return Err(AvailabilityError::EmptyWindow);
-    }
-    if req.duration <= 0 {
-        return Err(AvailabilityError::NonPositiveDuration);
-    }
+    check_bounds(req.window, req.duration)?;
     if req.seats <= 0 {
         return Err(AvailabilityError::NonPositiveSeats);
     }
@@ -406,6 +415,25 @@ fn validate_shape(slot_interval: Option<i64>, req: &Request) -> Result<i64, Avai
         return Err(AvailabilityError::NonPositiveInterval);
     }
     Ok(interval)
+}
+
+/// The checks on a window and duration that bound a request's work; the bindings call it
+/// before reading anything.
+pub fn check_bounds(window: Interval, duration: i64) -> Result<(), AvailabilityError> {
+    if window.end <= window.start {
+        return Err(AvailabilityError::EmptyWindow);
+    }
+    // (Saturating: the two ends of Postgres's timestamp range are further apart than an i64.)
+    if window.end.saturating_sub(window.start) > MAX_WINDOW_DAYS * MICROS_PER_DAY {
+        return Err(AvailabilityError::WindowTooLong);
+    }
+    if duration <= 0 {
+        return Err(AvailabilityError::NonPositiveDuration);
+    }
+    if duration > MAX_WINDOW_DAYS * MICROS_PER_DAY {
+        return Err(AvailabilityError::DurationTooLong);
+    }
+    Ok(())
 }
 
 /// How many grid starts a window of this length can hold.
@@ -450,8 +478,6 @@ pub const MAX_POOL: usize = 100;
 /// At most this many grid starts summed over a pool's resources (the whole search horizon for
 /// [`next_slot`], the window for the slot list).
 pub const MAX_POOL_CANDIDATES: i64 = 2_000_000;
-/// [`next_slot`] searches at most this many days ahead.
-pub const MAX_SEARCH_DAYS: i64 = 366;
 
 /// One resource of a pool with its request: the window, duration and seats are the pool's, the
 /// notice and horizon the resource's own.
@@ -527,9 +553,6 @@ pub fn next_slot(
     let horizon = members[0].request.window;
     if members.iter().any(|m| m.request.window != horizon) {
         return Err(AvailabilityError::MixedWindows);
-    }
-    if horizon.end - horizon.start > MAX_SEARCH_DAYS * MICROS_PER_DAY {
-        return Err(AvailabilityError::SearchTooLong);
     }
     let mut grids = Vec::with_capacity(members.len());
     for m in members {

@@ -178,8 +178,15 @@ fn bad_requests_are_refused() {
     req.duration = HOUR;
     req.seats = 0;
     assert_eq!(available_slots(&res, &[], &req), Err(AvailabilityError::NonPositiveSeats));
-    req = request("2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z", 1);
+    // 300 days on a 1-minute grid: 432 000 candidates.
+    req = request("2026-01-01T00:00:00Z", "2026-10-28T00:00:00Z", 1);
     assert!(matches!(available_slots(&res, &[], &req), Err(AvailabilityError::TooManyCandidates { .. })));
+    // Past MAX_WINDOW_DAYS, whatever the duration (a long one keeps the candidates few).
+    req = request("2026-01-01T00:00:00Z", "2027-01-03T00:00:00Z", 60 * 24 * 360);
+    assert_eq!(available_slots(&res, &[], &req), Err(AvailabilityError::WindowTooLong));
+    req = request("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", 60 * 24 * (MAX_WINDOW_DAYS + 1));
+    assert_eq!(available_slots(&res, &[], &req), Err(AvailabilityError::DurationTooLong));
+    assert_eq!(check_bounds(Interval::new(i64::MIN, i64::MAX), HOUR), Err(AvailabilityError::WindowTooLong));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +294,7 @@ fn bad_pool_requests_are_refused() {
     let many: Vec<PoolMember> = (0..MAX_POOL).map(|_| member(&fine, month)).collect();
     assert!(matches!(validate_pool(&many), Err(AvailabilityError::TooManyPoolCandidates { .. })));
     let year = request("2026-01-01T00:00:00Z", "2027-01-03T00:00:00Z", 60);
-    assert_eq!(next_slot(&[member(&res, year)], |_| vec![vec![]]), Err(AvailabilityError::SearchTooLong));
+    assert_eq!(next_slot(&[member(&res, year)], |_| vec![vec![]]), Err(AvailabilityError::WindowTooLong));
     let other = request("2026-05-05T00:00:00Z", "2026-05-11T00:00:00Z", 60);
     assert_eq!(next_slot(&[member(&res, req), member(&res, other)], |_| vec![vec![], vec![]]), Err(AvailabilityError::MixedWindows));
     let zero = Request { seats: 0, ..req };
@@ -586,4 +593,21 @@ fn random_cases_exercise_the_engine() {
     assert!(with_slots > 160, "only {with_slots} of 400 cases have slots");
     assert!(with_refused_candidates > 60, "only {with_refused_candidates} of 400 cases refuse a candidate");
     assert!(across_dst > 80, "only {across_dst} of 400 cases are near a DST change");
+}
+
+/// The host can stop a long computation: the engine calls its interrupt check at least once
+/// per local day it walks and every 1024 candidate starts.
+#[test]
+fn long_loops_call_the_hosts_interrupt_check() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    crate::interrupts::set_check(|| {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+    });
+    let res = resource(chrono_tz::UTC, every_day(hm(9, 0), hm(12, 0)));
+    let before = CALLS.load(Ordering::Relaxed);
+    // 360 days, 3 open hours a day on a 6-minute grid: 10 800 slots.
+    let slots = available_slots(&res, &[], &request("2026-01-01T00:00:00Z", "2026-12-27T00:00:00Z", 6)).unwrap();
+    assert_eq!(slots.len(), 360 * 30);
+    assert!(CALLS.load(Ordering::Relaxed) - before >= 360 + 10_800 / 1024, "the engine never let the host interrupt it");
 }

@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 pub mod availability;
+pub mod interrupts;
 pub mod status;
 
 // The bindings convert with the same time-zone database the engine uses.

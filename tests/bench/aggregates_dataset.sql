@@ -20,14 +20,14 @@ FROM generate_series(1, 50) n;
 -- Bulk load in replica mode: ordinary triggers (the capacity check under a resource lock, audit,
 -- outbox) and foreign-key checks are off, so a million rows load in seconds. The rows are
 -- consistent by construction: existing resources of the organization, capacity 100 (never
--- reached), so not exclusive.
+-- reached).
 SET session_replication_role = replica;
-INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status, seats, is_exclusive)
+INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status, seats)
 SELECT 'c0000000-0000-4000-a000-000000000001',
        format('c0000000-0000-4000-a001-%s', lpad((1 + n % 50)::text, 12, '0'))::uuid, 'bench',
        s, s + make_interval(mins => 15 * (1 + floor(random() * 16)::int)),
        CASE WHEN random() < 0.8 THEN 'approved' ELSE 'pending' END,
-       1 + floor(random() * 4)::int, false
+       1 + floor(random() * 4)::int
 FROM (SELECT n, timestamptz '2031-01-01 00:00 Europe/Paris' + make_interval(mins => 5 * floor(random() * 105120)::int) AS s
       FROM generate_series(1, 1000000) n) x;
 RESET session_replication_role;

@@ -5,25 +5,25 @@
 -- overlap on the capacity-1 VR Headset, 13 seats in the 12-seat Digital Lab, bookings outside
 -- the hours or on a closed day, and a resource moved to another zone that follows the lab's hours.
 SET LOCAL session_replication_role = replica;
-INSERT INTO booking.bookings (id, organization_id, resource_id, booked_by, starts_at, ends_at, status, seats, is_exclusive) VALUES
+INSERT INTO booking.bookings (id, organization_id, resource_id, booked_by, starts_at, ends_at, status, seats) VALUES
   ('00000000-0000-4000-a000-0000000004c1', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101',
-   'u-client2', '2030-03-04 10:30 America/New_York', '2030-03-04 11:30 America/New_York', 'approved', 1, false),
+   'u-client2', '2030-03-04 10:30 America/New_York', '2030-03-04 11:30 America/New_York', 'approved', 1),
   ('00000000-0000-4000-a000-0000000004c2', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000103',
-   'u-member', '2030-03-04 15:00 America/New_York', '2030-03-04 17:00 America/New_York', 'approved', 9, false),
+   'u-member', '2030-03-04 15:00 America/New_York', '2030-03-04 17:00 America/New_York', 'approved', 9),
   -- Saturday hours end at 16:00
   ('00000000-0000-4000-a000-0000000004c3', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
-   'u-client', '2030-03-09 17:00 America/New_York', '2030-03-09 18:00 America/New_York', 'pending', 1, true),
+   'u-client', '2030-03-09 17:00 America/New_York', '2030-03-09 18:00 America/New_York', 'pending', 1),
   -- Independence Day is closed
   ('00000000-0000-4000-a000-0000000004c4', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
-   'u-client', '2030-07-04 11:00 America/New_York', '2030-07-04 12:00 America/New_York', 'approved', 1, true),
+   'u-client', '2030-07-04 11:00 America/New_York', '2030-07-04 12:00 America/New_York', 'approved', 1),
   -- across the 13:00-14:00 break
   ('00000000-0000-4000-a000-0000000004c5', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
-   'u-client', '2030-03-05 12:30 America/New_York', '2030-03-05 14:30 America/New_York', 'approved', 1, true),
+   'u-client', '2030-03-05 12:30 America/New_York', '2030-03-05 14:30 America/New_York', 'approved', 1),
   -- exactly a whole open period, and a cancelled one out of hours: neither is a conflict
   ('00000000-0000-4000-a000-0000000004c6', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
-   'u-client', '2030-03-06 10:00 America/New_York', '2030-03-06 13:00 America/New_York', 'approved', 1, true),
+   'u-client', '2030-03-06 10:00 America/New_York', '2030-03-06 13:00 America/New_York', 'approved', 1),
   ('00000000-0000-4000-a000-0000000004c7', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
-   'u-client', '2030-03-06 20:00 America/New_York', '2030-03-06 21:00 America/New_York', 'cancelled', 1, true);
+   'u-client', '2030-03-06 20:00 America/New_York', '2030-03-06 21:00 America/New_York', 'cancelled', 1);
 UPDATE booking.resources SET time_zone = 'Europe/Lisbon' WHERE id = '00000000-0000-4000-a000-000000000104';
 SET LOCAL session_replication_role = origin;
 

@@ -21,9 +21,9 @@ BEGIN
   -- ... and cannot book in someone else's name, approve themselves, or write staff fields
   PERFORM pg_temp.expect_error('42501', format('INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at) VALUES (%L, %L, ''u-client2'', ''2030-03-06 15:00Z'', ''2030-03-06 16:00Z'')', lab, printer));
   PERFORM pg_temp.expect_error('42501', format('INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, status) VALUES (%L, %L, ''2030-03-06 15:00Z'', ''2030-03-06 16:00Z'', ''approved'')', lab, printer));
-  PERFORM pg_temp.expect_error('42501', format('INSERT INTO booking.bookings (organization_id, resource_id, starts_at, ends_at, admin_notes) VALUES (%L, %L, ''2030-03-06 15:00Z'', ''2030-03-06 16:00Z'', ''VIP'')', lab, printer));
+  PERFORM pg_temp.expect_error('42501', format('INSERT INTO booking.booking_notes (booking_id, organization_id, notes) VALUES (%L, %L, ''VIP'')', mine, lab));
   PERFORM pg_temp.expect_error('42501', format('UPDATE booking.bookings SET status = ''approved'' WHERE id = %L', mine));
-  PERFORM pg_temp.expect_error('42501', format('UPDATE booking.bookings SET admin_notes = ''VIP'' WHERE id = %L', mine));
+  PERFORM pg_temp.expect_error('42501', format('UPDATE booking.bookings SET approved_by = ''u-client'' WHERE id = %L', mine));
   PERFORM pg_temp.expect_error('42501', format('UPDATE booking.bookings SET booked_by = ''u-client2'' WHERE id = %L', mine));
   -- the booker edits their open booking
   UPDATE booking.bookings SET title = 'VR orientation (with a friend)' WHERE id = mine;
@@ -47,7 +47,9 @@ BEGIN
   PERFORM pg_temp.act_as('staff');
   PERFORM pg_temp.check((SELECT count(*) FROM booking.bookings WHERE organization_id = lab) >= 3, 'staff see the organization''s bookings');
   PERFORM set_config('booking.reason', 'looks good', true);
-  UPDATE booking.bookings SET status = 'approved', admin_notes = 'first-time user' WHERE id = mine;
+  UPDATE booking.bookings SET status = 'approved' WHERE id = mine;
+  UPDATE booking.booking_notes SET notes = 'first-time user' WHERE booking_id = mine;
+  PERFORM pg_temp.check(FOUND, 'staff edit their note on the booking');
   PERFORM set_config('booking.reason', '', true);
   PERFORM pg_temp.check((SELECT approved_by = 'u-staff' AND approved_at = now() FROM booking.bookings WHERE id = mine),
                         'approved_by and approved_at are set by the database');
@@ -79,7 +81,7 @@ BEGIN
   PERFORM pg_temp.act_as('admin');
   SELECT * INTO t FROM booking.audit_log
   WHERE entity_id = mine AND action = 'update' AND actor_id = 'u-staff';
-  PERFORM pg_temp.check(t.old_values = jsonb_build_object('status', 'pending', 'approved_at', NULL, 'approved_by', NULL, 'admin_notes', NULL)
+  PERFORM pg_temp.check(t.old_values = jsonb_build_object('status', 'pending', 'approved_at', NULL, 'approved_by', NULL)
                         AND t.new_values ->> 'status' = 'approved' AND t.reason = 'looks good'
                         AND t.actor_role = 'authenticated',
                         format('approval audited with changed columns only, got %s -> %s', t.old_values, t.new_values));

@@ -51,6 +51,11 @@ INSERT INTO rls_case VALUES
  ('booking_services', 'update', $q$UPDATE booking.booking_services SET price_cents = 100 WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
  ('booking_services', 'delete', $q$DELETE FROM booking.booking_services WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
 
+ ('booking_notes', 'select', $q$SELECT 1 FROM booking.booking_notes WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+ ('booking_notes', 'insert', $q$INSERT INTO booking.booking_notes (booking_id, organization_id, notes) VALUES ('00000000-0000-4000-a000-000000000402', '00000000-0000-4000-a000-000000000001', 'late again')$q$, 'nnnnYYY'),
+ ('booking_notes', 'update', $q$UPDATE booking.booking_notes SET notes = 'edited' WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+ ('booking_notes', 'delete', $q$DELETE FROM booking.booking_notes WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+
  ('booking_transitions', 'select', $q$SELECT 1 FROM booking.booking_transitions WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
  ('booking_transitions', 'insert', $q$INSERT INTO booking.booking_transitions (organization_id, booking_id, from_status, to_status, changed_by) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000401', 'pending', 'approved', 'x')$q$, 'nnnnnnY'),
  ('booking_transitions', 'update', $q$UPDATE booking.booking_transitions SET reason = 'edited' WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnnnY'),
@@ -123,7 +128,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 14 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 15 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');

@@ -69,18 +69,20 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.busy_time_trans', '', false),
     ('booking_internal.busy_union_final', '', false),
     ('booking_internal.busy_union_moving_final', '', false),
-    ('booking_internal.calling_role', '', false),
-    ('booking_internal.calling_role_is_privileged', '', false),
+    ('booking_internal.booker_may_insert', 'authenticated,service_role', false),
+    ('booking_internal.booking_services_from_service', '', false),
+    ('booking_internal.calling_role', 'authenticated,service_role', false),
     ('booking_internal.check_json_object', 'authenticated,service_role', false),
     ('booking_internal.check_text_argument', 'authenticated,service_role', false),
     ('booking_internal.check_time_zone', '', false),
-    ('booking_internal.first_lock_in_transaction', '', false),
+    ('booking_internal.enforce_booking_rules', 'authenticated,service_role', true),
     ('booking_internal.held_seats_peak', '', false),
     ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
     ('booking_internal.is_privileged', 'authenticated,service_role', false),
     ('booking_internal.lock_resource', '', true),
     ('booking_internal.lock_service_rules', '', true),
     ('booking_internal.notification_owner', 'authenticated,service_role', false),
+    ('booking_internal.organization_is_fixed', '', false),
     ('booking_internal.peak_seats_combine', '', false),
     ('booking_internal.peak_seats_deserialize', '', false),
     ('booking_internal.peak_seats_final', '', false),
@@ -95,6 +97,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.rating_summary_inverse', '', false),
     ('booking_internal.rating_summary_serialize', '', false),
     ('booking_internal.rating_summary_trans', '', false),
+    ('booking_internal.refusal_message', '', false),
     ('booking_internal.require_privileged', 'service_role', false),
     ('booking_internal.resources_capacity_changed', '', true),
     ('booking_internal.touch_updated_at', '', false),
@@ -103,7 +106,8 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.utilization_final', '', false),
     ('booking_internal.utilization_inverse', '', false),
     ('booking_internal.utilization_serialize', '', false),
-    ('booking_internal.utilization_trans', '', false);
+    ('booking_internal.utilization_trans', '', false),
+    ('booking_internal.written_by_this_transaction', '', false);
 
 DO $$
 DECLARE

@@ -114,9 +114,9 @@ test('outbox: a service_role worker claims, acknowledges and fails events; users
 test('conflicts: staff detect once and resolve; clients may not', async () => {
   // An import with triggers off left the study group's room with 13 seats taken.
   sql(`SET session_replication_role = replica;
-       INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status, seats, is_exclusive)
+       INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status, seats)
        VALUES ('${LAB}', '00000000-0000-4000-a000-000000000103', 'u-member', '2030-03-04 15:00 America/New_York',
-               '2030-03-04 17:00 America/New_York', 'approved', 9, false)`)
+               '2030-03-04 17:00 America/New_York', 'approved', 9)`)
   const staff = await clientAs('staff')
   const window = { p_organization_id: LAB, p_from: '2030-03-01T00:00:00Z', p_to: '2030-04-01T00:00:00Z' }
   const { data: found, error } = await staff.rpc('detect_conflicts', window)

@@ -53,7 +53,19 @@ test('a huge window is refused at once (400, 22023), not computed', async () => 
     { p_resource_id: VR, p_start: '2030-01-01T00:00:00Z', p_end: '2040-01-01T00:00:00Z', p_duration_minutes: 1 }, { get: true })
   assert.equal(status, 400)
   assert.equal(error.code, '22023')
-  assert.match(error.message, /candidate/)
+  assert.match(error.message, /366 days/)
+  // A month, but slots of a thousand years: the duration cannot slip past the limit either.
+  const { error: long } = await booking.rpc('get_available_slots',
+    { p_resource_id: VR, p_start: '2030-01-01T00:00:00Z', p_end: '2030-02-01T00:00:00Z', p_duration_minutes: 525600000 }, { get: true })
+  assert.equal(long.code, '22023')
+  // A window of 300 days on a 1-minute grid: too many candidates.
+  const { error: fine } = await booking.rpc('get_available_slots',
+    { p_resource_id: VR, p_start: '2030-01-01T00:00:00Z', p_end: '2030-10-28T00:00:00Z', p_duration_minutes: 1 }, { get: true })
+  assert.equal(fine.code, '22023')
+  assert.match(fine.message, /candidate/)
+  const { error: check } = await booking.rpc('can_book_resource',
+    { p_resource_id: VR, p_start_time: '2030-01-01T00:00:00Z', p_end_time: '5030-01-01T00:00:00Z' }, { get: true })
+  assert.equal(check.code, '22023')
   assert.ok(Date.now() - started < 5000)
 })
 
