@@ -153,7 +153,6 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_org    uuid;
   v_closed boolean := p_status IN ('resolved', 'ignored');
   v_row    booking.conflicts;
 BEGIN
@@ -171,7 +170,7 @@ BEGIN
     RAISE EXCEPTION 'resolving conflicts needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
   END IF;
   -- Row-level security shows a conflict to its organization's staff only.
-  SELECT organization_id INTO v_org FROM booking.conflicts WHERE id = p_conflict_id;
+  PERFORM FROM booking.conflicts WHERE id = p_conflict_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown conflict %', p_conflict_id USING ERRCODE = 'invalid_parameter_value';
   END IF;

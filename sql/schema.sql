@@ -377,7 +377,7 @@ CREATE TABLE booking.conflicts (
   details         jsonb NOT NULL DEFAULT '{}'::jsonb CONSTRAINT conflicts_details_size CHECK (octet_length(details::text) <= 16384),
   -- What detect_conflicts() found, as a stable key (type, then the rows involved), so that
   -- detecting again records nothing twice. NULL for conflicts recorded by hand.
-  fingerprint     text,
+  fingerprint     text CONSTRAINT conflicts_fingerprint_size CHECK (length(fingerprint) <= 200),
   resolution      text CONSTRAINT conflicts_resolution_size CHECK (length(resolution) <= 4000),
   resolved_by     text CONSTRAINT conflicts_resolved_by_size CHECK (length(resolved_by) <= 200),
   resolved_at     timestamptz,

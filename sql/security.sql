@@ -256,7 +256,7 @@ DECLARE
   v_service_role_only constant text[] := ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox',
     -- booking_internal
     'require_privileged'];
-  v_granted text[] := '{}';
+  v_granted text[] := '{}'::text[];
   v_role text;
   v_fn regprocedure;
 BEGIN

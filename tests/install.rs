@@ -81,16 +81,23 @@ fn plain_postgres_without_api_roles_then_create_api_roles() {
     assert!(ok);
 }
 
+/// A new cluster with an empty database `db` (returned connected as the superuser) and
+/// `mallory`, a login role with no privilege.
+fn database_with_mallory(name: &str) -> (Cluster, postgres::Client) {
+    let cluster = Cluster::start(name);
+    let mut admin = cluster.connect("postgres");
+    admin.batch_execute("CREATE DATABASE db").unwrap();
+    admin.batch_execute("CREATE ROLE mallory LOGIN").unwrap();
+    let c = cluster.connect("db");
+    (cluster, c)
+}
+
 /// CREATE EXTENSION refuses a `booking` schema it did not make and cannot trust (another
 /// role's, or holding objects already), and a `booking_internal` that exists, with a message
 /// that says so; nothing is installed.
 #[test]
 fn create_extension_refuses_a_schema_another_role_prepared() {
-    let cluster = Cluster::start("hijack-schema");
-    let mut admin = cluster.connect("postgres");
-    admin.batch_execute("CREATE DATABASE db").unwrap();
-    admin.batch_execute("CREATE ROLE mallory LOGIN").unwrap();
-    let mut c = cluster.connect("db");
+    let (_cluster, mut c) = database_with_mallory("hijack-schema");
     let refusal = |c: &mut postgres::Client| {
         let e = c.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap_err();
         let text = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_default();
@@ -125,11 +132,7 @@ fn create_extension_refuses_a_schema_another_role_prepared() {
 /// script runs as the superuser, not afterwards when the API uses the extension.
 #[test]
 fn decoys_in_a_writable_schema_are_never_called() {
-    let cluster = Cluster::start("hijack-decoys");
-    let mut admin = cluster.connect("postgres");
-    admin.batch_execute("CREATE DATABASE db").unwrap();
-    admin.batch_execute("CREATE ROLE mallory LOGIN").unwrap();
-    let mut c = cluster.connect("db");
+    let (cluster, mut c) = database_with_mallory("hijack-decoys");
     c.batch_execute("GRANT CREATE ON SCHEMA public TO PUBLIC").unwrap();
     let mut mallory = postgres::Client::connect(&cluster.url("db").replace("user=postgres", "user=mallory"), postgres::NoTls).unwrap();
     mallory

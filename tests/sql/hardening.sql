@@ -29,18 +29,9 @@ $$;
 DO $$
 DECLARE
   lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
   vr       constant uuid := '00000000-0000-4000-a000-000000000101';
-  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
   mine     constant uuid := '00000000-0000-4000-a000-000000000401';
   v_got    text;
-  v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 1. The no-overlap rule has no switch: there is no is_exclusive column to turn off, and a
   --    second client's overlapping request on the capacity-1 headset is refused.
@@ -54,15 +45,12 @@ END $$;
 DO $$
 DECLARE
   lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
   vr       constant uuid := '00000000-0000-4000-a000-000000000101';
   printer  constant uuid := '00000000-0000-4000-a000-000000000102';
   space    constant uuid := '00000000-0000-4000-a000-000000000103';
   scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
   orientation constant uuid := '00000000-0000-4000-a000-000000000301';
   print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
   v_got    text;
   v_id     uuid;
   v_row    booking.bookings;
@@ -120,19 +108,7 @@ END $$;
 
 DO $$
 DECLARE
-  lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
   vr       constant uuid := '00000000-0000-4000-a000-000000000101';
-  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
-  v_got    text;
-  v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 3. Bounded work for anonymous callers: a window or duration past 366 days is refused
   --    (22023) before anything is read.
@@ -148,18 +124,7 @@ END $$;
 
 DO $$
 DECLARE
-  lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
-  vr       constant uuid := '00000000-0000-4000-a000-000000000101';
   printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
-  v_got    text;
-  v_id     uuid;
   v_row    booking.bookings;
 BEGIN
   -- 4a. row_security = off, set by a signed-in API session (logged in as a login role that is
@@ -183,19 +148,7 @@ END $$;
 
 DO $$
 DECLARE
-  lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
-  vr       constant uuid := '00000000-0000-4000-a000-000000000101';
-  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
   v_got    text;
-  v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 4b. No custom setting decides a lock or a check: the only booking.* setting the
   --     extension reads is booking.reason, the text recorded with a status change. (That a
@@ -212,19 +165,10 @@ END $$;
 
 DO $$
 DECLARE
-  lab      constant uuid := '00000000-0000-4000-a000-000000000001';
   clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
-  vr       constant uuid := '00000000-0000-4000-a000-000000000101';
-  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
   space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
   room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
   v_got    text;
-  v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 5. A cross-tenant INSERT learns nothing and locks nothing: the answer is row-level
   --    security's, the same as for a resource that does not exist.
@@ -246,17 +190,9 @@ DO $$
 DECLARE
   lab      constant uuid := '00000000-0000-4000-a000-000000000001';
   clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
-  vr       constant uuid := '00000000-0000-4000-a000-000000000101';
   printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
   room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
-  mine     constant uuid := '00000000-0000-4000-a000-000000000401';
-  v_got    text;
   v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 6. Nobody moves a row to another organization: not a user who is staff in one and a
   --    booker in the other, not service_role.
@@ -279,18 +215,9 @@ END $$;
 DO $$
 DECLARE
   lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
   vr       constant uuid := '00000000-0000-4000-a000-000000000101';
-  printer  constant uuid := '00000000-0000-4000-a000-000000000102';
-  space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
-  orientation constant uuid := '00000000-0000-4000-a000-000000000301';
   print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
   mine     constant uuid := '00000000-0000-4000-a000-000000000401';
-  v_got    text;
-  v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 7. Fields a client does not choose: source and calendar fields are staff's on INSERT as on
   --    UPDATE; a line item's price and duration come from the service.
@@ -311,18 +238,12 @@ END $$;
 DO $$
 DECLARE
   lab      constant uuid := '00000000-0000-4000-a000-000000000001';
-  clinic   constant uuid := '00000000-0000-4000-a000-000000000002';
   vr       constant uuid := '00000000-0000-4000-a000-000000000101';
   printer  constant uuid := '00000000-0000-4000-a000-000000000102';
   space    constant uuid := '00000000-0000-4000-a000-000000000103';
-  scanner  constant uuid := '00000000-0000-4000-a000-000000000104';
-  room     constant uuid := '00000000-0000-4000-a000-000000000201';
   orientation constant uuid := '00000000-0000-4000-a000-000000000301';
-  print_job   constant uuid := '00000000-0000-4000-a000-000000000302';
   mine     constant uuid := '00000000-0000-4000-a000-000000000401';
-  v_got    text;
   v_id     uuid;
-  v_row    booking.bookings;
 BEGIN
   -- 8. Notifications and the audit log cannot be abused.
   -- Staff book only for the organization's members, so no stranger gets their messages.
