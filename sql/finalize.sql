@@ -42,7 +42,7 @@ COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, 
 COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
 
 COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while a pg_dump restore loads rows (row_security off in a session logged in as a role that bypasses RLS); act rules and audit side effects are skipped then. An API session never counts, whatever it sets.';
-COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role the caller acts as (calling_role(), never the owner of a SECURITY DEFINER function) is a superuser or bypasses row-level security.';
+COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role the caller acts as (its SET ROLE, else its login role; never the owner of a SECURITY DEFINER function) is a superuser or bypasses row-level security.';
 COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
 COMMENT ON SCHEMA booking_internal IS 'booking_ext''s internals, not part of the API and not exposed by PostgREST: trigger functions, locks, the aggregates'' support functions, and the helpers that code running as the caller needs.';
 COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
@@ -109,3 +109,4 @@ COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, tim
 COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
 COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking someone who is not the organization''s staff may make (book() and the table alike); default a week, at most 366 days.';
 COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';
+COMMENT ON FUNCTION booking_internal.may_book_in(uuid) IS 'Internal: may the caller book in this organization at all (it is public, or they are an active member)? One index probe.';

@@ -93,9 +93,7 @@ DECLARE
 BEGIN
   -- Nothing of an organization the caller may not book in is read (the guard and book() have
   -- established this already; this keeps the function safe on its own).
-  IF NOT (booking_internal.is_privileged()
-          OR p_organization_id = ANY (booking.user_organization_ids())
-          OR p_organization_id = ANY (booking.public_organization_ids())) THEN
+  IF NOT (booking_internal.may_book_in(p_organization_id) OR booking_internal.is_privileged()) THEN
     RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;

@@ -10,41 +10,25 @@
 --
 -- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
 
--- The role the caller acts as: its SET ROLE (PostgREST sets one per request), else its login
--- role. Inside a SECURITY DEFINER function current_user is the function's owner, so rights are
--- never judged by current_user: a definer function must not make its caller privileged.
+-- The role the caller acts as, by name (the audit log's actor_role outside the API): its SET
+-- ROLE (PostgREST sets one per request), else its login role. Inside a SECURITY DEFINER function
+-- current_user is the function's owner, so rights are never judged by current_user.
 CREATE FUNCTION booking_internal.calling_role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
 
--- True when the role the caller acts as is a superuser or bypasses row-level security (such as
--- service_role): such callers act with staff rights on every organization.
-CREATE FUNCTION booking_internal.is_privileged() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles
-                   WHERE rolname = booking_internal.calling_role()), false)
-$$;
-
--- True while rows are bulk-loaded by a pg_dump restore: row_security off (pg_dump and pg_restore
--- set it) in a session logged in as a role that bypasses row-level security. Any role may set
--- row_security, so the setting alone proves nothing: an API session (logged in as PostgREST's
--- authenticator) never counts as a bulk load, whatever it sets.
-CREATE FUNCTION booking_internal.is_bulk_load() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT current_setting('row_security') = 'off'
-     AND coalesce((SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
-$$;
+-- booking_internal.is_privileged() and is_bulk_load() are native (src/caller.rs): the triggers
+-- ask them on every write.
 
 -- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
 CREATE FUNCTION booking_internal.actor_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(@extschema@.current_user_id(), session_user::text) $$;
+AS $$
+BEGIN
+  RETURN coalesce(@extschema@.current_user_id(), session_user::text);
+END $$;
 
 -- The largest number of seats held at one instant of p_window by the time-holding bookings of a
 -- resource (p_exclude left out). A sweep over start (+seats) and end (-seats) events; ends sort

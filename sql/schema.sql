@@ -61,26 +61,28 @@ CREATE SCHEMA booking_internal;
 
 -- The caller's id: the JWT `sub` (text: Clerk ids and Supabase UUIDs both fit). NULL when anonymous.
 CREATE FUNCTION booking.current_user_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(
-    nullif(current_setting('request.jwt.claim.sub', true), ''),
-    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
-  )
-$$;
+BEGIN
+  RETURN coalesce(
+      nullif(current_setting('request.jwt.claim.sub', true), ''),
+      nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
+    );
+END $$;
 
 -- The caller's API role: the JWT `role` claim, else the database role the statement runs as.
 CREATE FUNCTION booking.current_role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(
-    nullif(current_setting('request.jwt.claim.role', true), ''),
-    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
-    current_user::text
-  )
-$$;
+BEGIN
+  RETURN coalesce(
+      nullif(current_setting('request.jwt.claim.role', true), ''),
+      nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
+      current_user::text
+    );
+END $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Core

@@ -13,15 +13,16 @@
 
 -- The organizations the caller is an active member of, optionally only with one of p_roles.
 CREATE FUNCTION booking.user_organization_ids(p_roles text[] DEFAULT NULL) RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(array_agg(m.organization_id), '{}')
-  FROM booking.members m
-  WHERE m.user_id = booking.current_user_id()
-    AND m.is_active
-    AND (p_roles IS NULL OR m.role = ANY (p_roles))
-$$;
+BEGIN
+  RETURN (SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
+          FROM booking.members m
+          WHERE m.user_id = booking.current_user_id()
+            AND m.is_active
+            AND (p_roles IS NULL OR m.role = ANY (p_roles)));
+END $$;
 
 -- Organizations whose bookable resources and opening hours anyone may see.
 CREATE FUNCTION booking.public_organization_ids() RETURNS uuid[]
@@ -29,20 +30,51 @@ LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce(array_agg(id), '{}') FROM booking.organizations WHERE is_public $$;
 
+-- Is the caller an active member (with one of these roles) of this organization? One probe of
+-- the members key each: the triggers ask them on every write.
 CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids()) $$;
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.members m
+    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active);
+END $$;
 
 CREATE FUNCTION booking.is_staff(p_organization_id uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admin,staff}')) $$;
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.members m
+    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active
+      AND m.role IN ('owner', 'admin', 'staff'));
+END $$;
 
 CREATE FUNCTION booking.is_admin(p_organization_id uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admin}')) $$;
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.members m
+    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active
+      AND m.role IN ('owner', 'admin'));
+END $$;
+
+-- May the caller book in this organization at all: is it public, or are they an active member?
+-- One index probe (the rule book asks it on every booking a client writes).
+CREATE FUNCTION booking_internal.may_book_in(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.organizations o
+    WHERE o.id = p_organization_id
+      AND (o.is_public
+           OR EXISTS (SELECT 1 FROM booking.members m
+                      WHERE m.organization_id = o.id AND m.user_id = booking.current_user_id()
+                        AND m.is_active)));
+END $$;
 
 -- May a caller who is not the organization's staff create a booking in this organization for
 -- this person? Only for themselves, in an organization they belong to or that is public. The
@@ -51,13 +83,12 @@ AS $$ SELECT p_organization_id = ANY (booking.user_organization_ids('{owner,admi
 -- approves by itself, which is why the policy lets 'approved' through).
 CREATE FUNCTION booking_internal.booker_may_insert(p_organization_id uuid, p_booked_by text)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT p_booked_by = booking.current_user_id()
-     AND (p_organization_id = ANY (booking.user_organization_ids())
-          OR p_organization_id = ANY (booking.public_organization_ids()))
-$$;
+BEGIN
+  RETURN p_booked_by = booking.current_user_id() AND booking_internal.may_book_in(p_organization_id);
+END $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Row-level security: enabled and forced on every table.
@@ -249,7 +280,7 @@ DECLARE
     'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
     'get_unread_counts', 'get_notifications_page', 'log_action', 'detect_conflicts', 'resolve_conflict',
     -- booking_internal: what those and the bookings guard call as the caller
-    'is_bulk_load', 'is_privileged', 'calling_role', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
+    'is_bulk_load', 'is_privileged', 'may_book_in', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
     'check_json_object'];
   -- book() books for the JWT subject: a user, not service_role
   v_authenticated_only constant text[] := ARRAY['book'];

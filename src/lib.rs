@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 mod aggregates;
 mod availability;
+mod caller;
 mod errors;
 mod holding_bookings;
 mod status;
@@ -51,7 +52,9 @@ extension_sql_file!(
         status::status_transitions,
         status::booking_statuses,
         time_zone::is_valid_time_zone,
-        transaction::written_by_this_transaction
+        transaction::written_by_this_transaction,
+        caller::is_privileged,
+        caller::is_bulk_load
     ]
 );
 // Membership helpers, row-level security and grants.

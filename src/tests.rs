@@ -116,6 +116,36 @@ mod tests {
         }
     }
 
+    /// The core's long loops answer Postgres's interrupts (the check _PG_init hands the core):
+    /// with a cancel request pending, walking the days of a window stops inside the walk, with
+    /// Postgres's error (caught here, so that a cancel noticed only after the walk fails).
+    #[pg_test]
+    fn a_cancel_request_stops_the_engines_loops() {
+        use booking_core::availability::{open_time, Interval, Resource, MICROS_PER_DAY};
+        // SAFETY: sets the two flags Postgres's SIGINT handler sets for a cancel request; this
+        // backend reads them at its next interrupt check, which is the point of the test.
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+        }
+        let res = Resource {
+            tz: booking_core::chrono_tz::UTC,
+            rules: vec![],
+            exceptions: vec![],
+            capacity: 1,
+            buffer_before: 0,
+            buffer_after: 0,
+            slot_interval: None,
+        };
+        let stopped_inside = PgTryBuilder::new(move || {
+            open_time(&res, Interval::new(0, 10 * MICROS_PER_DAY));
+            false
+        })
+        .catch_when(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, |_| true)
+        .execute();
+        assert!(stopped_inside, "the walk ran to its end with a cancel request pending");
+    }
+
     #[pg_test]
     fn catalog_properties_hold() {
         run_suite(include_str!("../tests/sql/catalog.sql"));

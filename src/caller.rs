@@ -1,0 +1,25 @@
+//! Who the caller is, asked of Postgres itself: called by the triggers on every write, so they
+//! are plain C-level checks (a few syscache lookups), not SQL functions.
+
+use pgrx::prelude::*;
+
+/// True when the role the caller acts as (its SET ROLE, else its login role; never the owner
+/// of a SECURITY DEFINER function the call passes through) is a superuser or bypasses
+/// row-level security, as service_role does: such callers act with staff rights everywhere.
+#[pg_extern(stable, parallel_safe, schema = "booking_internal")]
+fn is_privileged() -> bool {
+    // SAFETY: GetOuterUserId reads this backend's current-user state, set for any SQL call;
+    // has_bypassrls_privilege looks the role up in the syscache (superusers included).
+    unsafe { pg_sys::has_bypassrls_privilege(pg_sys::GetOuterUserId()) }
+}
+
+/// True while a pg_dump restore loads rows: `row_security` off (pg_dump and pg_restore set
+/// it) in a session logged in as a role that bypasses row-level security. Any role may turn
+/// `row_security` off, so the setting alone proves nothing: an API session (logged in as
+/// PostgREST's authenticator) never counts as a bulk load, whatever it sets.
+#[pg_extern(stable, parallel_safe, schema = "booking_internal")]
+fn is_bulk_load() -> bool {
+    // SAFETY: row_security is the GUC's C variable, read on this backend's thread;
+    // GetSessionUserId reads the session state; has_bypassrls_privilege as above.
+    unsafe { !pg_sys::row_security && pg_sys::has_bypassrls_privilege(pg_sys::GetSessionUserId()) }
+}
