@@ -30,50 +30,41 @@ LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT coalesce(array_agg(id), '{}') FROM booking.organizations WHERE is_public $$;
 
--- Is the caller an active member (with one of these roles) of this organization? One probe of
--- the members key each: the triggers ask them on every write.
-CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
+-- Is the caller an active member of this organization, with one of p_roles (any role when
+-- NULL)? One probe of the members key: the triggers ask it on every write.
+CREATE FUNCTION booking_internal.has_membership(p_organization_id uuid, p_roles text[]) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN EXISTS (SELECT 1 FROM booking.members m
-    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active);
+                 WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id()
+                   AND m.is_active AND (p_roles IS NULL OR m.role = ANY (p_roles)));
 END $$;
+
+CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, NULL); END $$;
 
 CREATE FUNCTION booking.is_staff(p_organization_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN EXISTS (SELECT 1 FROM booking.members m
-    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active
-      AND m.role IN ('owner', 'admin', 'staff'));
-END $$;
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin,staff}'); END $$;
 
 CREATE FUNCTION booking.is_admin(p_organization_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN EXISTS (SELECT 1 FROM booking.members m
-    WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id() AND m.is_active
-      AND m.role IN ('owner', 'admin'));
-END $$;
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin}'); END $$;
 
 -- May the caller book in this organization at all: is it public, or are they an active member?
--- One index probe (the rule book asks it on every booking a client writes).
 CREATE FUNCTION booking_internal.may_book_in(p_organization_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  RETURN EXISTS (SELECT 1 FROM booking.organizations o
-    WHERE o.id = p_organization_id
-      AND (o.is_public
-           OR EXISTS (SELECT 1 FROM booking.members m
-                      WHERE m.organization_id = o.id AND m.user_id = booking.current_user_id()
-                        AND m.is_active)));
+  RETURN booking_internal.has_membership(p_organization_id, NULL)
+      OR EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = p_organization_id AND o.is_public);
 END $$;
 
 -- May a caller who is not the organization's staff create a booking in this organization for
