@@ -1,12 +1,15 @@
-# The two commands of the README, plus stopping the demo server.
+# The two commands of the README, plus stopping the demo server and `make lint` (rustfmt and
+# clippy, which `make test` runs first too).
 # `make bench` and `make bench-aggregates` run the benchmarks whose figures the README shows.
-.PHONY: demo demo-stop test bench bench-aggregates
+.PHONY: demo demo-stop test lint bench bench-aggregates
 demo:
 	bash scripts/demo.sh
 demo-stop:
 	bash scripts/demo.sh stop
 test:
 	bash scripts/test.sh
+lint:
+	bash scripts/bootstrap.sh && bash scripts/lint.sh
 bench:
 	bash scripts/bench.sh
 bench-aggregates:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: the bootstrap's source pins and the pure core, then on Postgres 15, 17 and 18 the
+# Every test: the bootstrap's source pins, the linters and the pure core, then on Postgres 15, 17 and 18 the
 # #[pg_test] suites (constraints, lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
 # (concurrency, pg_dump/restore, install/drop), then the end-to-end tests through PostgREST and
 # supabase-js (scripts/e2e.sh). BOOKING_PG_VERSIONS="17" narrows the matrix.
@@ -13,6 +13,9 @@ started=$SECONDS
 
 echo "== bootstrap: pinned Postgres sources (no network)"
 bash tests/bootstrap_pins.sh
+
+echo "== lint: rustfmt, clippy (warnings are errors)"
+bash scripts/lint.sh
 
 echo "== pure core (no Postgres)"
 cargo test --locked -p booking_core

@@ -13,8 +13,8 @@
 //! default FINALFUNC_MODIFY = READ_ONLY.
 
 use booking_core::aggregates::{
-    AggregateError, Bound, BusyTime, MovingBusyTime, MovingPeakSeats, PeakSeats, RatingSummary, Span, Utilization,
-    MICROS_PER_MINUTE, UNBOUNDED_ABOVE, UNBOUNDED_BELOW,
+    AggregateError, Bound, BusyTime, MovingBusyTime, MovingPeakSeats, PeakSeats, RatingSummary,
+    Span, Utilization, MICROS_PER_MINUTE, UNBOUNDED_ABOVE, UNBOUNDED_BELOW,
 };
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::{Datum, Internal};
@@ -40,7 +40,11 @@ pub struct TstzRangeArg(pg_sys::Datum);
 pgrx::impl_sql_translatable!(TstzRangeArg, "tstzrange");
 
 impl FromDatum for TstzRangeArg {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
         (!is_null).then_some(TstzRangeArg(datum))
     }
 }
@@ -63,7 +67,9 @@ unsafe impl<'fcx> ArgAbi<'fcx> for TstzRangeArg {
 impl TstzRangeArg {
     /// Its instants (`None`: it holds none). Bad bounds are 22023.
     fn span(&self) -> Option<Span> {
-        let (lower, upper) = self.bounds_in_place().unwrap_or_else(|| self.bounds_via_postgres())?;
+        let (lower, upper) = self
+            .bounds_in_place()
+            .unwrap_or_else(|| self.bounds_via_postgres())?;
         reported(Span::from_bounds(lower, upper))
     }
 
@@ -77,15 +83,27 @@ impl TstzRangeArg {
                 return None;
             }
             let data = varlena::vardata_any(ptr).cast::<u8>();
-            inline_bounds(std::slice::from_raw_parts(data, varlena::varsize_any_exhdr(ptr)))
+            inline_bounds(std::slice::from_raw_parts(
+                data,
+                varlena::varsize_any_exhdr(ptr),
+            ))
         }
     }
 
     /// Its bounds (`None`: empty) as pgrx and Postgres read them.
     pub(crate) fn bounds_via_postgres(&self) -> Option<(Bound, Bound)> {
         // SAFETY: a non-NULL tstzrange datum.
-        let range = unsafe { Range::<TimestampWithTimeZone>::from_polymorphic_datum(self.0, false, pg_sys::TSTZRANGEOID) };
-        range.expect("a tstzrange").as_ref().map(|(lower, upper)| (bound(lower), bound(upper)))
+        let range = unsafe {
+            Range::<TimestampWithTimeZone>::from_polymorphic_datum(
+                self.0,
+                false,
+                pg_sys::TSTZRANGEOID,
+            )
+        };
+        range
+            .expect("a tstzrange")
+            .as_ref()
+            .map(|(lower, upper)| (bound(lower), bound(upper)))
     }
 }
 
@@ -116,7 +134,11 @@ fn inline_bounds(bytes: &[u8]) -> Option<Option<(Bound, Bound)>> {
             return Some(Bound::Unbounded);
         }
         let value = i64::from_ne_bytes(values.next()?.try_into().ok()?);
-        Some(if flags & inclusive != 0 { Bound::Inclusive(value) } else { Bound::Exclusive(value) })
+        Some(if flags & inclusive != 0 {
+            Bound::Inclusive(value)
+        } else {
+            Bound::Exclusive(value)
+        })
     };
     let lower = next(pg_sys::RANGE_LB_INF, pg_sys::RANGE_LB_INC)?;
     let upper = next(pg_sys::RANGE_UB_INF, pg_sys::RANGE_UB_INC)?;
@@ -138,7 +160,8 @@ fn state_mut<T: Default>(state: &mut Internal, fcinfo: pg_sys::FunctionCallInfo)
     if !state.initialized() {
         let context = aggregate_context(fcinfo);
         // SAFETY: a valid context from AggCheckCallContext; the value is dropped with it.
-        *state = unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(T::default())) };
+        *state =
+            unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(T::default())) };
     }
     // SAFETY: every `internal` these functions receive was made by them for this T (the SQL
     // declarations pair each state with its own functions).
@@ -153,7 +176,12 @@ fn existing<T>(state: &mut Internal) -> Option<&mut T> {
 
 /// A transition (or inverse transition) step: `step` applies a row to the state, which the first
 /// row creates (even a row that is skipped: it still says the aggregate saw rows).
-fn transition<T: Default, R>(mut state: Internal, fcinfo: pg_sys::FunctionCallInfo, row: Option<R>, step: impl FnOnce(&mut T, R)) -> Internal {
+fn transition<T: Default, R>(
+    mut state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    row: Option<R>,
+    step: impl FnOnce(&mut T, R),
+) -> Internal {
     let aggregate = state_mut::<T>(&mut state, fcinfo);
     if let Some(row) = row {
         step(aggregate, row);
@@ -163,7 +191,12 @@ fn transition<T: Default, R>(mut state: Internal, fcinfo: pg_sys::FunctionCallIn
 
 /// The combine step of a parallel plan: `b`'s contents move into `a` (made in the aggregate's
 /// context if needed: `b` may live in a per-row context).
-fn combine<T: Default>(mut a: Internal, mut b: Internal, fcinfo: pg_sys::FunctionCallInfo, merge: impl FnOnce(&mut T, T)) -> Internal {
+fn combine<T: Default>(
+    mut a: Internal,
+    mut b: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    merge: impl FnOnce(&mut T, T),
+) -> Internal {
     if let Some(other) = existing::<T>(&mut b) {
         let other = std::mem::take(other);
         merge(state_mut::<T>(&mut a, fcinfo), other);
@@ -201,8 +234,18 @@ fn seats_row(during: Option<TstzRangeArg>, seats: Option<i32>) -> Option<(Option
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn peak_seats_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, seats_row(during, seats), |peak: &mut PeakSeats, (span, seats)| reported(peak.add(span, seats)))
+fn peak_seats_trans(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    seats: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        seats_row(during, seats),
+        |peak: &mut PeakSeats, (span, seats)| reported(peak.add(span, seats)),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -212,7 +255,9 @@ fn peak_seats_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn peak_seats_serialize(mut state: Internal) -> Vec<u8> {
-    existing::<PeakSeats>(&mut state).expect("a state: the function is strict").to_bytes()
+    existing::<PeakSeats>(&mut state)
+        .expect("a state: the function is strict")
+        .to_bytes()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
@@ -221,7 +266,9 @@ fn peak_seats_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 }
 
 fn seats_in_int(peak: i64) -> i32 {
-    i32::try_from(peak).unwrap_or_else(|_| invalid_parameter(format!("{peak} seats at once do not fit in an integer")))
+    i32::try_from(peak).unwrap_or_else(|_| {
+        invalid_parameter(format!("{peak} seats at once do not fit in an integer"))
+    })
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -230,13 +277,33 @@ fn peak_seats_final(mut state: Internal) -> i32 {
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn peak_seats_moving_trans(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.add(span, seats)))
+fn peak_seats_moving_trans(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    seats: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        seats_row(during, seats),
+        |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.add(span, seats)),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn peak_seats_moving_inverse(state: Internal, during: Option<TstzRangeArg>, seats: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, seats_row(during, seats), |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.remove(span, seats)))
+fn peak_seats_moving_inverse(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    seats: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        seats_row(during, seats),
+        |peak: &mut MovingPeakSeats, (span, seats)| reported(peak.remove(span, seats)),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -275,8 +342,14 @@ COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats h
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn busy_time_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, during, |busy: &mut BusyTime, during| busy.add(during.span()))
+fn busy_time_trans(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(state, fcinfo, during, |busy: &mut BusyTime, during| {
+        busy.add(during.span())
+    })
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -286,7 +359,9 @@ fn busy_time_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInfo)
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn busy_time_serialize(mut state: Internal) -> Vec<u8> {
-    existing::<BusyTime>(&mut state).expect("a state: the function is strict").to_bytes()
+    existing::<BusyTime>(&mut state)
+        .expect("a state: the function is strict")
+        .to_bytes()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
@@ -326,7 +401,10 @@ impl TstzMultirange {
             lower,
         };
         unsafe {
-            let range_type = pg_sys::lookup_type_cache(pg_sys::TSTZRANGEOID, pg_sys::TYPECACHE_RANGE_INFO as i32);
+            let range_type = pg_sys::lookup_type_cache(
+                pg_sys::TSTZRANGEOID,
+                pg_sys::TYPECACHE_RANGE_INFO as i32,
+            );
             let mut ranges: Vec<*mut pg_sys::RangeType> = spans
                 .iter()
                 .map(|s| {
@@ -336,12 +414,23 @@ impl TstzMultirange {
                     #[cfg(feature = "pg15")]
                     let range = pg_sys::make_range(range_type, &mut lower, &mut upper, false);
                     #[cfg(not(feature = "pg15"))]
-                    let range = pg_sys::make_range(range_type, &mut lower, &mut upper, false, std::ptr::null_mut());
+                    let range = pg_sys::make_range(
+                        range_type,
+                        &mut lower,
+                        &mut upper,
+                        false,
+                        std::ptr::null_mut(),
+                    );
                     range
                 })
                 .collect();
             let multirange = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                make_multirange(pg_sys::TSTZMULTIRANGEOID, range_type, ranges.len() as i32, ranges.as_mut_ptr())
+                make_multirange(
+                    pg_sys::TSTZMULTIRANGEOID,
+                    range_type,
+                    ranges.len() as i32,
+                    ranges.as_mut_ptr(),
+                )
             });
             TstzMultirange(pg_sys::Datum::from(multirange))
         }
@@ -355,7 +444,9 @@ fn minutes(micros: Result<i64, AggregateError>) -> f64 {
 /// NULL without a non-NULL range, as range_agg.
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_union_final(mut state: Internal) -> Option<TstzMultirange> {
-    existing::<BusyTime>(&mut state)?.union().map(TstzMultirange::of)
+    existing::<BusyTime>(&mut state)?
+        .union()
+        .map(TstzMultirange::of)
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -364,18 +455,38 @@ fn busy_minutes_final(mut state: Internal) -> f64 {
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn busy_time_moving_trans(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.add(during.span()))
+fn busy_time_moving_trans(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        during,
+        |busy: &mut MovingBusyTime, during| busy.add(during.span()),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn busy_time_moving_inverse(state: Internal, during: Option<TstzRangeArg>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, during, |busy: &mut MovingBusyTime, during| busy.remove(during.span()))
+fn busy_time_moving_inverse(
+    state: Internal,
+    during: Option<TstzRangeArg>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        during,
+        |busy: &mut MovingBusyTime, during| busy.remove(during.span()),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn busy_union_moving_final(mut state: Internal) -> Option<TstzMultirange> {
-    existing::<MovingBusyTime>(&mut state)?.union().map(|u| TstzMultirange::of(&u))
+    existing::<MovingBusyTime>(&mut state)?
+        .union()
+        .map(|u| TstzMultirange::of(&u))
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -449,7 +560,9 @@ fn utilization_row(
     let (during, seats) = (during?, seats?);
     let capacity = capacity.unwrap_or_else(|| invalid_parameter("capacity must not be NULL"));
     let open = open_time.unwrap_or_else(|| invalid_parameter("open_time must not be NULL"));
-    let open = open.span().unwrap_or_else(|| invalid_parameter("open_time must not be empty"));
+    let open = open
+        .span()
+        .unwrap_or_else(|| invalid_parameter("open_time must not be empty"));
     Some((during.span(), seats, capacity, open))
 }
 
@@ -462,9 +575,14 @@ fn utilization_trans(
     open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
-        reported(u.add(span, seats, capacity, open))
-    })
+    transition(
+        state,
+        fcinfo,
+        utilization_row(during, seats, capacity, open_time),
+        |u: &mut Utilization, (span, seats, capacity, open)| {
+            reported(u.add(span, seats, capacity, open))
+        },
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -476,9 +594,14 @@ fn utilization_inverse(
     open_time: Option<TstzRangeArg>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    transition(state, fcinfo, utilization_row(during, seats, capacity, open_time), |u: &mut Utilization, (span, seats, capacity, open)| {
-        reported(u.remove(span, seats, capacity, open))
-    })
+    transition(
+        state,
+        fcinfo,
+        utilization_row(during, seats, capacity, open_time),
+        |u: &mut Utilization, (span, seats, capacity, open)| {
+            reported(u.remove(span, seats, capacity, open))
+        },
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -488,7 +611,9 @@ fn utilization_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCallInf
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn utilization_serialize(mut state: Internal) -> Vec<u8> {
-    existing::<Utilization>(&mut state).expect("a state: the function is strict").to_bytes()
+    existing::<Utilization>(&mut state)
+        .expect("a state: the function is strict")
+        .to_bytes()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
@@ -531,13 +656,31 @@ COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange)
 // ---------------------------------------------------------------------------------------------
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn rating_summary_trans(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.add(rating)))
+fn rating_summary_trans(
+    state: Internal,
+    rating: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        rating,
+        |summary: &mut RatingSummary, rating| reported(summary.add(rating)),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
-fn rating_summary_inverse(state: Internal, rating: Option<i32>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    transition(state, fcinfo, rating, |summary: &mut RatingSummary, rating| reported(summary.remove(rating)))
+fn rating_summary_inverse(
+    state: Internal,
+    rating: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    transition(
+        state,
+        fcinfo,
+        rating,
+        |summary: &mut RatingSummary, rating| reported(summary.remove(rating)),
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
@@ -547,7 +690,9 @@ fn rating_summary_combine(a: Internal, b: Internal, fcinfo: pg_sys::FunctionCall
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
 fn rating_summary_serialize(mut state: Internal) -> Vec<u8> {
-    existing::<RatingSummary>(&mut state).expect("a state: the function is strict").to_bytes()
+    existing::<RatingSummary>(&mut state)
+        .expect("a state: the function is strict")
+        .to_bytes()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, schema = "booking_internal")]
@@ -559,9 +704,12 @@ fn rating_summary_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 /// summary without ratings.
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 fn rating_summary_final(mut state: Internal) -> JsonB {
-    let summary = existing::<RatingSummary>(&mut state).copied().unwrap_or_default();
-    let histogram: serde_json::Map<String, serde_json::Value> =
-        (1..=5).map(|stars| (stars.to_string(), summary.histogram()[stars - 1].into())).collect();
+    let summary = existing::<RatingSummary>(&mut state)
+        .copied()
+        .unwrap_or_default();
+    let histogram: serde_json::Map<String, serde_json::Value> = (1..=5)
+        .map(|stars| (stars.to_string(), summary.histogram()[stars - 1].into()))
+        .collect();
     JsonB(serde_json::json!({
         "count": summary.count(),
         "average": summary.average_hundredths().map(|h| h as f64 / 100.0),

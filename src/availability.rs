@@ -8,8 +8,8 @@
 //! booked.
 
 use booking_core::availability::{
-    self, AvailabilityError, Booking, Exception, ExceptionKind, Interval, PoolMember, Request, Resource, WeeklyRule,
-    MICROS_PER_MINUTE,
+    self, AvailabilityError, Booking, Exception, ExceptionKind, Interval, PoolMember, Request,
+    Resource, WeeklyRule, MICROS_PER_MINUTE,
 };
 use booking_core::chrono_tz::Tz;
 use pgrx::datum::{DatumWithOid, UnboxDatum};
@@ -53,18 +53,27 @@ fn caller_bypasses_rls() -> bool {
 /// Runs one of this module's queries through a plan prepared once per backend and kept
 /// (SPI_keepplan; Postgres re-plans it by itself when the tables change). Parsing and planning
 /// the queries on every call cost more than everything else the functions do.
-fn query<'c>(client: &SpiClient<'c>, sql: &'static str, args: &[DatumWithOid]) -> SpiTupleTable<'c> {
+fn query<'c>(
+    client: &SpiClient<'c>,
+    sql: &'static str,
+    args: &[DatumWithOid],
+) -> SpiTupleTable<'c> {
     thread_local! {
         static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
     }
     PLANS.with(|plans| {
         if !plans.borrow().contains_key(sql) {
             let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
-            let plan = client.prepare(sql, &types).expect("preparing a query").keep();
+            let plan = client
+                .prepare(sql, &types)
+                .expect("preparing a query")
+                .keep();
             plans.borrow_mut().insert(sql, plan);
         }
         let plans = plans.borrow();
-        client.select(&plans[sql], None, args).expect("running a query")
+        client
+            .select(&plans[sql], None, args)
+            .expect("running a query")
     })
 }
 
@@ -145,7 +154,10 @@ fn load_resources(
             invalid_parameter(format!("unknown resource {id}"));
         }
         if !row.get::<bool>(11).unwrap().unwrap_or(false) {
-            invalid_parameter(format!("unknown or inactive service {}", service_id.unwrap()));
+            invalid_parameter(format!(
+                "unknown or inactive service {}",
+                service_id.unwrap()
+            ));
         }
         let get_i64 = |n: usize| row.get::<i32>(n).expect("a column").map(|v| v as i64);
         let (rules, exceptions) = hours_from(&row, 13);
@@ -163,7 +175,10 @@ fn load_resources(
             organization_id: row.get::<Uuid>(3).unwrap().unwrap(),
             min_notice_minutes: get_i64(9).unwrap_or(0),
             max_advance_days: get_i64(10),
-            now: to_unix(row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(), "now()"),
+            now: to_unix(
+                row.get::<TimestampWithTimeZone>(12).unwrap().unwrap(),
+                "now()",
+            ),
         });
     }
     schedules
@@ -192,15 +207,26 @@ fn hours_from(row: &SpiHeapTupleData, first: usize) -> (Vec<WeeklyRule>, Vec<Exc
     let has_own = own.contains(&true);
     let rules = (0..days.len())
         .filter(|&i| own[i] == has_own)
-        .map(|i| WeeklyRule { day_of_week: days[i] as u32, start: starts[i], end: ends[i] })
+        .map(|i| WeeklyRule {
+            day_of_week: days[i] as u32,
+            start: starts[i],
+            end: ends[i],
+        })
         .collect();
     let lowers = values::<TimestampWithTimeZone>(row, first + 4);
     let uppers = values::<TimestampWithTimeZone>(row, first + 5);
     let opens = values::<bool>(row, first + 6);
     let exceptions = (0..lowers.len())
         .map(|i| Exception {
-            during: Interval::new(to_unix(lowers[i], "an exception"), to_unix(uppers[i], "an exception")),
-            kind: if opens[i] { ExceptionKind::Open } else { ExceptionKind::Closed },
+            during: Interval::new(
+                to_unix(lowers[i], "an exception"),
+                to_unix(uppers[i], "an exception"),
+            ),
+            kind: if opens[i] {
+                ExceptionKind::Open
+            } else {
+                ExceptionKind::Closed
+            },
         })
         .collect();
     (rules, exceptions)
@@ -208,7 +234,11 @@ fn hours_from(row: &SpiHeapTupleData, first: usize) -> (Vec<WeeklyRule>, Vec<Exc
 
 /// An organization's own hours (its rules, its organization-wide exceptions touching `hours`)
 /// and time zone, if the caller may see it.
-fn load_organization_hours(client: &SpiClient, organization_id: Uuid, hours: Interval) -> (String, Vec<WeeklyRule>, Vec<Exception>) {
+fn load_organization_hours(
+    client: &SpiClient,
+    organization_id: Uuid,
+    hours: Interval,
+) -> (String, Vec<WeeklyRule>, Vec<Exception>) {
     let rows = query(
         client,
         "SELECT o.time_zone, h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens
@@ -244,13 +274,18 @@ fn request(schedule: &Schedule, window: Interval, duration: i64, seats: i32) -> 
         duration,
         seats,
         earliest_start: Some(schedule.now + schedule.min_notice_minutes * MICROS_PER_MINUTE),
-        latest_start: schedule.max_advance_days.map(|d| schedule.now + d * MICROS_PER_DAY),
+        latest_start: schedule
+            .max_advance_days
+            .map(|d| schedule.now + d * MICROS_PER_DAY),
     }
 }
 
 /// Open time is read from a few days before the window (the grid's anchor may lie there).
 fn hours_span(window: Interval) -> Interval {
-    Interval::new(window.start - (availability::LOOKBACK_DAYS + 2) * MICROS_PER_DAY, window.end + MICROS_PER_DAY)
+    Interval::new(
+        window.start - (availability::LOOKBACK_DAYS + 2) * MICROS_PER_DAY,
+        window.end + MICROS_PER_DAY,
+    )
 }
 
 /// How a request is checked for size before its hours and bookings are read.
@@ -276,19 +311,36 @@ struct Pool {
 }
 
 impl Pool {
-    fn load(client: &SpiClient, ids: &[Uuid], service_id: Option<Uuid>, window: Interval, duration: i64, seats: i32, size: Size) -> Pool {
+    fn load(
+        client: &SpiClient,
+        ids: &[Uuid],
+        service_id: Option<Uuid>,
+        window: Interval,
+        duration: i64,
+        seats: i32,
+        size: Size,
+    ) -> Pool {
         let schedules = load_resources(client, ids, service_id, hours_span(window));
-        let requests: Vec<Request> = schedules.iter().map(|s| request(s, window, duration, seats)).collect();
+        let requests: Vec<Request> = schedules
+            .iter()
+            .map(|s| request(s, window, duration, seats))
+            .collect();
         // Checked before any booking is read, so that a window too long is refused at once.
         if size == Size::SlotList {
             for (s, req) in schedules.iter().zip(&requests) {
-                availability::validate_request(s.resource.slot_interval, req).unwrap_or_else(|e| engine_error(e));
+                availability::validate_request(s.resource.slot_interval, req)
+                    .unwrap_or_else(|e| engine_error(e));
             }
-            availability::validate_pool(&Pool::members_of(&schedules, &requests)).unwrap_or_else(|e| engine_error(e));
+            availability::validate_pool(&Pool::members_of(&schedules, &requests))
+                .unwrap_or_else(|e| engine_error(e));
         } else if size == Size::OneBooking {
             availability::validate_request(None, &requests[0]).unwrap_or_else(|e| engine_error(e));
         }
-        let mut pool = Pool { schedules, requests, bookings: None };
+        let mut pool = Pool {
+            schedules,
+            requests,
+            bookings: None,
+        };
         if size != Size::Search {
             pool.bookings = Some(pool.bookings_for(window));
         }
@@ -296,7 +348,14 @@ impl Pool {
     }
 
     fn members_of<'a>(schedules: &'a [Schedule], requests: &[Request]) -> Vec<PoolMember<'a>> {
-        schedules.iter().zip(requests).map(|(s, r)| PoolMember { resource: &s.resource, request: *r }).collect()
+        schedules
+            .iter()
+            .zip(requests)
+            .map(|(s, r)| PoolMember {
+                resource: &s.resource,
+                request: *r,
+            })
+            .collect()
     }
 
     fn members(&self) -> Vec<PoolMember<'_>> {
@@ -328,7 +387,9 @@ fn pool_ids(p_resource_ids: Option<Vec<Option<Uuid>>>) -> Vec<Uuid> {
             ids.push(id);
         }
         if ids.len() > availability::MAX_POOL {
-            engine_error(AvailabilityError::PoolTooLarge { resources: ids.len() });
+            engine_error(AvailabilityError::PoolTooLarge {
+                resources: ids.len(),
+            });
         }
     }
     if ids.is_empty() {
@@ -354,15 +415,34 @@ fn slot_arguments(
 }
 
 /// Each resource's free slots in the pool's window.
-fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)) -> Vec<Vec<Interval>> {
+fn pool_slots(
+    ids: &[Uuid],
+    service_id: Option<Uuid>,
+    args: (Interval, i64, i32),
+) -> Vec<Vec<Interval>> {
     let (window, duration, seats) = args;
     Spi::connect(|client| {
-        let pool = Pool::load(client, ids, service_id, window, duration, seats, Size::SlotList);
+        let pool = Pool::load(
+            client,
+            ids,
+            service_id,
+            window,
+            duration,
+            seats,
+            Size::SlotList,
+        );
         pool.schedules
             .iter()
             .zip(&pool.requests)
-            .zip(pool.bookings.as_ref().expect("a slot list reads the bookings"))
-            .map(|((s, req), b)| availability::available_slots(&s.resource, b, req).unwrap_or_else(|e| engine_error(e)))
+            .zip(
+                pool.bookings
+                    .as_ref()
+                    .expect("a slot list reads the bookings"),
+            )
+            .map(|((s, req), b)| {
+                availability::available_slots(&s.resource, b, req)
+                    .unwrap_or_else(|e| engine_error(e))
+            })
             .collect()
     })
 }
@@ -371,7 +451,10 @@ fn pool_slots(ids: &[Uuid], service_id: Option<Uuid>, args: (Interval, i64, i32)
 /// tuplestore in a single call. pgrx's TableIterator returns one row per call (ValuePerCall),
 /// and Postgres entering a SECURITY DEFINER function with settings saves and restores those
 /// settings every time: for a few hundred slots, that cost more than computing them.
-fn materialize<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, rows: impl IntoIterator<Item = [pg_sys::Datum; N]>) {
+fn materialize<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    rows: impl IntoIterator<Item = [pg_sys::Datum; N]>,
+) {
     // SAFETY: fcinfo is the call's own; InitMaterializedSRF checks that the caller accepts a
     // tuplestore (raising an ERROR otherwise) and sets setResult and setDesc, whose tuple
     // descriptor has the function's N columns (its RETURNS TABLE); the values are by-value
@@ -381,7 +464,12 @@ fn materialize<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, rows: impl Into
         let rsinfo = (*fcinfo).resultinfo.cast::<pg_sys::ReturnSetInfo>();
         let mut nulls = [false; N];
         for mut values in rows {
-            pg_sys::tuplestore_putvalues((*rsinfo).setResult, (*rsinfo).setDesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            pg_sys::tuplestore_putvalues(
+                (*rsinfo).setResult,
+                (*rsinfo).setDesc,
+                values.as_mut_ptr(),
+                nulls.as_mut_ptr(),
+            );
         }
     }
 }
@@ -414,8 +502,15 @@ pub fn get_available_slots(
 ) {
     let resource_id = required(p_resource_id, "p_resource_id");
     let args = slot_arguments(p_start, p_end, p_duration_minutes, p_seats);
-    let slots = pool_slots(&[resource_id], p_service_id, args).pop().unwrap();
-    materialize(fcinfo, slots.iter().map(|s| [timestamptz_datum(s.start), timestamptz_datum(s.end)]));
+    let slots = pool_slots(&[resource_id], p_service_id, args)
+        .pop()
+        .unwrap();
+    materialize(
+        fcinfo,
+        slots
+            .iter()
+            .map(|s| [timestamptz_datum(s.start), timestamptz_datum(s.end)]),
+    );
 }
 
 /// The slots in which at least one of the resources is free ("any free microscope"), with the
@@ -446,7 +541,11 @@ pub fn get_available_slots_any(
         fcinfo,
         merged.into_iter().map(|(s, free)| {
             let free: Vec<Uuid> = free.into_iter().map(|i| ids[i]).collect();
-            [timestamptz_datum(s.start), timestamptz_datum(s.end), free.into_datum().expect("an array")]
+            [
+                timestamptz_datum(s.start),
+                timestamptz_datum(s.end),
+                free.into_datum().expect("an array"),
+            ]
         }),
     );
 }
@@ -464,7 +563,11 @@ pub fn find_next_slot(
     p_within: default!(Option<pgrx::datum::Interval>, "'90 days'"),
 ) -> TableIterator<
     'static,
-    (name!(slot_start, TimestampWithTimeZone), name!(slot_end, TimestampWithTimeZone), name!(resource_id, Uuid)),
+    (
+        name!(slot_start, TimestampWithTimeZone),
+        name!(slot_end, TimestampWithTimeZone),
+        name!(resource_id, Uuid),
+    ),
 > {
     let ids = pool_ids(p_resource_ids);
     let after = required(p_after, "p_after");
@@ -485,7 +588,8 @@ pub fn find_next_slot(
         }
         let pool = Pool::load(client, &ids, None, window, duration, seats, Size::Search);
         let members = pool.members();
-        availability::next_slot(&members, |span| pool.bookings_for(span)).unwrap_or_else(|e| engine_error(e))
+        availability::next_slot(&members, |span| pool.bookings_for(span))
+            .unwrap_or_else(|e| engine_error(e))
     });
     TableIterator::new(found.map(|(s, i)| (from_unix(s.start), from_unix(s.end), ids[i])))
 }
@@ -506,10 +610,27 @@ fn refusal_of(
     let window = Interval::new(start, end);
     availability::check_bounds(window, end - start).unwrap_or_else(|e| engine_error(e));
     Spi::connect(|client| {
-        let pool = Pool::load(client, &[resource_id], service_id, window, end - start, seats, Size::OneBooking);
-        let bookings = &pool.bookings.as_ref().expect("a booking check reads the bookings")[0];
-        availability::refusal(&pool.schedules[0].resource, bookings, &pool.requests[0], start, end)
-            .unwrap_or_else(|e| engine_error(e))
+        let pool = Pool::load(
+            client,
+            &[resource_id],
+            service_id,
+            window,
+            end - start,
+            seats,
+            Size::OneBooking,
+        );
+        let bookings = &pool
+            .bookings
+            .as_ref()
+            .expect("a booking check reads the bookings")[0];
+        availability::refusal(
+            &pool.schedules[0].resource,
+            bookings,
+            &pool.requests[0],
+            start,
+            end,
+        )
+        .unwrap_or_else(|e| engine_error(e))
     })
 }
 
@@ -524,7 +645,14 @@ pub fn can_book_resource(
     p_end_time: Option<TimestampWithTimeZone>,
     p_capacity_needed: default!(Option<i32>, 1),
 ) -> bool {
-    refusal_of(p_resource_id, p_start_time, p_end_time, p_capacity_needed, None).is_none()
+    refusal_of(
+        p_resource_id,
+        p_start_time,
+        p_end_time,
+        p_capacity_needed,
+        None,
+    )
+    .is_none()
 }
 
 /// Why book() would refuse this booking now: 'closed', 'notice', 'horizon', 'overlap' or
@@ -551,39 +679,76 @@ pub fn open_periods(
     p_resource_id: default!(Option<Uuid>, "NULL"),
 ) -> TableIterator<
     'static,
-    (name!(period_start, TimestampWithTimeZone), name!(period_end, TimestampWithTimeZone), name!(time_zone, String)),
+    (
+        name!(period_start, TimestampWithTimeZone),
+        name!(period_end, TimestampWithTimeZone),
+        name!(time_zone, String),
+    ),
 > {
     let organization_id = required(p_organization_id, "p_organization_id");
     let date = required(p_date, "p_date");
     if !date.is_finite() {
         invalid_parameter("p_date must be a finite date");
     }
-    let day = booking_core::chrono::NaiveDate::from_ymd_opt(date.year(), date.month() as u32, date.day() as u32).expect("a date");
-    let midnight_utc = day.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
+    let day = booking_core::chrono::NaiveDate::from_ymd_opt(
+        date.year(),
+        date.month() as u32,
+        date.day() as u32,
+    )
+    .expect("a date");
+    let midnight_utc = day
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros();
     // Hours are read around the day in any zone (offsets stay within a day of UTC).
-    let around = hours_span(Interval::new(midnight_utc - MICROS_PER_DAY, midnight_utc + 2 * MICROS_PER_DAY));
+    let around = hours_span(Interval::new(
+        midnight_utc - MICROS_PER_DAY,
+        midnight_utc + 2 * MICROS_PER_DAY,
+    ));
     let periods = Spi::connect(|client| {
         let resource = match p_resource_id {
             Some(resource_id) => {
                 let mut schedules = load_resources(client, &[resource_id], None, around);
                 let schedule = schedules.pop().unwrap();
                 if schedule.organization_id != organization_id {
-                    invalid_parameter(format!("resource {resource_id} does not belong to organization {organization_id}"));
+                    invalid_parameter(format!(
+                        "resource {resource_id} does not belong to organization {organization_id}"
+                    ));
                 }
                 schedule.resource
             }
             None => {
-                let (name, rules, exceptions) = load_organization_hours(client, organization_id, around);
+                let (name, rules, exceptions) =
+                    load_organization_hours(client, organization_id, around);
                 let tz = parse_time_zone(&name);
-                Resource { tz, rules, exceptions, capacity: 1, buffer_before: 0, buffer_after: 0, slot_interval: None }
+                Resource {
+                    tz,
+                    rules,
+                    exceptions,
+                    capacity: 1,
+                    buffer_before: 0,
+                    buffer_after: 0,
+                    slot_interval: None,
+                }
             }
         };
         let day_span = Interval::new(
             availability::local_to_utc(resource.tz, day.and_hms_opt(0, 0, 0).unwrap()),
-            availability::local_to_utc(resource.tz, day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap()),
+            availability::local_to_utc(
+                resource.tz,
+                day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap(),
+            ),
         );
         let tz_name = resource.tz.name().to_owned();
-        availability::open_time(&resource, day_span).into_iter().map(move |p| (p, tz_name.clone())).collect::<Vec<_>>()
+        availability::open_time(&resource, day_span)
+            .into_iter()
+            .map(move |p| (p, tz_name.clone()))
+            .collect::<Vec<_>>()
     });
-    TableIterator::new(periods.into_iter().map(|(p, tz)| (from_unix(p.start), from_unix(p.end), tz)))
+    TableIterator::new(
+        periods
+            .into_iter()
+            .map(|(p, tz)| (from_unix(p.start), from_unix(p.end), tz)),
+    )
 }

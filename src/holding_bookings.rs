@@ -24,7 +24,11 @@ use std::ffi::CStr;
 
 // What pgrx's bindings leave out (storage/predicate.h, access/xact.h); the same in 15 to 18.
 extern "C-unwind" {
-    fn PredicateLockPage(relation: pg_sys::Relation, blkno: pg_sys::BlockNumber, snapshot: pg_sys::Snapshot);
+    fn PredicateLockPage(
+        relation: pg_sys::Relation,
+        blkno: pg_sys::BlockNumber,
+        snapshot: pg_sys::Snapshot,
+    );
     static XactIsoLevel: std::ffi::c_int;
 }
 
@@ -32,7 +36,10 @@ fn relation_oid(name: &CStr, namespace: pg_sys::Oid) -> pg_sys::Oid {
     // SAFETY: plain catalog lookups by name; both raise an ERROR or return InvalidOid.
     let oid = unsafe { pg_sys::get_relname_relid(name.as_ptr(), namespace) };
     if oid == pg_sys::InvalidOid {
-        pgrx::error!("booking_ext: relation booking.{} is missing; reinstall the extension", name.to_string_lossy());
+        pgrx::error!(
+            "booking_ext: relation booking.{} is missing; reinstall the extension",
+            name.to_string_lossy()
+        );
     }
     oid
 }
@@ -44,7 +51,12 @@ fn relation_oid(name: &CStr, namespace: pg_sys::Oid) -> pg_sys::Oid {
 /// SAFETY: `index` must be an open relation.
 unsafe fn column_offsets(index: pg_sys::Relation) -> [usize; 4] {
     let desc = unsafe { PgTupleDesc::from_pg_unchecked((*index).rd_att) };
-    let expected = [pg_sys::UUIDOID, pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID, pg_sys::INT4OID];
+    let expected = [
+        pg_sys::UUIDOID,
+        pg_sys::TIMESTAMPTZOID,
+        pg_sys::TIMESTAMPTZOID,
+        pg_sys::INT4OID,
+    ];
     if desc.len() != expected.len() || desc.iter().zip(expected).any(|(a, t)| a.atttypid != t) {
         pgrx::error!(
             "booking_ext: index booking.bookings_holding_resource_ends_idx is not (resource_id, ends_at) INCLUDE (starts_at, seats)"
@@ -53,7 +65,10 @@ unsafe fn column_offsets(index: pg_sys::Relation) -> [usize; 4] {
     // The data follow the tuple's header, aligned as Postgres aligns it (MAXALIGN); then each
     // column at its type's alignment.
     let align = |offset: usize, to: usize| offset.div_ceil(to) * to;
-    let mut offset = align(std::mem::size_of::<pg_sys::IndexTupleData>(), pg_sys::MAXIMUM_ALIGNOF as usize);
+    let mut offset = align(
+        std::mem::size_of::<pg_sys::IndexTupleData>(),
+        pg_sys::MAXIMUM_ALIGNOF as usize,
+    );
     let mut offsets = [0; 4];
     for (i, a) in desc.iter().enumerate() {
         let alignment = match a.attalign as u8 {
@@ -80,7 +95,10 @@ pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
     // midway releases the relations, buffers and memory with the transaction's resource owner.
     unsafe {
         let namespace = pg_sys::get_namespace_oid(c"booking".as_ptr(), false);
-        let heap = pg_sys::table_open(relation_oid(c"bookings", namespace), pg_sys::AccessShareLock as _);
+        let heap = pg_sys::table_open(
+            relation_oid(c"bookings", namespace),
+            pg_sys::AccessShareLock as _,
+        );
         let index = pg_sys::index_open(
             relation_oid(c"bookings_holding_resource_ends_idx", namespace),
             pg_sys::AccessShareLock as _,
@@ -121,18 +139,23 @@ pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
             pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
 
             loop {
-                let tid = pg_sys::index_getnext_tid(scan, pg_sys::ScanDirection::ForwardScanDirection);
+                let tid =
+                    pg_sys::index_getnext_tid(scan, pg_sys::ScanDirection::ForwardScanDirection);
                 if tid.is_null() {
                     break;
                 }
                 pgrx::check_for_interrupts!();
                 let block = ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32;
-                let all_visible =
-                    pg_sys::visibilitymap_get_status(heap, block, &mut vm_buffer) as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0;
+                let all_visible = pg_sys::visibilitymap_get_status(heap, block, &mut vm_buffer)
+                    as u32
+                    & pg_sys::VISIBILITYMAP_ALL_VISIBLE
+                    != 0;
                 if all_visible {
                     if serializable {
                         // Not visiting the heap: lock the page as if it had been read.
-                        pg_sys::ffi::pg_guard_ffi_boundary(|| PredicateLockPage(heap, block, snapshot));
+                        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                            PredicateLockPage(heap, block, snapshot)
+                        });
                     }
                 } else {
                     if !pg_sys::index_fetch_heap(scan, heap_slot) {
@@ -152,15 +175,27 @@ pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
                     )
                 } else {
                     // (The columns are NOT NULL in the table: not reached, but read safely.)
-                    pg_sys::index_deform_tuple(itup, (*scan).xs_itupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                    pg_sys::index_deform_tuple(
+                        itup,
+                        (*scan).xs_itupdesc,
+                        values.as_mut_ptr(),
+                        nulls.as_mut_ptr(),
+                    );
                     if nulls[1..].contains(&true) {
                         continue;
                     }
-                    (values[1].value() as i64, values[2].value() as i64, values[3].value() as i32)
+                    (
+                        values[1].value() as i64,
+                        values[2].value() as i64,
+                        values[3].value() as i32,
+                    )
                 };
                 let (start, end) = (start + PG_EPOCH_MICROS, end + PG_EPOCH_MICROS);
                 if start < before {
-                    bookings.push(Booking { during: Interval::new(start, end), seats });
+                    bookings.push(Booking {
+                        during: Interval::new(start, end),
+                        seats,
+                    });
                 }
             }
             all.push(bookings);

@@ -58,22 +58,49 @@ extension_sql_file!(
     ]
 );
 // Membership helpers, row-level security and grants.
-extension_sql_file!("../sql/security.sql", name = "security", requires = ["integrity"]);
+extension_sql_file!(
+    "../sql/security.sql",
+    name = "security",
+    requires = ["integrity"]
+);
 // SQL functions presenting the native ones (business hours, durations).
 extension_sql_file!(
     "../sql/functions.sql",
     name = "functions",
-    requires = ["security", availability::open_periods, availability::booking_refusal]
+    requires = [
+        "security",
+        availability::open_periods,
+        availability::booking_refusal
+    ]
 );
 // The notification and audit RPCs (seed 004's names), outbox delivery, conflict detection.
-extension_sql_file!("../sql/communication.sql", name = "communication", requires = ["functions"]);
-extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["communication"]);
-extension_sql_file!("../sql/conflicts.sql", name = "conflicts", requires = ["outbox"]);
+extension_sql_file!(
+    "../sql/communication.sql",
+    name = "communication",
+    requires = ["functions"]
+);
+extension_sql_file!(
+    "../sql/outbox.sql",
+    name = "outbox",
+    requires = ["communication"]
+);
+extension_sql_file!(
+    "../sql/conflicts.sql",
+    name = "conflicts",
+    requires = ["outbox"]
+);
 // The reporting aggregates' support functions documented and closed, and the daily usage view.
 extension_sql_file!(
     "../sql/aggregates.sql",
     name = "aggregate_views",
-    requires = ["functions", "peak_seats", "busy_union", "busy_minutes", "utilization", "rating_summary"]
+    requires = [
+        "functions",
+        "peak_seats",
+        "busy_union",
+        "busy_minutes",
+        "utilization",
+        "rating_summary"
+    ]
 );
 // Catalog documentation, privileges and settings of every table and function: last.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -18,7 +18,11 @@ fn known() -> String {
 /// who booked may do it themselves. Unknown status names raise 22023.
 #[pg_extern(immutable, strict, parallel_safe)]
 pub fn transition_allowed(from_status: &str, to_status: &str, by_staff: bool) -> bool {
-    let actor = if by_staff { Actor::Staff } else { Actor::Booker };
+    let actor = if by_staff {
+        Actor::Staff
+    } else {
+        Actor::Booker
+    };
     may_transition(parse(from_status), parse(to_status), actor)
 }
 

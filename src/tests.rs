@@ -93,7 +93,11 @@ mod tests {
             for row in rows {
                 for column in [1, 2] {
                     let range = row.get::<TstzRangeArg>(column)?.expect("a range");
-                    assert_eq!(range.bounds_in_place(), Some(range.bounds_via_postgres()), "row {seen}, column {column}");
+                    assert_eq!(
+                        range.bounds_in_place(),
+                        Some(range.bounds_via_postgres()),
+                        "row {seen}, column {column}"
+                    );
                 }
                 seen += 1;
             }
@@ -143,7 +147,10 @@ mod tests {
         })
         .catch_when(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, |_| true)
         .execute();
-        assert!(stopped_inside, "the walk ran to its end with a cancel request pending");
+        assert!(
+            stopped_inside,
+            "the walk ran to its end with a cancel request pending"
+        );
     }
 
     #[pg_test]
@@ -154,22 +161,33 @@ mod tests {
     #[pg_test]
     fn transition_allowed_follows_the_status_machine() {
         let q = |sql: &str| Spi::get_one::<bool>(sql).unwrap().unwrap();
-        assert!(q("SELECT booking.transition_allowed('pending', 'approved', true)"));
-        assert!(!q("SELECT booking.transition_allowed('pending', 'approved', false)"));
-        assert!(q("SELECT booking.transition_allowed('approved', 'cancelled', false)"));
-        assert!(!q("SELECT booking.transition_allowed('completed', 'pending', true)"));
+        assert!(q(
+            "SELECT booking.transition_allowed('pending', 'approved', true)"
+        ));
+        assert!(!q(
+            "SELECT booking.transition_allowed('pending', 'approved', false)"
+        ));
+        assert!(q(
+            "SELECT booking.transition_allowed('approved', 'cancelled', false)"
+        ));
+        assert!(!q(
+            "SELECT booking.transition_allowed('completed', 'pending', true)"
+        ));
         assert_eq!(
             Spi::get_one::<i64>("SELECT count(*) FROM booking.status_transitions()").unwrap(),
             Some(booking_core::status::TRANSITIONS.len() as i64)
         );
         assert_eq!(
-            Spi::get_one::<bool>("SELECT booking.transition_allowed(NULL, 'approved', true)").unwrap(),
+            Spi::get_one::<bool>("SELECT booking.transition_allowed(NULL, 'approved', true)")
+                .unwrap(),
             None,
             "strict: NULL in, NULL out"
         );
     }
 
-    #[pg_test(error = "unknown booking status \"confirmed\"; known statuses: draft, pending, changes_requested, approved, rejected, cancelled, completed, no_show")]
+    #[pg_test(
+        error = "unknown booking status \"confirmed\"; known statuses: draft, pending, changes_requested, approved, rejected, cancelled, completed, no_show"
+    )]
     fn transition_allowed_names_unknown_statuses() {
         Spi::run("SELECT booking.transition_allowed('pending', 'confirmed', true)").unwrap();
     }
@@ -177,13 +195,36 @@ mod tests {
     #[pg_test]
     fn identity_comes_from_the_jwt_claims() {
         Spi::run(r#"SELECT set_config('request.jwt.claims', '{"sub":"user_2abc","role":"authenticated"}', true)"#).unwrap();
-        assert_eq!(Spi::get_one::<String>("SELECT booking.current_user_id()").unwrap().as_deref(), Some("user_2abc"));
-        assert_eq!(Spi::get_one::<String>("SELECT booking.current_role()").unwrap().as_deref(), Some("authenticated"));
+        assert_eq!(
+            Spi::get_one::<String>("SELECT booking.current_user_id()")
+                .unwrap()
+                .as_deref(),
+            Some("user_2abc")
+        );
+        assert_eq!(
+            Spi::get_one::<String>("SELECT booking.current_role()")
+                .unwrap()
+                .as_deref(),
+            Some("authenticated")
+        );
         // the legacy per-claim setting wins, as in Supabase's auth.uid()
         Spi::run("SELECT set_config('request.jwt.claim.sub', 'legacy-id', true)").unwrap();
-        assert_eq!(Spi::get_one::<String>("SELECT booking.current_user_id()").unwrap().as_deref(), Some("legacy-id"));
+        assert_eq!(
+            Spi::get_one::<String>("SELECT booking.current_user_id()")
+                .unwrap()
+                .as_deref(),
+            Some("legacy-id")
+        );
         Spi::run("SELECT set_config('request.jwt.claim.sub', '', true), set_config('request.jwt.claims', '{\"role\":\"anon\"}', true)").unwrap();
-        assert_eq!(Spi::get_one::<String>("SELECT booking.current_user_id()").unwrap(), None);
-        assert_eq!(Spi::get_one::<String>("SELECT booking.current_role()").unwrap().as_deref(), Some("anon"));
+        assert_eq!(
+            Spi::get_one::<String>("SELECT booking.current_user_id()").unwrap(),
+            None
+        );
+        assert_eq!(
+            Spi::get_one::<String>("SELECT booking.current_role()")
+                .unwrap()
+                .as_deref(),
+            Some("anon")
+        );
     }
 }

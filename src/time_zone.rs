@@ -11,13 +11,17 @@ use std::ffi::CString;
 #[pg_extern(stable, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 pub fn is_valid_time_zone(p_time_zone: Option<&str>) -> bool {
-    let Some(name) = p_time_zone else { return false };
+    let Some(name) = p_time_zone else {
+        return false;
+    };
     name.parse::<Tz>().is_ok() && postgres_knows(name)
 }
 
 /// Can Postgres load this zone? (What `AT TIME ZONE` and the TimeZone setting use.)
 fn postgres_knows(name: &str) -> bool {
-    let Ok(c_name) = CString::new(name) else { return false };
+    let Ok(c_name) = CString::new(name) else {
+        return false;
+    };
     // pg_tzset looks the name up in Postgres's zone cache or loads it; NULL when unknown.
     !unsafe { pgrx::pg_sys::pg_tzset(c_name.as_ptr()) }.is_null()
 }

@@ -39,7 +39,11 @@ struct Tally {
 
 /// Connects as PostgREST's login role, which may only become the API roles.
 fn connect_as_api(cluster_url: &str) -> postgres::Client {
-    postgres::Client::connect(&cluster_url.replace("user=postgres", "user=authenticator"), postgres::NoTls).unwrap()
+    postgres::Client::connect(
+        &cluster_url.replace("user=postgres", "user=authenticator"),
+        postgres::NoTls,
+    )
+    .unwrap()
 }
 
 /// Prepares a database for `connect_as_api`: the login role PostgREST uses.
@@ -76,7 +80,10 @@ fn set_what_a_caller_can(tx: &mut postgres::Transaction<'_>, id: usize, row_secu
 fn is_capacity_refusal(e: &postgres::Error) -> bool {
     match sqlstate(e).as_deref() {
         Some("23P01") => true,
-        Some("PT409") => matches!(e.as_db_error().and_then(|d| d.detail()), Some("overlap" | "capacity")),
+        Some("PT409") => matches!(
+            e.as_db_error().and_then(|d| d.detail()),
+            Some("overlap" | "capacity")
+        ),
         _ => false,
     }
 }
@@ -85,20 +92,32 @@ fn is_capacity_refusal(e: &postgres::Error) -> bool {
 /// bookings to another time, so the capacity rule is exercised by inserts and updates at once.
 fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
     let mut conn = connect_as_api(&cluster_url);
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1) * 0x1000_0001);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x1000_0001));
     let repeatable_read = id % 2 == 1;
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tallies = [Tally::default(), Tally::default()];
     let mut mine: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     barrier.wait();
     for attempt in 0..ATTEMPTS {
-        let (which, resource) = if attempt % 2 == 0 { (0, VR) } else { (1, SPACE) };
+        let (which, resource) = if attempt % 2 == 0 {
+            (0, VR)
+        } else {
+            (1, SPACE)
+        };
         // 15-minute grid over three hours, 30 to 90 minutes long, 1 to 4 seats on the space.
         let start_min = (15 * rng.next(12)) as i32;
         let end_min = start_min + 30 + 15 * rng.next(5) as i32;
-        let seats = if which == 0 { 1 } else { 1 + rng.next(4) as i32 };
+        let seats = if which == 0 {
+            1
+        } else {
+            1 + rng.next(4) as i32
+        };
         let moving = attempt % 3 == 2 && !mine[which].is_empty();
-        let target = if moving { Some(mine[which][rng.next(mine[which].len() as u64) as usize].clone()) } else { None };
+        let target = if moving {
+            Some(mine[which][rng.next(mine[which].len() as u64) as usize].clone())
+        } else {
+            None
+        };
         let mut tries = 0;
         loop {
             tries += 1;
@@ -153,7 +172,11 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
                 }
                 Err(e) => match sqlstate(&e).as_deref() {
                     _ if is_capacity_refusal(&e) => {
-                        if moving { t.move_refused += 1 } else { t.refused += 1 }
+                        if moving {
+                            t.move_refused += 1
+                        } else {
+                            t.refused += 1
+                        }
                         break;
                     }
                     Some("40001") if tries < 50 => {
@@ -169,7 +192,10 @@ fn client(cluster_url: String, id: usize, barrier: Arc<Barrier>) -> [Tally; 2] {
 }
 
 /// Runs `CLIENTS` client threads that start together; returns what each reports.
-fn run_clients<T: Send + 'static>(url: String, client: fn(String, usize, Arc<Barrier>) -> T) -> Vec<T> {
+fn run_clients<T: Send + 'static>(
+    url: String,
+    client: fn(String, usize, Arc<Barrier>) -> T,
+) -> Vec<T> {
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let handles: Vec<_> = (0..CLIENTS)
         .map(|id| {
@@ -177,13 +203,21 @@ fn run_clients<T: Send + 'static>(url: String, client: fn(String, usize, Arc<Bar
             std::thread::spawn(move || client(url, id, barrier))
         })
         .collect();
-    handles.into_iter().map(|h| h.join().expect("a client thread panicked")).collect()
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("a client thread panicked"))
+        .collect()
 }
 
 /// Brute force: the seats held at every booking start (where the count can rise).
 fn peak_seats(rows: &[(i64, i64, i32)]) -> i32 {
     rows.iter()
-        .map(|&(t, _, _)| rows.iter().filter(|&&(s, e, _)| s <= t && t < e).map(|r| r.2).sum())
+        .map(|&(t, _, _)| {
+            rows.iter()
+                .filter(|&&(s, e, _)| s <= t && t < e)
+                .map(|r| r.2)
+                .sum()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -234,29 +268,54 @@ fn fifty_concurrent_clients_never_exceed_capacity() {
              {} serialization retries, peak {}",
             t.accepted, t.refused, t.moved, t.move_refused, t.retried, peak_seats(&rows)
         );
-        assert_eq!(rows.len(), t.accepted, "every accepted booking is stored, nothing else");
+        assert_eq!(
+            rows.len(),
+            t.accepted,
+            "every accepted booking is stored, nothing else"
+        );
         assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
-        assert!(t.refused > 0, "no contention happened: the test proved nothing");
-        assert!(t.moved + t.move_refused > 0, "no booking was moved: updates went untested");
+        assert!(
+            t.refused > 0,
+            "no contention happened: the test proved nothing"
+        );
+        assert!(
+            t.moved + t.move_refused > 0,
+            "no booking was moved: updates went untested"
+        );
         // Enough bookings got through for the check to mean something.
-        assert!(t.accepted >= if capacity == 1 { 2 } else { 12 }, "too few accepted: {}", t.accepted);
-        assert!(peak_seats(&rows) >= capacity - 1, "the resource never filled up");
+        assert!(
+            t.accepted >= if capacity == 1 { 2 } else { 12 },
+            "too few accepted: {}",
+            t.accepted
+        );
+        assert!(
+            peak_seats(&rows) >= capacity - 1,
+            "the resource never filled up"
+        );
     }
 }
 
 /// One client calling book() as the API does; returns (accepted, refused with PT409) per resource.
 fn book_client(url: String, id: usize, barrier: Arc<Barrier>) -> [(usize, usize); 2] {
     let mut conn = connect_as_api(&url);
-    let mut rng = XorShift(0xB00C ^ (id as u64 + 7) * 0x2545_F491);
+    let mut rng = XorShift(0xB00C ^ ((id as u64 + 7) * 0x2545_F491));
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tally = [(0, 0), (0, 0)];
     barrier.wait();
     for attempt in 0..ATTEMPTS {
-        let (which, resource) = if attempt % 2 == 0 { (0, VR) } else { (1, SPACE) };
+        let (which, resource) = if attempt % 2 == 0 {
+            (0, VR)
+        } else {
+            (1, SPACE)
+        };
         // 10:00-13:00 New York on Tuesday 4 June 2030 (the lab's morning hours).
         let start_min = (15 * rng.next(8)) as i32;
         let end_min = start_min + 30 + 15 * rng.next(4) as i32;
-        let seats = if which == 0 { 1 } else { 1 + rng.next(4) as i32 };
+        let seats = if which == 0 {
+            1
+        } else {
+            1 + rng.next(4) as i32
+        };
         let mut tx = conn.transaction().unwrap();
         as_persona(&mut tx, "authenticated", Some(persona));
         set_what_a_caller_can(&mut tx, id, true);
@@ -303,7 +362,10 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
         eprintln!("book() on {resource} (capacity {capacity}): {accepted} accepted, {refused} refused with PT409, peak {}", peak_seats(&rows));
         assert_eq!(rows.len(), accepted);
         assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
-        assert!(refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 }, "the test proved nothing");
+        assert!(
+            refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 },
+            "the test proved nothing"
+        );
         // Setting row_security skipped no side effect: each booking has its audit row and event.
         let missing: i64 = admin
             .query_one(
@@ -315,7 +377,10 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
             )
             .unwrap()
             .get(0);
-        assert_eq!(missing, 0, "bookings without their audit row or outbox event");
+        assert_eq!(
+            missing, 0,
+            "bookings without their audit row or outbox event"
+        );
     }
 }
 
@@ -332,7 +397,7 @@ const POOL: [&str; 4] = [
 /// returns (accepted, refused with PT409).
 fn service_client(url: String, id: usize, barrier: Arc<Barrier>) -> (usize, usize) {
     let mut conn = connect_as_api(&url);
-    let mut rng = XorShift(0x5EED ^ (id as u64 + 3) * 0x9E37_79B9);
+    let mut rng = XorShift(0x5EED ^ ((id as u64 + 3) * 0x9E37_79B9));
     let persona = PERSONAS[id % PERSONAS.len()];
     let mut tally = (0, 0);
     barrier.wait();
@@ -391,7 +456,14 @@ fn fifty_concurrent_book_calls_never_exceed_a_services_concurrency_limit() {
         .collect();
     eprintln!("book() of a service limited to {SERVICE_LIMIT}: {accepted} accepted, {refused} refused with PT409, peak {}", peak_seats(&rows));
     assert_eq!(rows.len(), accepted);
-    assert!(peak_seats(&rows) <= SERVICE_LIMIT, "service limit exceeded: {rows:?}");
-    assert_eq!(peak_seats(&rows), SERVICE_LIMIT, "the limit was never reached: the test proved nothing");
+    assert!(
+        peak_seats(&rows) <= SERVICE_LIMIT,
+        "service limit exceeded: {rows:?}"
+    );
+    assert_eq!(
+        peak_seats(&rows),
+        SERVICE_LIMIT,
+        "the limit was never reached: the test proved nothing"
+    );
     assert!(refused > 0);
 }

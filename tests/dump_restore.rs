@@ -6,9 +6,20 @@ mod common;
 use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};
 
 const TABLES: [&str; 14] = [
-    "organizations", "members", "resources", "availability_rules", "availability_exceptions",
-    "services", "service_rules", "bookings", "booking_services", "booking_transitions",
-    "notifications", "audit_log", "outbox", "conflicts",
+    "organizations",
+    "members",
+    "resources",
+    "availability_rules",
+    "availability_exceptions",
+    "services",
+    "service_rules",
+    "bookings",
+    "booking_services",
+    "booking_transitions",
+    "notifications",
+    "audit_log",
+    "outbox",
+    "conflicts",
 ];
 
 /// (table, row count, digest of all rows) for every table, read as a superuser.
@@ -79,26 +90,46 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
     c
 }
 
-fn assert_identical_after(format_flag: &str, restore: impl Fn(&Cluster, &str) -> std::process::Output) {
+fn assert_identical_after(
+    format_flag: &str,
+    restore: impl Fn(&Cluster, &str) -> std::process::Output,
+) {
     let cluster = Cluster::start(&format!("dump{format_flag}"));
     let mut src = populated_source(&cluster);
     let before = snapshot(&mut src);
     for (table, rows, _) in &before {
-        assert!(*rows > 0, "the source must have rows in {table} for the test to mean something");
+        assert!(
+            *rows > 0,
+            "the source must have rows in {table} for the test to mean something"
+        );
     }
 
     let file = cluster.dir.join("dump");
     let file = file.to_str().unwrap();
     let out = cluster.client_tool("pg_dump", &[format_flag, "-f", file, "src"]);
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    cluster.connect("postgres").batch_execute("CREATE DATABASE dst").unwrap();
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE dst")
+        .unwrap();
     let out = restore(&cluster, file);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "restore reported errors:\n{stderr}");
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "restore reported errors:\n{stderr}"
+    );
 
     let mut dst = cluster.connect("dst");
     assert_eq!(snapshot(&mut dst), before, "rows differ after restore");
-    assert_eq!(policies_and_grants(&mut dst), policies_and_grants(&mut src), "policies or grants differ");
+    assert_eq!(
+        policies_and_grants(&mut dst),
+        policies_and_grants(&mut src),
+        "policies or grants differ"
+    );
 
     // The restored database still enforces the rules and continues the outbox sequence.
     let err = dst
@@ -109,13 +140,23 @@ fn assert_identical_after(format_flag: &str, restore: impl Fn(&Cluster, &str) ->
              UPDATE booking.bookings SET status = 'pending' WHERE id = '00000000-0000-4000-a000-000000000402';",
         )
         .unwrap_err();
-    assert_eq!(sqlstate(&err).as_deref(), Some("23514"), "completed -> pending refused after restore: {err:?}");
-    let max_before: i64 = src.query_one("SELECT max(id) FROM booking.outbox", &[]).unwrap().get(0);
+    assert_eq!(
+        sqlstate(&err).as_deref(),
+        Some("23514"),
+        "completed -> pending refused after restore: {err:?}"
+    );
+    let max_before: i64 = src
+        .query_one("SELECT max(id) FROM booking.outbox", &[])
+        .unwrap()
+        .get(0);
     let next: i64 = dst
         .query_one("INSERT INTO booking.outbox (organization_id, topic, payload) VALUES ('00000000-0000-4000-a000-000000000001', 't', '{}') RETURNING id", &[])
         .unwrap()
         .get(0);
-    assert!(next > max_before, "outbox ids continue after restore ({next} <= {max_before})");
+    assert!(
+        next > max_before,
+        "outbox ids continue after restore ({next} <= {max_before})"
+    );
 }
 
 #[test]
@@ -128,6 +169,9 @@ fn custom_format_dump_restores_identically() {
 #[test]
 fn plain_sql_dump_restores_identically() {
     assert_identical_after("-Fp", |cluster, file| {
-        cluster.client_tool("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "dst", "-f", file])
+        cluster.client_tool(
+            "psql",
+            &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "dst", "-f", file],
+        )
     });
 }

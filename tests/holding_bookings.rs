@@ -38,11 +38,17 @@ FROM base, generate_series(0, 71) h WHERE h % 4 <> 1;
 ";
 
 /// The three booked days.
-const WINDOW: &str = "date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '5 days'";
+const WINDOW: &str =
+    "date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '5 days'";
 
 fn slots(c: &mut impl postgres::GenericClient, resource: &str, function: &str) -> Vec<String> {
-    let sql = format!("SELECT slot_start::text FROM {function}('{resource}', {WINDOW}, 60) ORDER BY 1");
-    c.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    let sql =
+        format!("SELECT slot_start::text FROM {function}('{resource}', {WINDOW}, 60) ORDER BY 1");
+    c.query(&sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 fn native(c: &mut impl postgres::GenericClient, resource: &str) -> Vec<String> {
@@ -54,7 +60,12 @@ fn reference(c: &mut impl postgres::GenericClient, resource: &str) -> Vec<String
 }
 
 fn all_visible_pages(c: &mut postgres::Client) -> i32 {
-    c.query_one("SELECT relallvisible FROM pg_class WHERE oid = 'booking.bookings'::regclass", &[]).unwrap().get(0)
+    c.query_one(
+        "SELECT relallvisible FROM pg_class WHERE oid = 'booking.bookings'::regclass",
+        &[],
+    )
+    .unwrap()
+    .get(0)
 }
 
 #[test]
@@ -68,22 +79,37 @@ fn slots_through_the_index_with_and_without_the_visibility_map() {
     assert_eq!(all_visible_pages(&mut c), 0);
     for r in [ROOM, DESK] {
         let n = native(&mut c, r);
-        assert!(!n.is_empty() && n.len() < 3 * 48, "some slots are free, some are not: {}", n.len());
+        assert!(
+            !n.is_empty() && n.len() < 3 * 48,
+            "some slots are free, some are not: {}",
+            n.len()
+        );
         assert_eq!(n, reference(&mut c, r), "fresh rows, resource {r}");
     }
 
     // Vacuumed: the pages are all-visible and the heap is skipped.
     c.batch_execute("VACUUM booking.bookings").unwrap();
-    assert!(all_visible_pages(&mut c) > 0, "VACUUM filled the visibility map");
+    assert!(
+        all_visible_pages(&mut c) > 0,
+        "VACUUM filled the visibility map"
+    );
     for r in [ROOM, DESK] {
-        assert_eq!(native(&mut c, r), reference(&mut c, r), "all-visible pages, resource {r}");
+        assert_eq!(
+            native(&mut c, r),
+            reference(&mut c, r),
+            "all-visible pages, resource {r}"
+        );
     }
 
     // A snapshot sees neither a booking added nor one cancelled after it was taken, although
     // the cancelled booking's index entry stays and its page was all-visible when read.
     let mut reader = cluster.connect("scan");
     let mut writer = cluster.connect("scan");
-    let mut snapshot = reader.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start().unwrap();
+    let mut snapshot = reader
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
     let before = native(&mut snapshot, DESK);
     writer
         .batch_execute(&format!(
@@ -94,7 +120,11 @@ fn slots_through_the_index_with_and_without_the_visibility_map() {
                      date_trunc('day', now()) + interval '2 days 1 hour 30 minutes', 'approved');"
         ))
         .unwrap();
-    assert_eq!(native(&mut snapshot, DESK), before, "the snapshot's slots do not move");
+    assert_eq!(
+        native(&mut snapshot, DESK),
+        before,
+        "the snapshot's slots do not move"
+    );
     snapshot.commit().unwrap();
     let after = native(&mut reader, DESK);
     assert_ne!(after, before, "a new snapshot sees both changes");
@@ -122,23 +152,42 @@ fn serializable_readers_of_slots_cannot_both_write_what_the_other_read() {
         .get(0)
     };
     let (room_booking, desk_booking) = (first_booking(&mut c, ROOM), first_booking(&mut c, DESK));
-    let cancel = |id: &str| format!("UPDATE booking.bookings SET status = 'cancelled' WHERE id = '{id}'");
+    let cancel =
+        |id: &str| format!("UPDATE booking.bookings SET status = 'cancelled' WHERE id = '{id}'");
     let mut a = cluster.connect("scan");
     let mut b = cluster.connect("scan");
     // The writes find their row by its key, not by reading the whole table, and fire no
     // trigger (whose own reads and writes of the audit and outbox tables conflict anyway):
     // either would make the two transactions conflict whatever the scan locked.
     for s in [&mut a, &mut b] {
-        s.batch_execute("SET enable_seqscan = off; SET session_replication_role = replica").unwrap();
+        s.batch_execute("SET enable_seqscan = off; SET session_replication_role = replica")
+            .unwrap();
     }
-    let mut ta = a.build_transaction().isolation_level(postgres::IsolationLevel::Serializable).start().unwrap();
-    let mut tb = b.build_transaction().isolation_level(postgres::IsolationLevel::Serializable).start().unwrap();
+    let mut ta = a
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::Serializable)
+        .start()
+        .unwrap();
+    let mut tb = b
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::Serializable)
+        .start()
+        .unwrap();
     assert!(!native(&mut ta, ROOM).is_empty());
     assert!(!native(&mut tb, DESK).is_empty());
     ta.batch_execute(&cancel(&desk_booking)).unwrap();
-    let second = tb.batch_execute(&cancel(&room_booking)).and_then(|_| tb.commit());
+    let second = tb
+        .batch_execute(&cancel(&room_booking))
+        .and_then(|_| tb.commit());
     let first = ta.commit();
-    let failures: Vec<_> = [first, second].into_iter().filter_map(|r| r.err()).collect();
-    assert_eq!(failures.len(), 1, "exactly one of the two transactions is refused");
+    let failures: Vec<_> = [first, second]
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+    assert_eq!(
+        failures.len(),
+        1,
+        "exactly one of the two transactions is refused"
+    );
     assert_eq!(sqlstate(&failures[0]).as_deref(), Some("40001"));
 }

@@ -15,29 +15,64 @@ fn create_drop_create_leaves_nothing_behind() {
     c.batch_execute(TENANTS_SQL).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM booking.bookings"), 3);
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM pg_extension WHERE extname IN ('booking_ext', 'btree_gist')"),
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_extension WHERE extname IN ('booking_ext', 'btree_gist')"
+        ),
         2,
         "CASCADE installs btree_gist"
     );
 
     c.batch_execute("DROP EXTENSION booking_ext").unwrap();
     // The schema CREATE EXTENSION made is not an extension member: it stays, empty.
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'booking'::regnamespace"), 0, "tables, indexes and sequences dropped");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace"), 0, "functions dropped");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'booking'::regnamespace"
+        ),
+        0,
+        "tables, indexes and sequences dropped"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace"
+        ),
+        0,
+        "functions dropped"
+    );
     // booking_internal is the extension's own: it goes with it.
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'booking_internal'"), 0, "booking_internal dropped");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'booking_internal'"
+        ),
+        0,
+        "booking_internal dropped"
+    );
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM pg_proc WHERE proname IN ('current_user_id', 'transition_allowed', 'bookings_guard')"),
         0,
         "functions dropped"
     );
 
-    c.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM booking.bookings"), 0, "a new install starts empty");
+    c.batch_execute("CREATE EXTENSION booking_ext CASCADE")
+        .unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM booking.bookings"),
+        0,
+        "a new install starts empty"
+    );
     c.batch_execute(TENANTS_SQL).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM booking.bookings"), 3);
-    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_policies WHERE schemaname = 'booking'"),
-               count(&mut c, "SELECT count(*) FROM pg_policy"), "policies come back with the extension");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_policies WHERE schemaname = 'booking'"
+        ),
+        count(&mut c, "SELECT count(*) FROM pg_policy"),
+        "policies come back with the extension"
+    );
 }
 
 #[test]
@@ -49,7 +84,10 @@ fn plain_postgres_without_api_roles_then_create_api_roles() {
         0,
         "a plain cluster has no API roles"
     );
-    let granted: Vec<String> = c.query_one("SELECT booking.create_api_roles()", &[]).unwrap().get(0);
+    let granted: Vec<String> = c
+        .query_one("SELECT booking.create_api_roles()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(granted, ["anon", "authenticated", "service_role"]);
     let privs: Vec<bool> = c
         .query_one(
@@ -67,15 +105,25 @@ fn plain_postgres_without_api_roles_then_create_api_roles() {
         .get(0);
     assert_eq!(privs, [true, false, true, false, false, true, false, false]);
     // Idempotent: a second call creates nothing and grants the same.
-    let again: Vec<String> = c.query_one("SELECT booking.create_api_roles()", &[]).unwrap().get(0);
+    let again: Vec<String> = c
+        .query_one("SELECT booking.create_api_roles()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(again, ["anon", "authenticated", "service_role"]);
 
     // With the roles already there (as on Supabase), a new install grants to them by itself.
-    cluster.connect("postgres").batch_execute("CREATE DATABASE db2").unwrap();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE db2")
+        .unwrap();
     let mut c2 = cluster.connect("db2");
-    c2.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap();
+    c2.batch_execute("CREATE EXTENSION booking_ext CASCADE")
+        .unwrap();
     let ok: bool = c2
-        .query_one("SELECT has_table_privilege('authenticated', 'booking.bookings', 'UPDATE')", &[])
+        .query_one(
+            "SELECT has_table_privilege('authenticated', 'booking.bookings', 'UPDATE')",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(ok);
@@ -99,16 +147,28 @@ fn database_with_mallory(name: &str) -> (Cluster, postgres::Client) {
 fn create_extension_refuses_a_schema_another_role_prepared() {
     let (_cluster, mut c) = database_with_mallory("hijack-schema");
     let refusal = |c: &mut postgres::Client| {
-        let e = c.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap_err();
-        let text = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_default();
-        let installed = count(c, "SELECT count(*) FROM pg_extension WHERE extname = 'booking_ext'");
+        let e = c
+            .batch_execute("CREATE EXTENSION booking_ext CASCADE")
+            .unwrap_err();
+        let text = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default();
+        let installed = count(
+            c,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'booking_ext'",
+        );
         assert_eq!(installed, 0, "nothing is installed after a refusal");
         text
     };
 
-    c.batch_execute("CREATE SCHEMA booking AUTHORIZATION mallory").unwrap();
+    c.batch_execute("CREATE SCHEMA booking AUTHORIZATION mallory")
+        .unwrap();
     let text = refusal(&mut c);
-    assert!(text.contains("schema booking already exists") && text.contains("mallory"), "{text}");
+    assert!(
+        text.contains("schema booking already exists") && text.contains("mallory"),
+        "{text}"
+    );
 
     c.batch_execute("DROP SCHEMA booking; CREATE SCHEMA booking; CREATE FUNCTION booking.is_staff(uuid) RETURNS boolean LANGUAGE sql AS 'SELECT true'").unwrap();
     let text = refusal(&mut c);
@@ -118,12 +178,19 @@ fn create_extension_refuses_a_schema_another_role_prepared() {
     let text = refusal(&mut c);
     assert!(text.contains("CREATE"), "{text}");
 
-    c.batch_execute("DROP SCHEMA booking; CREATE SCHEMA booking_internal AUTHORIZATION mallory").unwrap();
+    c.batch_execute("DROP SCHEMA booking; CREATE SCHEMA booking_internal AUTHORIZATION mallory")
+        .unwrap();
     let text = refusal(&mut c);
-    assert!(text.contains("schema booking_internal already exists"), "{text}");
+    assert!(
+        text.contains("schema booking_internal already exists"),
+        "{text}"
+    );
 
     // An empty schema of the installing role (as DROP EXTENSION leaves it) is fine.
-    c.batch_execute("DROP SCHEMA booking_internal; CREATE SCHEMA booking; CREATE EXTENSION booking_ext CASCADE").unwrap();
+    c.batch_execute(
+        "DROP SCHEMA booking_internal; CREATE SCHEMA booking; CREATE EXTENSION booking_ext CASCADE",
+    )
+    .unwrap();
 }
 
 /// Decoys planted by an unprivileged role in a schema it can write (here `public`, made
@@ -133,8 +200,13 @@ fn create_extension_refuses_a_schema_another_role_prepared() {
 #[test]
 fn decoys_in_a_writable_schema_are_never_called() {
     let (cluster, mut c) = database_with_mallory("hijack-decoys");
-    c.batch_execute("GRANT CREATE ON SCHEMA public TO PUBLIC").unwrap();
-    let mut mallory = postgres::Client::connect(&cluster.url("db").replace("user=postgres", "user=mallory"), postgres::NoTls).unwrap();
+    c.batch_execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+        .unwrap();
+    let mut mallory = postgres::Client::connect(
+        &cluster.url("db").replace("user=postgres", "user=mallory"),
+        postgres::NoTls,
+    )
+    .unwrap();
     mallory
         .batch_execute(
             "CREATE TABLE public.decoy_calls (what text, by_role text);
@@ -159,19 +231,32 @@ fn decoys_in_a_writable_schema_are_never_called() {
         )
         .unwrap();
 
-    c.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap();
+    c.batch_execute("CREATE EXTENSION booking_ext CASCADE")
+        .unwrap();
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'btree_gist' AND nspname = 'public'"),
         1,
         "btree_gist went into the writable schema"
     );
     let calls = |c: &mut postgres::Client| -> Vec<String> {
-        c.query("SELECT what || ' as ' || by_role FROM public.decoy_calls", &[]).unwrap().iter().map(|r| r.get(0)).collect()
+        c.query(
+            "SELECT what || ' as ' || by_role FROM public.decoy_calls",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
     };
-    assert_eq!(calls(&mut c), Vec::<String>::new(), "decoys called while installing");
+    assert_eq!(
+        calls(&mut c),
+        Vec::<String>::new(),
+        "decoys called while installing"
+    );
 
     // Afterwards: the API at work (fixtures, a booking and its approval, the slot engine).
-    c.batch_execute("SELECT booking.create_api_roles()").unwrap();
+    c.batch_execute("SELECT booking.create_api_roles()")
+        .unwrap();
     c.batch_execute(TENANTS_SQL).unwrap();
     c.batch_execute(
         "BEGIN;
@@ -187,5 +272,9 @@ fn decoys_in_a_writable_schema_are_never_called() {
          COMMIT;",
     )
     .unwrap();
-    assert_eq!(calls(&mut c), Vec::<String>::new(), "decoys called by the extension at work");
+    assert_eq!(
+        calls(&mut c),
+        Vec::<String>::new(),
+        "decoys called by the extension at work"
+    );
 }

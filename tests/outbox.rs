@@ -17,7 +17,10 @@ fn claim(conn: &mut postgres::Client, limit: i32, lease_seconds: i32) -> Vec<i64
     let mut tx = conn.transaction().unwrap();
     as_persona(&mut tx, "service_role", None);
     let ids = tx
-        .query("SELECT id FROM booking.claim_outbox(NULL, $1, $2)", &[&limit, &lease_seconds])
+        .query(
+            "SELECT id FROM booking.claim_outbox(NULL, $1, $2)",
+            &[&limit, &lease_seconds],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -29,7 +32,10 @@ fn claim(conn: &mut postgres::Client, limit: i32, lease_seconds: i32) -> Vec<i64
 fn ack(conn: &mut postgres::Client, ids: &[i64]) -> i32 {
     let mut tx = conn.transaction().unwrap();
     as_persona(&mut tx, "service_role", None);
-    let n = tx.query_one("SELECT booking.ack_outbox($1)", &[&ids]).unwrap().get(0);
+    let n = tx
+        .query_one("SELECT booking.ack_outbox($1)", &[&ids])
+        .unwrap()
+        .get(0);
     tx.commit().unwrap();
     n
 }
@@ -44,7 +50,11 @@ fn worker(url: String, barrier: Arc<Barrier>) -> Vec<i64> {
         if ids.is_empty() {
             return delivered;
         }
-        assert_eq!(ack(&mut conn, &ids), ids.len() as i32, "a claimed event was already acknowledged");
+        assert_eq!(
+            ack(&mut conn, &ids),
+            ids.len() as i32,
+            "a claimed event was already acknowledged"
+        );
         delivered.extend(ids);
     }
 }
@@ -57,7 +67,10 @@ fn run_workers(url: &str) -> Vec<Vec<i64>> {
             std::thread::spawn(move || worker(url, barrier))
         })
         .collect();
-    handles.into_iter().map(|h| h.join().expect("a worker panicked")).collect()
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("a worker panicked"))
+        .collect()
 }
 
 #[test]
@@ -73,7 +86,10 @@ fn concurrent_workers_never_share_an_event_and_a_dead_worker_loses_nothing() {
         ))
         .unwrap();
     let waiting: i64 = admin
-        .query_one("SELECT count(*) FROM booking.outbox WHERE delivered_at IS NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM booking.outbox WHERE delivered_at IS NULL",
+            &[],
+        )
         .unwrap()
         .get(0);
 
@@ -102,9 +118,19 @@ fn concurrent_workers_never_share_an_event_and_a_dead_worker_loses_nothing() {
     let twice: Vec<_> = times_delivered.iter().filter(|(_, &n)| n > 1).collect();
     eprintln!("{waiting} events, {busy_workers} of {WORKERS} workers got some in the first round; handed out twice: {twice:?}");
     assert!(twice.is_empty(), "events handed to two workers: {twice:?}");
-    assert_eq!(times_delivered.len() as i64, waiting, "every event delivered, the dead worker's included");
-    assert!(lost.iter().all(|id| times_delivered.contains_key(id)), "the dead worker's events were lost");
-    assert!(busy_workers >= 2, "no contention happened: the test proved nothing");
+    assert_eq!(
+        times_delivered.len() as i64,
+        waiting,
+        "every event delivered, the dead worker's included"
+    );
+    assert!(
+        lost.iter().all(|id| times_delivered.contains_key(id)),
+        "the dead worker's events were lost"
+    );
+    assert!(
+        busy_workers >= 2,
+        "no contention happened: the test proved nothing"
+    );
 
     let (undelivered, retried): (i64, i64) = admin
         .query_one(
@@ -115,5 +141,9 @@ fn concurrent_workers_never_share_an_event_and_a_dead_worker_loses_nothing() {
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
     assert_eq!(undelivered, 0);
-    assert_eq!(retried, lost.len() as i64, "exactly the dead worker's events took a second attempt");
+    assert_eq!(
+        retried,
+        lost.len() as i64,
+        "exactly the dead worker's events took a second attempt"
+    );
 }

@@ -16,7 +16,10 @@ const ACCEPTED: &[(&str, &str, &str)] = &[];
 fn plpgsql_check_finds_nothing_in_the_extensions_functions() {
     let cluster = Cluster::start("plpgsql-check");
     if cluster.major_version() != 15 {
-        eprintln!("plpgsql_check: Debian packages it for Postgres 15 only; nothing checked on {}", cluster.major_version());
+        eprintln!(
+            "plpgsql_check: Debian packages it for Postgres 15 only; nothing checked on {}",
+            cluster.major_version()
+        );
         return;
     }
     let mut c = cluster.create_db("lint", true);
@@ -54,12 +57,35 @@ fn plpgsql_check_finds_nothing_in_the_extensions_functions() {
         )
         .unwrap()
         .get(0);
-    assert!(checked >= 20, "only {checked} PL/pgSQL functions found: the query misses some");
+    assert!(
+        checked >= 20,
+        "only {checked} PL/pgSQL functions found: the query misses some"
+    );
     let findings: Vec<String> = rows
         .iter()
-        .map(|r| format!("{} line {}: {} {} [{}]", r.get::<_, String>(0), r.get::<_, String>(3), r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, String>(4)))
-        .filter(|f| !ACCEPTED.iter().any(|(function, fragment, _)| f.starts_with(function) && f.contains(fragment)))
+        .map(|r| {
+            format!(
+                "{} line {}: {} {} [{}]",
+                r.get::<_, String>(0),
+                r.get::<_, String>(3),
+                r.get::<_, String>(1),
+                r.get::<_, String>(2),
+                r.get::<_, String>(4)
+            )
+        })
+        .filter(|f| {
+            !ACCEPTED
+                .iter()
+                .any(|(function, fragment, _)| f.starts_with(function) && f.contains(fragment))
+        })
         .collect();
-    eprintln!("plpgsql_check: {checked} PL/pgSQL functions checked, {} finding(s) not accepted", findings.len());
-    assert!(findings.is_empty(), "plpgsql_check findings:\n{}", findings.join("\n"));
+    eprintln!(
+        "plpgsql_check: {checked} PL/pgSQL functions checked, {} finding(s) not accepted",
+        findings.len()
+    );
+    assert!(
+        findings.is_empty(),
+        "plpgsql_check findings:\n{}",
+        findings.join("\n")
+    );
 }

@@ -43,7 +43,13 @@ impl Span {
     /// `[t + 1 µs` and an inclusive upper bound `t]` the same as `t + 1 µs)`. `None` when the
     /// range holds no instant (an empty range, or one like `(t, t + 1 µs)`).
     pub fn from_bounds(lower: Bound, upper: Bound) -> Result<Option<Span>, AggregateError> {
-        let finite = |v: i64| if v == UNBOUNDED_BELOW || v == UNBOUNDED_ABOVE { Err(AggregateError::InfiniteBound) } else { Ok(v) };
+        let finite = |v: i64| {
+            if v == UNBOUNDED_BELOW || v == UNBOUNDED_ABOVE {
+                Err(AggregateError::InfiniteBound)
+            } else {
+                Ok(v)
+            }
+        };
         let start = match lower {
             Bound::Unbounded => UNBOUNDED_BELOW,
             Bound::Inclusive(v) => finite(v)?,
@@ -87,17 +93,23 @@ pub enum AggregateError {
 impl std::fmt::Display for AggregateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AggregateError::InfiniteBound => {
-                f.write_str("a range bound of -infinity or infinity is not supported; use an unbounded range")
-            }
+            AggregateError::InfiniteBound => f.write_str(
+                "a range bound of -infinity or infinity is not supported; use an unbounded range",
+            ),
             AggregateError::NegativeSeats(s) => write!(f, "seats must not be negative (got {s})"),
-            AggregateError::UnboundedBusyTime => f.write_str("the busy time is unbounded: its length is infinite"),
-            AggregateError::NonPositiveCapacity(c) => write!(f, "capacity must be positive (got {c})"),
-            AggregateError::UnboundedOpenTime => f.write_str("open_time must be bounded"),
-            AggregateError::ParametersDiffer => {
-                f.write_str("capacity and open_time must be the same in every row aggregated together")
+            AggregateError::UnboundedBusyTime => {
+                f.write_str("the busy time is unbounded: its length is infinite")
             }
-            AggregateError::RatingOutOfRange(r) => write!(f, "a rating must be between 1 and 5 (got {r})"),
+            AggregateError::NonPositiveCapacity(c) => {
+                write!(f, "capacity must be positive (got {c})")
+            }
+            AggregateError::UnboundedOpenTime => f.write_str("open_time must be bounded"),
+            AggregateError::ParametersDiffer => f.write_str(
+                "capacity and open_time must be the same in every row aggregated together",
+            ),
+            AggregateError::RatingOutOfRange(r) => {
+                write!(f, "a rating must be between 1 and 5 (got {r})")
+            }
             AggregateError::BadState => f.write_str("invalid serialized aggregate state"),
         }
     }
@@ -118,7 +130,10 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn bytes<const N: usize>(&mut self) -> Result<[u8; N], AggregateError> {
-        let (head, rest) = self.0.split_first_chunk::<N>().ok_or(AggregateError::BadState)?;
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(AggregateError::BadState)?;
         self.0 = rest;
         Ok(*head)
     }
@@ -136,7 +151,11 @@ impl Reader<'_> {
         Ok(Span { start, end })
     }
     fn end(self) -> Result<(), AggregateError> {
-        if self.0.is_empty() { Ok(()) } else { Err(AggregateError::BadState) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AggregateError::BadState)
+        }
     }
 }
 
@@ -222,8 +241,13 @@ impl PeakSeats {
             return Err(AggregateError::BadState);
         }
         let mut r = Reader(bytes);
-        let changes = (0..bytes.len() / 16).map(|_| Ok((r.i64()?, r.i64()?))).collect::<Result<_, _>>()?;
-        Ok(PeakSeats { changes, has_sorted_runs: false })
+        let changes = (0..bytes.len() / 16)
+            .map(|_| Ok((r.i64()?, r.i64()?)))
+            .collect::<Result<_, _>>()?;
+        Ok(PeakSeats {
+            changes,
+            has_sorted_runs: false,
+        })
     }
 }
 
@@ -323,14 +347,23 @@ impl BusyTime {
         }
         let mut r = Reader(bytes);
         let inputs = r.u64()?;
-        let spans = (0..bytes.len() / 16).map(|_| r.span()).collect::<Result<Vec<_>, _>>()?;
+        let spans = (0..bytes.len() / 16)
+            .map(|_| r.span())
+            .collect::<Result<Vec<_>, _>>()?;
         // What was written was merged; merging again costs one pass and trusts nothing.
-        Ok(BusyTime { spans, merged: 0, inputs })
+        Ok(BusyTime {
+            spans,
+            merged: 0,
+            inputs,
+        })
     }
 }
 
 fn union_micros(spans: &[Span]) -> Result<i64, AggregateError> {
-    spans.iter().map(|s| s.micros().ok_or(AggregateError::UnboundedBusyTime)).sum()
+    spans
+        .iter()
+        .map(|s| s.micros().ok_or(AggregateError::UnboundedBusyTime))
+        .sum()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +413,10 @@ impl Timeline {
             }
             held += change;
             if held == 0 {
-                out.push(Span { start: since, end: at });
+                out.push(Span {
+                    start: since,
+                    end: at,
+                });
             }
         }
         out
@@ -461,7 +497,13 @@ pub struct Utilization {
 }
 
 impl Utilization {
-    fn held_by(&mut self, during: Option<Span>, seats: i32, capacity: i32, open: Span) -> Result<i128, AggregateError> {
+    fn held_by(
+        &mut self,
+        during: Option<Span>,
+        seats: i32,
+        capacity: i32,
+        open: Span,
+    ) -> Result<i128, AggregateError> {
         let seats = check_seats(seats)?;
         if capacity <= 0 {
             return Err(AggregateError::NonPositiveCapacity(capacity));
@@ -470,7 +512,9 @@ impl Utilization {
             return Err(AggregateError::UnboundedOpenTime);
         }
         self.same_parameters(Some((capacity, open)))?;
-        let inside = during.and_then(|d| d.intersect(open)).map_or(0, |s| s.end - s.start);
+        let inside = during
+            .and_then(|d| d.intersect(open))
+            .map_or(0, |s| s.end - s.start);
         Ok(seats as i128 * inside as i128)
     }
 
@@ -487,12 +531,24 @@ impl Utilization {
 
     /// One row: `seats` held during `during` (`None`: empty) on a resource of `capacity` seats,
     /// counted inside the opening period `open`.
-    pub fn add(&mut self, during: Option<Span>, seats: i32, capacity: i32, open: Span) -> Result<(), AggregateError> {
+    pub fn add(
+        &mut self,
+        during: Option<Span>,
+        seats: i32,
+        capacity: i32,
+        open: Span,
+    ) -> Result<(), AggregateError> {
         self.held += self.held_by(during, seats, capacity, open)?;
         Ok(())
     }
 
-    pub fn remove(&mut self, during: Option<Span>, seats: i32, capacity: i32, open: Span) -> Result<(), AggregateError> {
+    pub fn remove(
+        &mut self,
+        during: Option<Span>,
+        seats: i32,
+        capacity: i32,
+        open: Span,
+    ) -> Result<(), AggregateError> {
         self.held -= self.held_by(during, seats, capacity, open)?;
         Ok(())
     }
@@ -506,7 +562,9 @@ impl Utilization {
     /// The share of the period's seat-time held: 0 with no rows.
     pub fn ratio(&self) -> f64 {
         match self.parameters {
-            Some((capacity, open)) => self.held as f64 / (capacity as f64 * (open.end - open.start) as f64),
+            Some((capacity, open)) => {
+                self.held as f64 / (capacity as f64 * (open.end - open.start) as f64)
+            }
             None => 0.0,
         }
     }
@@ -523,7 +581,11 @@ impl Utilization {
     pub fn from_bytes(bytes: &[u8]) -> Result<Utilization, AggregateError> {
         let mut r = Reader(bytes);
         let held = i128::from_le_bytes(r.bytes()?);
-        let parameters = if r.0.is_empty() { None } else { Some((i32::from_le_bytes(r.bytes()?), r.span()?)) };
+        let parameters = if r.0.is_empty() {
+            None
+        } else {
+            Some((i32::from_le_bytes(r.bytes()?), r.span()?))
+        };
         r.end()?;
         Ok(Utilization { held, parameters })
     }
@@ -576,7 +638,12 @@ impl RatingSummary {
     /// (seed 004 shows it as numeric(3,2)); `None` without ratings.
     pub fn average_hundredths(&self) -> Option<i64> {
         let count = self.count() as i128;
-        let stars: i128 = self.counts.iter().zip(1..).map(|(&n, stars)| n as i128 * stars).sum();
+        let stars: i128 = self
+            .counts
+            .iter()
+            .zip(1..)
+            .map(|(&n, stars)| n as i128 * stars)
+            .sum();
         (count > 0).then(|| ((200 * stars + count) / (2 * count)) as i64)
     }
 

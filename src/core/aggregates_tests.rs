@@ -69,12 +69,19 @@ fn rows(max: usize) -> impl Strategy<Value = Vec<Row>> {
 
 /// Every instant where something can change: the finite timeline and both far ends.
 fn instants() -> impl Iterator<Item = i64> {
-    std::iter::once(UNBOUNDED_BELOW).chain(-40..40).chain(std::iter::once(UNBOUNDED_ABOVE - 1))
+    std::iter::once(UNBOUNDED_BELOW)
+        .chain(-40..40)
+        .chain(std::iter::once(UNBOUNDED_ABOVE - 1))
 }
 
 fn oracle_peak(rows: &[Row]) -> i64 {
     instants()
-        .map(|t| rows.iter().filter(|r| r.holds(t)).map(|r| r.seats as i64).sum())
+        .map(|t| {
+            rows.iter()
+                .filter(|r| r.holds(t))
+                .map(|r| r.seats as i64)
+                .sum()
+        })
         .max()
         .unwrap()
 }
@@ -93,11 +100,21 @@ fn oracle_busy_micros(rows: &[Row]) -> Option<i64> {
 
 fn check_union(rows: &[Row], union: &[Span]) -> Result<(), TestCaseError> {
     for w in union.windows(2) {
-        prop_assert!(w[0].end < w[1].start, "sorted, disjoint, not touching: {:?}", union);
+        prop_assert!(
+            w[0].end < w[1].start,
+            "sorted, disjoint, not touching: {:?}",
+            union
+        );
     }
     for t in instants() {
         let in_union = union.iter().any(|s| s.start <= t && t < s.end);
-        prop_assert_eq!(in_union, oracle_covered(rows, t), "instant {}, union {:?}", t, union);
+        prop_assert_eq!(
+            in_union,
+            oracle_covered(rows, t),
+            "instant {}, union {:?}",
+            t,
+            union
+        );
     }
     Ok(())
 }
@@ -129,7 +146,14 @@ fn utilization_of(rows: &[Row], open: Span) -> Utilization {
 }
 
 fn oracle_held(rows: &[Row], open: Span) -> i128 {
-    (open.start..open.end).map(|t| rows.iter().filter(|r| r.holds(t)).map(|r| r.seats as i128).sum::<i128>()).sum()
+    (open.start..open.end)
+        .map(|t| {
+            rows.iter()
+                .filter(|r| r.holds(t))
+                .map(|r| r.seats as i128)
+                .sum::<i128>()
+        })
+        .sum()
 }
 
 /// Rows dealt into `parts` states by `deal` (a part index per row), each state serialised and
@@ -137,14 +161,22 @@ fn oracle_held(rows: &[Row], open: Span) -> i128 {
 fn split<T>(rows: &[Row], deal: &[usize], parts: usize, of: impl Fn(&[Row]) -> T) -> Vec<T> {
     (0..parts)
         .map(|p| {
-            let part: Vec<Row> = rows.iter().zip(deal.iter().cycle()).filter(|(_, &d)| d % parts == p).map(|(r, _)| *r).collect();
+            let part: Vec<Row> = rows
+                .iter()
+                .zip(deal.iter().cycle())
+                .filter(|(_, &d)| d % parts == p)
+                .map(|(r, _)| *r)
+                .collect();
             of(&part)
         })
         .collect()
 }
 
 fn open_span() -> impl Strategy<Value = Span> {
-    (-30i64..30, 1i64..30).prop_map(|(start, len)| Span { start, end: start + len })
+    (-30i64..30, 1i64..30).prop_map(|(start, len)| Span {
+        start,
+        end: start + len,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,13 +186,35 @@ fn open_span() -> impl Strategy<Value = Span> {
 #[test]
 fn bounds_become_half_open_microsecond_spans() {
     use Bound::*;
-    assert_eq!(Span::from_bounds(Inclusive(1), Exclusive(3)), Ok(Some(Span { start: 1, end: 3 })));
-    assert_eq!(Span::from_bounds(Exclusive(1), Inclusive(3)), Ok(Some(Span { start: 2, end: 4 })));
-    assert_eq!(Span::from_bounds(Exclusive(1), Exclusive(2)), Ok(None), "(t, t + 1 µs) holds no instant");
+    assert_eq!(
+        Span::from_bounds(Inclusive(1), Exclusive(3)),
+        Ok(Some(Span { start: 1, end: 3 }))
+    );
+    assert_eq!(
+        Span::from_bounds(Exclusive(1), Inclusive(3)),
+        Ok(Some(Span { start: 2, end: 4 }))
+    );
+    assert_eq!(
+        Span::from_bounds(Exclusive(1), Exclusive(2)),
+        Ok(None),
+        "(t, t + 1 µs) holds no instant"
+    );
     assert_eq!(Span::from_bounds(Inclusive(5), Exclusive(5)), Ok(None));
-    assert_eq!(Span::from_bounds(Unbounded, Unbounded), Ok(Some(Span { start: UNBOUNDED_BELOW, end: UNBOUNDED_ABOVE })));
-    assert_eq!(Span::from_bounds(Inclusive(i64::MIN), Exclusive(0)), Err(AggregateError::InfiniteBound));
-    assert_eq!(Span::from_bounds(Inclusive(0), Inclusive(i64::MAX)), Err(AggregateError::InfiniteBound));
+    assert_eq!(
+        Span::from_bounds(Unbounded, Unbounded),
+        Ok(Some(Span {
+            start: UNBOUNDED_BELOW,
+            end: UNBOUNDED_ABOVE
+        }))
+    );
+    assert_eq!(
+        Span::from_bounds(Inclusive(i64::MIN), Exclusive(0)),
+        Err(AggregateError::InfiniteBound)
+    );
+    assert_eq!(
+        Span::from_bounds(Inclusive(0), Inclusive(i64::MAX)),
+        Err(AggregateError::InfiniteBound)
+    );
 }
 
 #[test]
@@ -172,7 +226,10 @@ fn touching_bookings_do_not_add_up() {
     peak.add(Some(Span { start: 9, end: 11 }), 1).unwrap();
     assert_eq!(peak.peak(), 5);
     assert_eq!(PeakSeats::default().peak(), 0);
-    assert_eq!(peak.add(Some(Span { start: 0, end: 1 }), -1), Err(AggregateError::NegativeSeats(-1)));
+    assert_eq!(
+        peak.add(Some(Span { start: 0, end: 1 }), -1),
+        Err(AggregateError::NegativeSeats(-1))
+    );
 }
 
 #[test]
@@ -180,13 +237,23 @@ fn busy_time_merges_overlapping_and_touching_ranges() {
     let mut busy = BusyTime::default();
     assert_eq!(busy.union(), None, "no input: NULL, as range_agg");
     busy.add(None);
-    assert_eq!(busy.union(), Some(&[][..]), "only empty ranges: an empty union");
+    assert_eq!(
+        busy.union(),
+        Some(&[][..]),
+        "only empty ranges: an empty union"
+    );
     for (start, end) in [(0, 5), (5, 8), (20, 30), (3, 6), (25, 40)] {
         busy.add(Some(Span { start, end }));
     }
-    assert_eq!(busy.union(), Some(&[Span { start: 0, end: 8 }, Span { start: 20, end: 40 }][..]));
+    assert_eq!(
+        busy.union(),
+        Some(&[Span { start: 0, end: 8 }, Span { start: 20, end: 40 }][..])
+    );
     assert_eq!(busy.micros(), Ok(28));
-    busy.add(Some(Span { start: 50, end: UNBOUNDED_ABOVE }));
+    busy.add(Some(Span {
+        start: 50,
+        end: UNBOUNDED_ABOVE,
+    }));
     assert_eq!(busy.micros(), Err(AggregateError::UnboundedBusyTime));
 }
 
@@ -195,14 +262,49 @@ fn utilization_counts_seat_time_inside_the_opening_period() {
     let open = Span { start: 0, end: 100 };
     let mut u = Utilization::default();
     assert_eq!(u.ratio(), 0.0);
-    u.add(Some(Span { start: -50, end: 50 }), 2, 4, open).unwrap(); // 50 inside, 2 seats
-    u.add(Some(Span { start: 90, end: UNBOUNDED_ABOVE }), 1, 4, open).unwrap(); // 10 inside
+    u.add(
+        Some(Span {
+            start: -50,
+            end: 50,
+        }),
+        2,
+        4,
+        open,
+    )
+    .unwrap(); // 50 inside, 2 seats
+    u.add(
+        Some(Span {
+            start: 90,
+            end: UNBOUNDED_ABOVE,
+        }),
+        1,
+        4,
+        open,
+    )
+    .unwrap(); // 10 inside
     assert_eq!(u.ratio(), 110.0 / 400.0);
-    assert_eq!(u.add(None, 1, 5, open), Err(AggregateError::ParametersDiffer));
-    assert_eq!(u.add(None, 1, 4, Span { start: 0, end: 99 }), Err(AggregateError::ParametersDiffer));
-    assert_eq!(Utilization::default().add(None, 1, 0, open), Err(AggregateError::NonPositiveCapacity(0)));
     assert_eq!(
-        Utilization::default().add(None, 1, 1, Span { start: UNBOUNDED_BELOW, end: 0 }),
+        u.add(None, 1, 5, open),
+        Err(AggregateError::ParametersDiffer)
+    );
+    assert_eq!(
+        u.add(None, 1, 4, Span { start: 0, end: 99 }),
+        Err(AggregateError::ParametersDiffer)
+    );
+    assert_eq!(
+        Utilization::default().add(None, 1, 0, open),
+        Err(AggregateError::NonPositiveCapacity(0))
+    );
+    assert_eq!(
+        Utilization::default().add(
+            None,
+            1,
+            1,
+            Span {
+                start: UNBOUNDED_BELOW,
+                end: 0
+            }
+        ),
         Err(AggregateError::UnboundedOpenTime)
     );
 }
@@ -218,23 +320,48 @@ fn rating_average_rounds_half_away_from_zero_to_hundredths() {
     assert_eq!(summary(&[1, 2]).average_hundredths(), Some(150));
     assert_eq!(summary(&[1, 1, 2]).average_hundredths(), Some(133));
     assert_eq!(summary(&[1, 2, 2]).average_hundredths(), Some(167));
-    assert_eq!(summary(&[4, 5, 5, 5, 5, 5, 5, 5]).average_hundredths(), Some(488), "4.875");
+    assert_eq!(
+        summary(&[4, 5, 5, 5, 5, 5, 5, 5]).average_hundredths(),
+        Some(488),
+        "4.875"
+    );
     assert_eq!(summary(&[5, 3, 5]).histogram(), [0, 0, 1, 0, 2]);
-    assert_eq!(RatingSummary::default().add(6), Err(AggregateError::RatingOutOfRange(6)));
-    assert_eq!(RatingSummary::default().add(0), Err(AggregateError::RatingOutOfRange(0)));
+    assert_eq!(
+        RatingSummary::default().add(6),
+        Err(AggregateError::RatingOutOfRange(6))
+    );
+    assert_eq!(
+        RatingSummary::default().add(0),
+        Err(AggregateError::RatingOutOfRange(0))
+    );
 }
 
 #[test]
 fn corrupt_states_are_refused() {
-    assert_eq!(PeakSeats::from_bytes(&[0; 15]), Err(AggregateError::BadState));
-    assert_eq!(BusyTime::from_bytes(&[0; 16]).err(), Some(AggregateError::BadState));
+    assert_eq!(
+        PeakSeats::from_bytes(&[0; 15]),
+        Err(AggregateError::BadState)
+    );
+    assert_eq!(
+        BusyTime::from_bytes(&[0; 16]).err(),
+        Some(AggregateError::BadState)
+    );
     // a reversed span
     let mut bytes = 1u64.to_le_bytes().to_vec();
     put_span(&mut bytes, Span { start: 0, end: 1 });
     bytes[8..16].copy_from_slice(&5i64.to_le_bytes());
-    assert_eq!(BusyTime::from_bytes(&bytes).err(), Some(AggregateError::BadState));
-    assert_eq!(Utilization::from_bytes(&[0; 17]), Err(AggregateError::BadState));
-    assert_eq!(RatingSummary::from_bytes(&[0; 41]), Err(AggregateError::BadState));
+    assert_eq!(
+        BusyTime::from_bytes(&bytes).err(),
+        Some(AggregateError::BadState)
+    );
+    assert_eq!(
+        Utilization::from_bytes(&[0; 17]),
+        Err(AggregateError::BadState)
+    );
+    assert_eq!(
+        RatingSummary::from_bytes(&[0; 41]),
+        Err(AggregateError::BadState)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -145,7 +145,10 @@ fn micros<T: TimeZone>(t: chrono::DateTime<T>) -> i64 {
 
 /// The local wall-clock date and time of an instant.
 pub fn local_datetime(tz: Tz, t: i64) -> NaiveDateTime {
-    tz.timestamp_micros(t).single().expect("an instant has one local time").naive_local()
+    tz.timestamp_micros(t)
+        .single()
+        .expect("an instant has one local time")
+        .naive_local()
 }
 
 /// The first instant whose local wall-clock time is at or after `local`.
@@ -260,8 +263,19 @@ pub fn open_time(res: &Resource, span: Interval) -> Vec<Interval> {
         }
         date = date.succ_opt().expect("a next day");
     }
-    open.extend(res.exceptions.iter().filter(|e| e.kind == ExceptionKind::Open).map(|e| e.during));
-    let closed = merge(res.exceptions.iter().filter(|e| e.kind == ExceptionKind::Closed).map(|e| e.during).collect());
+    open.extend(
+        res.exceptions
+            .iter()
+            .filter(|e| e.kind == ExceptionKind::Open)
+            .map(|e| e.during),
+    );
+    let closed = merge(
+        res.exceptions
+            .iter()
+            .filter(|e| e.kind == ExceptionKind::Closed)
+            .map(|e| e.during)
+            .collect(),
+    );
     subtract(&merge(open), &closed)
         .into_iter()
         .filter(|i| i.overlaps(&span))
@@ -277,9 +291,18 @@ impl HeldSeats {
     fn new(bookings: &[Booking], buffer_before: i64, buffer_after: i64) -> HeldSeats {
         // Starts and ends sorted apart, then merged: bookings often come ordered by end already,
         // and sorting bare times is cheaper than sorting events.
-        let held: Vec<&Booking> = bookings.iter().filter(|b| b.during.start < b.during.end && b.seats > 0).collect();
-        let mut starts: Vec<(i64, i32)> = held.iter().map(|b| (b.during.start - buffer_before, b.seats)).collect();
-        let mut ends: Vec<(i64, i32)> = held.iter().map(|b| (b.during.end + buffer_after, b.seats)).collect();
+        let held: Vec<&Booking> = bookings
+            .iter()
+            .filter(|b| b.during.start < b.during.end && b.seats > 0)
+            .collect();
+        let mut starts: Vec<(i64, i32)> = held
+            .iter()
+            .map(|b| (b.during.start - buffer_before, b.seats))
+            .collect();
+        let mut ends: Vec<(i64, i32)> = held
+            .iter()
+            .map(|b| (b.during.end + buffer_after, b.seats))
+            .collect();
         // A radix sort: linear in the bookings, where a comparison sort was the engine's
         // largest cost on a busy resource.
         radsort::sort_by_key(&mut starts, |e| e.0);
@@ -346,12 +369,17 @@ struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn new(res: &'a Resource, req: &'a Request, bookings: &[Booking]) -> Checker<'a> {
-        Checker { res, req, held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after) }
+        Checker {
+            res,
+            req,
+            held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after),
+        }
     }
 
     /// (The same conditions as the Notice and Horizon refusals.)
     fn notice_and_horizon_allow(&self, start: i64) -> bool {
-        self.req.earliest_start.is_none_or(|e| start >= e) && self.req.latest_start.is_none_or(|l| start <= l)
+        self.req.earliest_start.is_none_or(|e| start >= e)
+            && self.req.latest_start.is_none_or(|l| start <= l)
     }
 
     fn seats_free(&self, start: i64, end: i64) -> bool {
@@ -367,7 +395,11 @@ impl<'a> Checker<'a> {
     /// The free slots inside the request's window, in order, on the grid of step `interval`
     /// laid from the start of each range of `open` (sorted, disjoint, computed from far enough
     /// back that the ranges' starts are the real ones). Lazy: a search stops at the first.
-    fn free_slots<'b>(&'b self, open: &'b [Interval], interval: i64) -> impl Iterator<Item = Interval> + 'b {
+    fn free_slots<'b>(
+        &'b self,
+        open: &'b [Interval],
+        interval: i64,
+    ) -> impl Iterator<Item = Interval> + 'b {
         let req = self.req;
         let first = open.partition_point(|r| r.end <= req.window.start);
         open[first..]
@@ -391,7 +423,11 @@ impl<'a> Checker<'a> {
                 if *seen % 1024 == 0 {
                     crate::interrupts::check();
                 }
-                Some((start, self.notice_and_horizon_allow(start) && self.seats_free_from(start, start + req.duration, cursor)))
+                Some((
+                    start,
+                    self.notice_and_horizon_allow(start)
+                        && self.seats_free_from(start, start + req.duration, cursor),
+                ))
             })
             .filter_map(|(start, free)| free.then_some(start))
             .map(move |start| Interval::new(start, start + req.duration))
@@ -442,7 +478,10 @@ fn candidates(window: Interval, interval: i64) -> i64 {
 }
 
 /// Checks a request before anything is loaded for it; returns the grid step.
-pub fn validate_request(slot_interval: Option<i64>, req: &Request) -> Result<i64, AvailabilityError> {
+pub fn validate_request(
+    slot_interval: Option<i64>,
+    req: &Request,
+) -> Result<i64, AvailabilityError> {
     let interval = validate_shape(slot_interval, req)?;
     let candidates = candidates(req.window, interval);
     if candidates > MAX_CANDIDATES {
@@ -458,11 +497,18 @@ fn lookback_start(tz: Tz, t: i64) -> i64 {
 
 /// The open time a request's grid is laid on: from the lookback midnight to the window's end.
 fn open_for_grid(res: &Resource, window: Interval) -> Vec<Interval> {
-    open_time(res, Interval::new(lookback_start(res.tz, window.start), window.end))
+    open_time(
+        res,
+        Interval::new(lookback_start(res.tz, window.start), window.end),
+    )
 }
 
 /// The free slots `[start, start + duration)` inside the request's window, ordered by start.
-pub fn available_slots(res: &Resource, bookings: &[Booking], req: &Request) -> Result<Vec<Interval>, AvailabilityError> {
+pub fn available_slots(
+    res: &Resource,
+    bookings: &[Booking],
+    req: &Request,
+) -> Result<Vec<Interval>, AvailabilityError> {
     let interval = validate(res, req)?;
     let checker = Checker::new(res, req, bookings);
     let open = open_for_grid(res, req.window);
@@ -492,7 +538,9 @@ pub fn validate_pool(members: &[PoolMember]) -> Result<(), AvailabilityError> {
         return Err(AvailabilityError::EmptyPool);
     }
     if members.len() > MAX_POOL {
-        return Err(AvailabilityError::PoolTooLarge { resources: members.len() });
+        return Err(AvailabilityError::PoolTooLarge {
+            resources: members.len(),
+        });
     }
     let mut total = 0;
     for m in members {
@@ -510,8 +558,11 @@ pub fn validate_pool(members: &[PoolMember]) -> Result<(), AvailabilityError> {
 /// start, each with the indexes of the free resources in pool order. Resources with different
 /// grids give different slots; a slot is listed once per distinct `[start, end)`.
 pub fn merge_pool_slots(per_resource: &[Vec<Interval>]) -> Vec<(Interval, Vec<usize>)> {
-    let mut all: Vec<(Interval, usize)> =
-        per_resource.iter().enumerate().flat_map(|(i, slots)| slots.iter().map(move |s| (*s, i))).collect();
+    let mut all: Vec<(Interval, usize)> = per_resource
+        .iter()
+        .enumerate()
+        .flat_map(|(i, slots)| slots.iter().map(move |s| (*s, i)))
+        .collect();
     all.sort();
     let mut out: Vec<(Interval, Vec<usize>)> = Vec::new();
     for (slot, i) in all {
@@ -560,16 +611,32 @@ pub fn next_slot(
         let interval = validate_shape(m.resource.slot_interval, &m.request)?;
         grids.push((interval, open_for_grid(m.resource, horizon)));
     }
-    let longest = members.iter().map(|m| m.request.duration).max().unwrap_or(0);
+    let longest = members
+        .iter()
+        .map(|m| m.request.duration)
+        .max()
+        .unwrap_or(0);
     for chunk in search_chunks(horizon) {
         // Slots starting in the chunk may end after it.
-        let bookings = bookings_for(Interval::new(chunk.start, (chunk.end + longest).min(horizon.end)));
+        let bookings = bookings_for(Interval::new(
+            chunk.start,
+            (chunk.end + longest).min(horizon.end),
+        ));
         let mut best: Option<(Interval, usize)> = None;
         for (i, (m, (interval, open))) in members.iter().zip(&grids).enumerate() {
-            let window = Interval::new(chunk.start, (chunk.end + m.request.duration).min(horizon.end));
-            let req = Request { window, ..m.request };
+            let window = Interval::new(
+                chunk.start,
+                (chunk.end + m.request.duration).min(horizon.end),
+            );
+            let req = Request {
+                window,
+                ..m.request
+            };
             let checker = Checker::new(m.resource, &req, &bookings[i]);
-            let first = checker.free_slots(open, *interval).next().filter(|s| s.start < chunk.end);
+            let first = checker
+                .free_slots(open, *interval)
+                .next()
+                .filter(|s| s.start < chunk.end);
             if let Some(slot) = first {
                 if best.is_none_or(|(b, _)| slot.start < b.start) {
                     best = Some((slot, i));
@@ -614,27 +681,52 @@ impl Refusal {
 /// would be accepted: inside open time, within notice and horizon, and with the seats free once
 /// buffers are counted. It does not ask for the start to be on the slot grid. The checks are the
 /// ones [`available_slots`] makes.
-pub fn refusal(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<Option<Refusal>, AvailabilityError> {
-    let req = Request { window: Interval::new(start, end), duration: end - start, ..*req };
+pub fn refusal(
+    res: &Resource,
+    bookings: &[Booking],
+    req: &Request,
+    start: i64,
+    end: i64,
+) -> Result<Option<Refusal>, AvailabilityError> {
+    let req = Request {
+        window: Interval::new(start, end),
+        duration: end - start,
+        ..*req
+    };
     validate_request(None, &req)?;
     validate_rules(&res.rules)?;
     let checker = Checker::new(res, &req, bookings);
     let span = Interval::new(lookback_start(res.tz, start), end);
-    Ok(if !open_time(res, span).iter().any(|r| r.start <= start && end <= r.end) {
-        Some(Refusal::Closed)
-    } else if req.earliest_start.is_some_and(|e| start < e) {
-        Some(Refusal::Notice)
-    } else if req.latest_start.is_some_and(|l| start > l) {
-        Some(Refusal::Horizon)
-    } else if !checker.seats_free(start, end) {
-        Some(if res.capacity == 1 { Refusal::Overlap } else { Refusal::Capacity })
-    } else {
-        None
-    })
+    Ok(
+        if !open_time(res, span)
+            .iter()
+            .any(|r| r.start <= start && end <= r.end)
+        {
+            Some(Refusal::Closed)
+        } else if req.earliest_start.is_some_and(|e| start < e) {
+            Some(Refusal::Notice)
+        } else if req.latest_start.is_some_and(|l| start > l) {
+            Some(Refusal::Horizon)
+        } else if !checker.seats_free(start, end) {
+            Some(if res.capacity == 1 {
+                Refusal::Overlap
+            } else {
+                Refusal::Capacity
+            })
+        } else {
+            None
+        },
+    )
 }
 
 /// Would a booking of `[start, end)` be accepted? See [`refusal`].
-pub fn can_book(res: &Resource, bookings: &[Booking], req: &Request, start: i64, end: i64) -> Result<bool, AvailabilityError> {
+pub fn can_book(
+    res: &Resource,
+    bookings: &[Booking],
+    req: &Request,
+    start: i64,
+    end: i64,
+) -> Result<bool, AvailabilityError> {
     Ok(refusal(res, bookings, req, start, end)?.is_none())
 }
 

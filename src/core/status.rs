@@ -122,7 +122,10 @@ pub const TRANSITIONS: &[Transition] = &[
 
 /// The legal transition from `from` to `to`, if there is one.
 pub fn transition(from: Status, to: Status) -> Option<Transition> {
-    TRANSITIONS.iter().copied().find(|t| t.from == from && t.to == to)
+    TRANSITIONS
+        .iter()
+        .copied()
+        .find(|t| t.from == from && t.to == to)
 }
 
 /// May `actor` move a booking from `from` to `to`?
@@ -146,7 +149,10 @@ mod tests {
             "confirmed".parse::<Status>(),
             Err(UnknownStatus("confirmed".into()))
         );
-        assert!("Approved".parse::<Status>().is_err(), "names are case-sensitive");
+        assert!(
+            "Approved".parse::<Status>().is_err(),
+            "names are case-sensitive"
+        );
     }
 
     #[test]
@@ -157,7 +163,10 @@ mod tests {
 
     #[test]
     fn terminal_statuses_have_no_way_out() {
-        let terminal: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(terminal, vec![Rejected, Cancelled, Completed, NoShow]);
         for from in terminal {
             for to in Status::ALL {
@@ -218,8 +227,15 @@ mod readme {
         let rows: Vec<(Status, Status, Actor)> = readme
             .lines()
             .filter_map(|line| {
-                let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-                let [from, to, who] = cells.as_slice() else { return None };
+                let cells: Vec<&str> = line
+                    .trim()
+                    .trim_matches('|')
+                    .split('|')
+                    .map(str::trim)
+                    .collect();
+                let [from, to, who] = cells.as_slice() else {
+                    return None;
+                };
                 let from = from.trim_matches('`').parse().ok()?;
                 let to = to.trim_matches('`').parse().ok()?;
                 let who = match *who {
@@ -231,6 +247,9 @@ mod readme {
             })
             .collect();
         let code: Vec<_> = TRANSITIONS.iter().map(|t| (t.from, t.to, t.by)).collect();
-        assert_eq!(rows, code, "README.md's status transition table is out of date");
+        assert_eq!(
+            rows, code,
+            "README.md's status transition table is out of date"
+        );
     }
 }

@@ -27,7 +27,11 @@ fn pg_config() -> String {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// Run a server-side program, as `postgres` when we are root.
@@ -53,13 +57,20 @@ fn check(what: &str, out: Output) -> Output {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Cluster {
     pub fn start(name: &str) -> Cluster {
         static SEQ: AtomicU32 = AtomicU32::new(0);
-        let out = check("pg_config --bindir", Command::new(pg_config()).arg("--bindir").output().unwrap());
+        let out = check(
+            "pg_config --bindir",
+            Command::new(pg_config()).arg("--bindir").output().unwrap(),
+        );
         let bindir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
         let dir = std::env::temp_dir().join(format!(
             "booking_ext-it-{}-{}-{}",
@@ -69,13 +80,26 @@ impl Cluster {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         if is_root() {
-            check("chown", Command::new("chown").args(["postgres:"]).arg(&dir).output().unwrap());
+            check(
+                "chown",
+                Command::new("chown")
+                    .args(["postgres:"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap(),
+            );
         }
         let data = dir.join("data");
         check(
             "initdb",
             server_command(&bindir.join("initdb"))
-                .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-locale", "-D"])
+                .args([
+                    "--auth=trust",
+                    "--username=postgres",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "-D",
+                ])
                 .arg(&data)
                 .env("TZ", "UTC")
                 .output()
@@ -102,7 +126,10 @@ impl Cluster {
     }
 
     pub fn url(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        )
     }
 
     pub fn connect(&self, db: &str) -> postgres::Client {
@@ -112,11 +139,15 @@ impl Cluster {
 
     /// A new database with booking_ext installed (and the API roles when `with_roles`).
     pub fn create_db(&self, db: &str, with_roles: bool) -> postgres::Client {
-        self.connect("postgres").batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        self.connect("postgres")
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
         let mut c = self.connect(db);
-        c.batch_execute("CREATE EXTENSION booking_ext CASCADE").unwrap();
+        c.batch_execute("CREATE EXTENSION booking_ext CASCADE")
+            .unwrap();
         if with_roles {
-            c.batch_execute("SELECT booking.create_api_roles()").unwrap();
+            c.batch_execute("SELECT booking.create_api_roles()")
+                .unwrap();
         }
         c
     }
@@ -124,7 +155,14 @@ impl Cluster {
     /// Run a client program of this Postgres (pg_dump, pg_restore, psql) against it.
     pub fn client_tool(&self, tool: &str, args: &[&str]) -> Output {
         Command::new(self.bindir.join(tool))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(args)
             .output()
             .unwrap()
