@@ -1,7 +1,7 @@
 //! booking_ext: a Postgres extension that turns a database into the backend of a booking platform.
 //!
 //! The SQL files in `sql/` hold the schema, integrity triggers and row-level security; this crate
-//! binds the pure core (`booking_core`, in `src/core`) to SQL. Each binding module is thin: it
+//! binds the pure core (`booking_core`, in `crates/booking_core`) to SQL. Each binding module is thin: it
 //! converts SQL values, calls the core, and reports errors with a stable SQLSTATE.
 
 use pgrx::prelude::*;

@@ -362,8 +362,12 @@ fn fifty_concurrent_book_calls_never_exceed_capacity_and_refuse_with_pt409() {
         eprintln!("book() on {resource} (capacity {capacity}): {accepted} accepted, {refused} refused with PT409, peak {}", peak_seats(&rows));
         assert_eq!(rows.len(), accepted);
         assert!(peak_seats(&rows) <= capacity, "capacity exceeded: {rows:?}");
+        // Contention happened and the resource filled up (bookings take 1 to 4 seats, so a full
+        // 12-seat room may hold fewer than 12 of them).
         assert!(
-            refused > 0 && accepted >= if capacity == 1 { 1 } else { 12 },
+            refused > 0
+                && accepted >= if capacity == 1 { 1 } else { 3 }
+                && peak_seats(&rows) >= capacity - 1,
             "the test proved nothing"
         );
         // Setting row_security skipped no side effect: each booking has its audit row and event.

@@ -1,6 +1,9 @@
 //! booking_ext's pure core: the rules and algorithms, on plain values, with no Postgres in it.
 //! The pgrx crate around it only converts SQL values and calls in here, so everything in this
-//! crate is tested with a plain `cargo test -p booking_core`.
+//! crate is tested with a plain `cargo test -p booking_core`. No `unsafe` here: all of that is
+//! the extension's (Postgres plumbing), where each block says why it is sound.
+
+#![forbid(unsafe_code)]
 
 pub mod aggregates;
 pub mod availability;

@@ -223,7 +223,7 @@ mod readme {
     /// The README's transition table is this module's table, row for row.
     #[test]
     fn readme_transition_table_matches() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let rows: Vec<(Status, Status, Actor)> = readme
             .lines()
             .filter_map(|line| {
