@@ -87,7 +87,9 @@ fetch_source() {
   while read -r version sha; do
     [ -n "$preferred" ] || preferred=$version
     file=$srcdir/$(source_file "$major" "$version")
-    if [ ! -f "$file" ]; then
+    if [ -f "$file" ]; then
+      verify_source "$file" "$sha"   # a kept tarball is checked again before every use
+    else
       [ -n "$mirror" ] || mirror=$(debian_mirror)
       [ -n "$mirror" ] || die "no Debian mirror found in the apt sources (set BOOKING_DEBIAN_MIRROR)"
       url=$(source_url "$major" "$version" "$mirror")
@@ -105,7 +107,6 @@ fetch_source() {
       verify_source "$part" "$sha"   # dies on a mismatch, leaving the .part for inspection
       mv "$part" "$file"
     fi
-    verify_source "$file" "$sha"
     source_version=$version source_sha256=$sha source_tarball=$file
     if [ "$version" != "$preferred" ]; then
       say "took Postgres $version, a pinned fallback: the preferred $preferred could not be downloaded"
