@@ -261,8 +261,7 @@ BEGIN
     INTO v_org, v_booker USING p_entity_id;
   -- A booker logs about their own booking only while a member of its organization: a stranger
   -- who booked in a public organization may not write into that tenant's append-only log.
-  IF NOT booking_internal.is_privileged()
-     AND NOT (v_org IS NOT NULL AND booking.is_staff(v_org))
+  IF NOT booking_internal.has_staff_rights(v_org)
      AND NOT (v_booker IS NOT DISTINCT FROM booking.current_user_id() AND booking.is_member(v_org)) THEN
     -- An unknown entity and one the caller may not log about look alike.
     RAISE EXCEPTION 'unknown % % or you may not log actions on it', v_table, p_entity_id

@@ -111,3 +111,4 @@ COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking 
 COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';
 COMMENT ON FUNCTION booking_internal.may_book_in(uuid) IS 'Internal: may the caller book in this organization at all (it is public, or they are an active member)?';
 COMMENT ON FUNCTION booking_internal.has_membership(uuid, text[]) IS 'Internal: is the caller an active member of the organization, with one of the roles given (any when NULL)? One probe of the members key; is_member, is_staff, is_admin and may_book_in ask it.';
+COMMENT ON FUNCTION booking_internal.has_staff_rights(uuid) IS 'Internal: does the caller have staff rights in the organization (its owners, admins and staff, or a role that bypasses row-level security)?';

@@ -106,7 +106,7 @@ BEGIN
     SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, v_limit, v_auto
     FROM booking.service_rules sr
     WHERE sr.service_id = p_service_id AND sr.organization_id = p_organization_id;
-    IF v_staff_only AND NOT (booking_internal.is_privileged() OR booking.is_staff(p_organization_id)) THEN
+    IF v_staff_only AND NOT booking_internal.has_staff_rights(p_organization_id) THEN
       RAISE EXCEPTION 'only the organization''s staff may book this service'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -186,6 +186,7 @@ DECLARE
   v_user    text := booking.current_user_id();
   v_org     uuid;
   v_status  text := 'pending';
+  v_refusal text;
   v_row     booking.bookings;
 BEGIN
   IF v_user IS NULL THEN
@@ -227,11 +228,11 @@ BEGIN
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
-    -- of a new booking itself.
-    RAISE EXCEPTION '%', booking_internal.refusal_message(
-        CASE WHEN (SELECT capacity FROM booking.resources WHERE id = p_resource_id) = 1 THEN 'overlap' ELSE 'capacity' END)
-      USING ERRCODE = 'PT409',
-            DETAIL = CASE WHEN (SELECT capacity FROM booking.resources WHERE id = p_resource_id) = 1 THEN 'overlap' ELSE 'capacity' END;
+    -- of a new booking itself. The capacity trigger names which in its constraint.
+    GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
+    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
   RETURN v_row;
 END $$;
@@ -259,6 +260,7 @@ DECLARE
   v_old   booking.bookings;
   v_row   booking.bookings;
   v_staff boolean;
+  v_constraint text;
 BEGIN
   IF p_booking_id IS NULL OR p_status IS NULL THEN
     RAISE EXCEPTION 'p_booking_id and p_status must not be NULL' USING ERRCODE = 'invalid_parameter_value';
@@ -286,7 +288,7 @@ BEGIN
                              FROM booking.status_transitions() WHERE from_status = v_old.status),
                             v_old.status || ' is final.');
   END IF;
-  v_staff := booking_internal.is_privileged() OR booking.is_staff(v_old.organization_id);
+  v_staff := booking_internal.has_staff_rights(v_old.organization_id);
   IF NOT v_staff THEN
     IF v_old.booked_by IS DISTINCT FROM booking.current_user_id()
        OR NOT booking.transition_allowed(v_old.status, p_status, false) THEN
@@ -300,10 +302,10 @@ BEGIN
     UPDATE booking.bookings SET status = p_status WHERE id = p_booking_id RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     PERFORM set_config('booking.reason', '', true);
+    GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
     RAISE EXCEPTION 'the booking no longer fits: its time has been taken meanwhile'
       USING ERRCODE = 'PT409',
-            DETAIL = CASE WHEN (SELECT capacity FROM booking.resources WHERE id = v_old.resource_id) = 1
-                          THEN 'overlap' ELSE 'capacity' END;
+            DETAIL = CASE v_constraint WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
   END;
   PERFORM set_config('booking.reason', '', true);
   IF v_row.id IS NULL THEN

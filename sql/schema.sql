@@ -6,40 +6,41 @@
 -- A safe install (the CVE-2022-2625 class). The script runs as a superuser with schema booking
 -- first on its search_path, and CREATE EXTENSION accepts a booking schema that exists already:
 -- anything planted there, or in a schema another role can create in, could run as the
--- installer. So schema booking must be the installing role's own, hold nothing yet and let no
--- other role create in it, and booking_internal must not exist; then the search path is pinned
--- to booking (now trusted) and pg_catalog, which leaves out the schemas of the required
--- extensions (btree_gist may live in a writable public). Every call below resolves in those two.
+-- installer. So the checks below run with pg_catalog alone on the path; schema booking must be
+-- the installing role's own, hold nothing yet and let no other role create in it, and
+-- booking_internal must not exist. Then the path becomes booking (now trusted) and pg_catalog,
+-- which leaves out the schemas of the required extensions (btree_gist may live in a writable
+-- public): every call below resolves in those two.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 DO $$
 DECLARE
-  v_owner name;
+  v_owner   name;
   v_objects bigint;
 BEGIN
-  SELECT r.rolname INTO v_owner FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
-  WHERE n.nspname OPERATOR(pg_catalog.=) 'booking';
-  IF v_owner OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+  SELECT r.rolname INTO v_owner
+  FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'booking';
+  IF v_owner <> CURRENT_USER THEN
     RAISE EXCEPTION 'schema booking already exists and is owned by %, not by the installing role %', v_owner, CURRENT_USER
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Objects planted in it would run as the installer: drop or rename it, then CREATE EXTENSION again.';
   END IF;
-  SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
-         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
-         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
-         OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) 'booking'::pg_catalog.regnamespace)
+  SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'booking'::regnamespace)
+       + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace)
+       + (SELECT count(*) FROM pg_type WHERE typnamespace = 'booking'::regnamespace)
+       + (SELECT count(*) FROM pg_operator WHERE oprnamespace = 'booking'::regnamespace)
     INTO v_objects;
-  IF v_objects OPERATOR(pg_catalog.>) 0 THEN
+  IF v_objects > 0 THEN
     RAISE EXCEPTION 'schema booking already holds % object(s); the extension installs only into an empty schema', v_objects
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Move them elsewhere (or drop the schema), then CREATE EXTENSION again.';
   END IF;
-  IF EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
-             WHERE n.nspname OPERATOR(pg_catalog.=) 'booking' AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-               AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner) THEN
+  IF EXISTS (SELECT FROM pg_namespace n, aclexplode(n.nspacl) a
+             WHERE n.nspname = 'booking' AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner) THEN
     RAISE EXCEPTION 'schema booking lets another role CREATE in it'
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'REVOKE CREATE ON SCHEMA booking FROM the other roles (and PUBLIC), then CREATE EXTENSION again.';
   END IF;
-  IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'booking_internal') THEN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'booking_internal') THEN
     RAISE EXCEPTION 'schema booking_internal already exists; the extension creates it'
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Drop or rename it, then CREATE EXTENSION again.';

@@ -57,6 +57,13 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin}'); END $$;
 
+-- Does the caller have staff rights in this organization: its owners, admins and staff, or a
+-- role that bypasses row-level security (service_role)?
+CREATE FUNCTION booking_internal.has_staff_rights(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.is_privileged() OR booking.is_staff(p_organization_id); END $$;
+
 -- May the caller book in this organization at all: is it public, or are they an active member?
 CREATE FUNCTION booking_internal.may_book_in(p_organization_id uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
@@ -271,7 +278,7 @@ DECLARE
     'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
     'get_unread_counts', 'get_notifications_page', 'log_action', 'detect_conflicts', 'resolve_conflict',
     -- booking_internal: what those and the bookings guard call as the caller
-    'is_bulk_load', 'is_privileged', 'may_book_in', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
+    'is_bulk_load', 'is_privileged', 'has_staff_rights', 'may_book_in', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
     'check_json_object'];
   -- book() books for the JWT subject: a user, not service_role
   v_authenticated_only constant text[] := ARRAY['book'];

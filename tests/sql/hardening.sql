@@ -1,23 +1,6 @@
 -- Hardening (issue 16): each attack found by probing the API as PostgREST offers it, one block
 -- per finding, refused. Every block failed on the code before the fix.
 
--- The SQLSTATE, DETAIL and message p_sql raises, as 'STATE/detail/message' (effects rolled back).
-CREATE FUNCTION pg_temp.refusal_text(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_state text;
-  v_detail text;
-  v_message text;
-BEGIN
-  BEGIN
-    EXECUTE p_sql;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL, v_message = MESSAGE_TEXT;
-    RETURN v_state || '/' || coalesce(v_detail, '') || '/' || v_message;
-  END;
-  RETURN '';
-END $$;
-
 -- A direct INSERT of a booking by the current persona, as PostgREST's .from('bookings').insert().
 CREATE FUNCTION pg_temp.insert_booking(p_org uuid, p_resource uuid, p_start timestamptz, p_end timestamptz,
                                        p_extra_columns text DEFAULT '', p_extra_values text DEFAULT '') RETURNS text

@@ -57,21 +57,26 @@ BEGIN
   END IF;
 END $$;
 
--- The SQLSTATE and DETAIL p_sql raises, as 'STATE/detail' (its effects rolled back); '' when it
--- succeeds (its effects stay).
-CREATE FUNCTION pg_temp.refusal(p_sql text) RETURNS text
+-- Run p_sql and return the SQLSTATE, DETAIL and message it raises (its effects rolled back), or
+-- all NULL when it succeeds (its effects stay).
+CREATE FUNCTION pg_temp.error_of(p_sql text, OUT state text, OUT detail text, OUT message text)
 LANGUAGE plpgsql AS $$
-DECLARE
-  v_state text;
-  v_detail text;
 BEGIN
-  BEGIN
-    EXECUTE p_sql;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_state || '/' || coalesce(v_detail, '');
-  END;
-  RETURN '';
+  EXECUTE p_sql;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL, message = MESSAGE_TEXT;
 END $$;
+
+-- The refusal p_sql meets, as 'STATE/detail'; '' when it succeeds.
+CREATE FUNCTION pg_temp.refusal(p_sql text) RETURNS text
+LANGUAGE sql AS $$
+  SELECT coalesce(e.state || '/' || coalesce(e.detail, ''), '') FROM pg_temp.error_of(p_sql) e
+$$;
+
+-- The same with the message: 'STATE/detail/message'.
+CREATE FUNCTION pg_temp.refusal_text(p_sql text) RETURNS text
+LANGUAGE sql AS $$
+  SELECT coalesce(e.state || '/' || coalesce(e.detail, '') || '/' || e.message, '') FROM pg_temp.error_of(p_sql) e
+$$;
 
 SELECT booking.create_api_roles();

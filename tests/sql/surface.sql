@@ -78,6 +78,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.check_time_zone', '', false),
     ('booking_internal.enforce_booking_rules', 'authenticated,service_role', true),
     ('booking_internal.has_membership', '', true),
+    ('booking_internal.has_staff_rights', 'authenticated,service_role', false),
     ('booking_internal.held_seats_peak', '', false),
     ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
     ('booking_internal.is_privileged', 'authenticated,service_role', false),
