@@ -1,4 +1,4 @@
-//! The slot engine reads bookings straight from their index (src/holding_bookings.rs), skipping
+//! The slot engine reads bookings straight from their index (src/postgres/holding_bookings.rs), skipping
 //! the heap where the visibility map vouches for a page. These tests drive both paths on a real
 //! server: before and after VACUUM the slots equal the plain-SQL multirange answer (the
 //! benchmark's reference, an independent implementation); a snapshot sees neither bookings

@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release -p booking_core --example aggregate_states
 
-use booking_core::aggregates::{BusyTime, PeakSeats, Span};
+use booking_core::reporting::{BusyTime, Interval, PeakSeats};
 use std::time::Instant;
 
 const GROUPS: usize = 50;
@@ -20,13 +20,13 @@ fn main() {
         x
     };
     let five_minute_steps_in_a_year = 365 * 24 * 12;
-    let rows: Vec<(Span, i32)> = (0..GROUPS * PER_GROUP)
+    let rows: Vec<(Interval, i32)> = (0..GROUPS * PER_GROUP)
         .map(|_| {
             let start =
                 978_307_200_000_000 + (next() % five_minute_steps_in_a_year) as i64 * 300_000_000;
             let minutes = 15 + (next() % 226) as i64;
             (
-                Span {
+                Interval {
                     start,
                     end: start + minutes * 60_000_000,
                 },

@@ -1,5 +1,5 @@
 //! Availability: at which instants can a booking of a given length start on a resource?
-//! (DESIGN.md section 5.) All instants are `i64` microseconds since the Unix epoch, UTC; all
+//! All instants are `i64` microseconds since the Unix epoch, UTC; all
 //! ranges are half-open. Weekly rules are local wall-clock times, turned into UTC instants date
 //! by date in the resource's time zone.
 //!
@@ -9,8 +9,7 @@
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
-pub const MICROS_PER_MINUTE: i64 = 60_000_000;
-pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub use crate::time::{Interval, MICROS_PER_DAY, MICROS_PER_MINUTE};
 /// Requests whose window holds more candidate starts than this are refused, not computed.
 pub const MAX_CANDIDATES: i64 = 100_000;
 /// The longest window (and the longest duration) any request may ask about: a year and a day.
@@ -22,22 +21,6 @@ pub const MAX_WINDOW_DAYS: i64 = 366;
 /// range that opened earlier anchors its grid the same whatever the window. A range open without
 /// a break for longer than that is anchored at that midnight.
 pub const LOOKBACK_DAYS: i64 = 2;
-
-/// `[start, end)` in microseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Interval {
-    pub start: i64,
-    pub end: i64,
-}
-
-impl Interval {
-    pub fn new(start: i64, end: i64) -> Interval {
-        Interval { start, end }
-    }
-    fn overlaps(&self, other: &Interval) -> bool {
-        self.start < other.end && other.start < self.end
-    }
-}
 
 /// Weekly opening hours: `day_of_week` 0 = Sunday; `start`/`end` in microseconds after local
 /// midnight, `end` up to 24:00.

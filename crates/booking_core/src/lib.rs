@@ -5,10 +5,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod aggregates;
+// One module per extension module with rules of its own (src/<module>/ in the extension), plus
+// the instants and intervals they share and the interrupt hook.
 pub mod availability;
+pub mod bookings;
 pub mod interrupts;
-pub mod status;
+pub mod reporting;
+pub mod time;
 
 // The bindings convert with the same time-zone database the engine uses.
 pub use chrono;

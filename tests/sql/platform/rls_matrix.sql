@@ -1,0 +1,141 @@
+-- The row-level security matrix: every table x persona x command, allowed or denied, with the
+-- identity set exactly as PostgREST sets it. Each case targets a row of the Oolite lab (or
+-- inserts one) and is rolled back at once, so cases cannot influence each other.
+-- Allowed means the statement touched at least one row; denied means SQLSTATE 42501 or no row.
+CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
+-- expect: one letter per persona, in this order:
+--         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
+INSERT INTO rls_case VALUES
+ ('organizations', 'select', $q$SELECT 1 FROM booking.organizations WHERE slug = 'oolite'$q$, 'YYYYYYY'),
+ ('organizations', 'insert', $q$INSERT INTO booking.organizations (slug, name) VALUES ('new-org', 'New')$q$, 'nnnnnnY'),
+ ('organizations', 'update', $q$UPDATE booking.organizations SET name = 'Renamed' WHERE slug = 'oolite'$q$, 'nnnnnYY'),
+ ('organizations', 'delete', $q$DELETE FROM booking.organizations WHERE slug = 'oolite'$q$, 'nnnnnnY'),
+
+ ('members', 'select', $q$SELECT 1 FROM booking.members WHERE user_id = 'u-client'$q$, 'nnYnYYY'),
+ ('members', 'insert', $q$INSERT INTO booking.members (organization_id, user_id) VALUES ('00000000-0000-4000-a000-000000000001', 'u-new')$q$, 'nnnnnYY'),
+ ('members', 'update', $q$UPDATE booking.members SET role = 'member' WHERE user_id = 'u-client'$q$, 'nnnnnYY'),
+ ('members', 'delete', $q$DELETE FROM booking.members WHERE user_id = 'u-client'$q$, 'nnnnnYY'),
+
+ ('resources', 'select', $q$SELECT 1 FROM booking.resources WHERE title = 'VR Headset'$q$, 'YYYYYYY'),
+ ('resources', 'insert', $q$INSERT INTO booking.resources (organization_id, title) VALUES ('00000000-0000-4000-a000-000000000001', 'Drone')$q$, 'nnnnYYY'),
+ ('resources', 'update', $q$UPDATE booking.resources SET title = 'Scanner' WHERE title = 'Flatbed Scanner'$q$, 'nnnnYYY'),
+ ('resources', 'delete', $q$DELETE FROM booking.resources WHERE title = 'Flatbed Scanner'$q$, 'nnnnYYY'),
+
+ ('availability_rules', 'select', $q$SELECT 1 FROM booking.availability_rules WHERE id = '00000000-0000-4000-a000-000000000599'$q$, 'YYYYYYY'),
+ ('availability_rules', 'insert', $q$INSERT INTO booking.availability_rules (organization_id, day_of_week, start_time, end_time) VALUES ('00000000-0000-4000-a000-000000000001', 0, '10:00', '12:00')$q$, 'nnnnYYY'),
+ ('availability_rules', 'update', $q$UPDATE booking.availability_rules SET end_time = '17:00' WHERE id = '00000000-0000-4000-a000-000000000599'$q$, 'nnnnYYY'),
+ ('availability_rules', 'delete', $q$DELETE FROM booking.availability_rules WHERE id = '00000000-0000-4000-a000-000000000599'$q$, 'nnnnYYY'),
+
+ ('availability_exceptions', 'select', $q$SELECT 1 FROM booking.availability_exceptions WHERE id = '00000000-0000-4000-a000-000000000601'$q$, 'nnYYYYY'),
+ ('availability_exceptions', 'insert', $q$INSERT INTO booking.availability_exceptions (organization_id, during) VALUES ('00000000-0000-4000-a000-000000000001', '[2030-12-25Z,2030-12-26Z)')$q$, 'nnnnYYY'),
+ ('availability_exceptions', 'update', $q$UPDATE booking.availability_exceptions SET reason = 'July 4th' WHERE id = '00000000-0000-4000-a000-000000000601'$q$, 'nnnnYYY'),
+ ('availability_exceptions', 'delete', $q$DELETE FROM booking.availability_exceptions WHERE id = '00000000-0000-4000-a000-000000000601'$q$, 'nnnnYYY'),
+
+ ('services', 'select', $q$SELECT 1 FROM booking.services WHERE id = '00000000-0000-4000-a000-000000000302'$q$, 'nnYYYYY'),
+ ('services', 'insert', $q$INSERT INTO booking.services (organization_id, name, duration_minutes) VALUES ('00000000-0000-4000-a000-000000000001', 'Laser job', 45)$q$, 'nnnnYYY'),
+ ('services', 'update', $q$UPDATE booking.services SET price_cents = 2000 WHERE id = '00000000-0000-4000-a000-000000000302'$q$, 'nnnnYYY'),
+ ('services', 'delete', $q$DELETE FROM booking.services WHERE id = '00000000-0000-4000-a000-000000000302'$q$, 'nnnnYYY'),
+
+ ('service_rules', 'select', $q$SELECT 1 FROM booking.service_rules WHERE service_id = '00000000-0000-4000-a000-000000000302'$q$, 'nnYYYYY'),
+ ('service_rules', 'insert', $q$INSERT INTO booking.service_rules (service_id, organization_id) VALUES ('00000000-0000-4000-a000-000000000301', '00000000-0000-4000-a000-000000000001')$q$, 'nnnnYYY'),
+ ('service_rules', 'update', $q$UPDATE booking.service_rules SET min_notice_minutes = 60 WHERE service_id = '00000000-0000-4000-a000-000000000302'$q$, 'nnnnYYY'),
+ ('service_rules', 'delete', $q$DELETE FROM booking.service_rules WHERE service_id = '00000000-0000-4000-a000-000000000302'$q$, 'nnnnYYY'),
+
+ ('bookings', 'select', $q$SELECT 1 FROM booking.bookings WHERE id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+ ('bookings', 'insert', $q$INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000103', coalesce(booking.current_user_id(), 'svc'), '2030-03-06 15:00Z', '2030-03-06 16:00Z')$q$, 'nYYYYYY'),
+ ('bookings', 'update', $q$UPDATE booking.bookings SET title = 'Renamed' WHERE id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+ ('bookings', 'delete', $q$DELETE FROM booking.bookings WHERE id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+
+ ('booking_services', 'select', $q$SELECT 1 FROM booking.booking_services WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+ ('booking_services', 'insert', $q$INSERT INTO booking.booking_services (booking_id, organization_id, service_id, position, duration_minutes) VALUES ('00000000-0000-4000-a000-000000000401', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000302', 2, 120)$q$, 'nnYnYYY'),
+ ('booking_services', 'update', $q$UPDATE booking.booking_services SET price_cents = 100 WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+ ('booking_services', 'delete', $q$DELETE FROM booking.booking_services WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+
+ ('booking_notes', 'select', $q$SELECT 1 FROM booking.booking_notes WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+ ('booking_notes', 'insert', $q$INSERT INTO booking.booking_notes (booking_id, organization_id, notes) VALUES ('00000000-0000-4000-a000-000000000402', '00000000-0000-4000-a000-000000000001', 'late again')$q$, 'nnnnYYY'),
+ ('booking_notes', 'update', $q$UPDATE booking.booking_notes SET notes = 'edited' WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+ ('booking_notes', 'delete', $q$DELETE FROM booking.booking_notes WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnYYY'),
+
+ ('booking_transitions', 'select', $q$SELECT 1 FROM booking.booking_transitions WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnYnYYY'),
+ ('booking_transitions', 'insert', $q$INSERT INTO booking.booking_transitions (organization_id, booking_id, from_status, to_status, changed_by) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000401', 'pending', 'approved', 'x')$q$, 'nnnnnnY'),
+ ('booking_transitions', 'update', $q$UPDATE booking.booking_transitions SET reason = 'edited' WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnnnY'),
+ ('booking_transitions', 'delete', $q$DELETE FROM booking.booking_transitions WHERE booking_id = '00000000-0000-4000-a000-000000000401'$q$, 'nnnnnnY'),
+
+ ('notifications', 'select', $q$SELECT 1 FROM booking.notifications WHERE id = '00000000-0000-4000-a000-000000000701'$q$, 'nnYnnnY'),
+ ('notifications', 'insert', $q$INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message) VALUES ('00000000-0000-4000-a000-000000000001', 'u-client', 'reminder', 'See you tomorrow')$q$, 'nnnnYYY'),
+ ('notifications', 'update', $q$UPDATE booking.notifications SET read_at = now() WHERE id = '00000000-0000-4000-a000-000000000701'$q$, 'nnYnnnY'),
+ ('notifications', 'delete', $q$DELETE FROM booking.notifications WHERE id = '00000000-0000-4000-a000-000000000701'$q$, 'nnYnnnY'),
+
+ ('audit_log', 'select', $q$SELECT 1 FROM booking.audit_log WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnYY'),
+ ('audit_log', 'insert', $q$INSERT INTO booking.audit_log (organization_id, entity_type, action, actor_role) VALUES ('00000000-0000-4000-a000-000000000001', 'note', 'noted', 'x')$q$, 'nnnnnnY'),
+ ('audit_log', 'update', $q$UPDATE booking.audit_log SET reason = 'edited' WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnnn'),
+ ('audit_log', 'delete', $q$DELETE FROM booking.audit_log WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnnn'),
+
+ ('outbox', 'select', $q$SELECT 1 FROM booking.outbox WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnYY'),
+ ('outbox', 'insert', $q$INSERT INTO booking.outbox (organization_id, topic, payload) VALUES ('00000000-0000-4000-a000-000000000001', 'x', '{}')$q$, 'nnnnnnY'),
+ ('outbox', 'update', $q$UPDATE booking.outbox SET attempts = attempts + 1 WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnnY'),
+ ('outbox', 'delete', $q$DELETE FROM booking.outbox WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnnY'),
+
+ ('conflicts', 'select', $q$SELECT 1 FROM booking.conflicts WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY'),
+ ('conflicts', 'insert', $q$INSERT INTO booking.conflicts (organization_id, resource_id, conflict_type) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101', 'double_booking')$q$, 'nnnnYYY'),
+ ('conflicts', 'update', $q$UPDATE booking.conflicts SET status = 'resolved' WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY'),
+ ('conflicts', 'delete', $q$DELETE FROM booking.conflicts WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY');
+
+DO $$
+DECLARE
+  personas constant text[] := ARRAY['anon', 'outsider', 'client', 'member', 'staff', 'admin', 'service_role'];
+  k        record;
+  i        integer;
+  v_rows   integer;
+  v_got    text;
+  v_want   text;
+  v_bad    text[] := '{}';
+  v_cases  integer := 0;
+  v_tables text[];
+BEGIN
+  -- every table of the extension is in the matrix, with all four commands
+  SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_tables
+  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
+  WHERE c.relkind = 'r' AND c.relnamespace = 'booking'::regnamespace;
+  -- booking_internal's tables (the table registry) are the owner's alone
+  PERFORM pg_temp.check(NOT EXISTS (SELECT FROM pg_class c, unnest(ARRAY['anon', 'authenticated', 'service_role']) AS r(role)
+                                    WHERE c.relnamespace = 'booking_internal'::regnamespace AND c.relkind = 'r'
+                                      AND has_table_privilege(r.role, c.oid, 'SELECT, INSERT, UPDATE, DELETE')),
+                        'an API role may touch a table of booking_internal');
+  PERFORM pg_temp.check(v_tables = (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case),
+                        format('matrix tables %s vs extension tables %s', (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case), v_tables));
+  PERFORM pg_temp.check((SELECT bool_and(n = 4) FROM (SELECT count(DISTINCT cmd) n FROM rls_case GROUP BY tbl) x), 'four commands per table');
+
+  FOR k IN SELECT * FROM rls_case ORDER BY tbl, cmd LOOP
+    FOR i IN 1 .. array_length(personas, 1) LOOP
+      PERFORM pg_temp.act_as(personas[i]);
+      BEGIN
+        EXECUTE k.sql;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        -- roll the case back, carrying the row count out in the message
+        RAISE EXCEPTION USING ERRCODE = 'BKT00', MESSAGE = v_rows::text;
+      EXCEPTION
+        WHEN SQLSTATE 'BKT00' THEN
+          v_got := CASE WHEN SQLERRM::integer > 0 THEN 'Y' ELSE 'n' END;
+        WHEN insufficient_privilege THEN
+          v_got := 'n';
+        WHEN OTHERS THEN
+          v_got := 'error ' || SQLSTATE || ': ' || SQLERRM;
+      END;
+      PERFORM pg_temp.act_as('superuser');
+      v_want := substr(k.expect, i, 1);
+      v_cases := v_cases + 1;
+      IF v_got <> v_want THEN
+        v_bad := v_bad || format('%s %s as %s: expected %s, got %s', k.tbl, k.cmd, personas[i],
+                                 CASE v_want WHEN 'Y' THEN 'allowed' ELSE 'denied' END,
+                                 CASE v_got WHEN 'Y' THEN 'allowed' WHEN 'n' THEN 'denied' ELSE v_got END);
+      END IF;
+    END LOOP;
+  END LOOP;
+  PERFORM pg_temp.check(v_cases = 15 * 4 * 7, format('%s cases run', v_cases));
+  IF cardinality(v_bad) > 0 THEN
+    RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
+                    E'\n  ' || array_to_string(v_bad, E'\n  ');
+  END IF;
+END $$;

@@ -1,0 +1,189 @@
+-- The function surface of schemas booking (the API) and booking_internal (triggers, locks,
+-- aggregate support and the helpers that code running as the caller needs; not exposed by
+-- PostgREST), so that a new or changed function cannot slip past review:
+-- PUBLIC executes nothing, every SECURITY DEFINER function pins its search_path, no name is
+-- overloaded or in both schemas (PostgREST could not pick one), booking holds nothing an API
+-- role cannot call but the grant functions, and who may execute each function, and which run
+-- as the owner, is exactly the
+-- matrix below (booking_internal's functions by qualified name). A function added to either
+-- schema fails this test until it is placed in the matrix, with its grants in its module's
+-- booking_internal.grant_<module>_privileges().
+CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, security_definer boolean);
+INSERT INTO expected_surface VALUES
+    -- booking: the API (and the grant functions administrators call)
+    ('ack_outbox', 'service_role', false),
+    ('book', 'authenticated', true),
+    ('booking_refusal', 'anon,authenticated,service_role', true),
+    ('booking_statuses', 'anon,authenticated,service_role', false),
+    ('busy_minutes', 'anon,authenticated,service_role', false),
+    ('busy_union', 'anon,authenticated,service_role', false),
+    ('calculate_business_hours', 'anon,authenticated,service_role', false),
+    ('calculate_duration_minutes', 'anon,authenticated,service_role', false),
+    ('can_book_resource', 'anon,authenticated,service_role', true),
+    ('claim_outbox', 'service_role', false),
+    ('create_api_roles', '', false),
+    ('current_role', 'anon,authenticated,service_role', false),
+    ('current_user_id', 'anon,authenticated,service_role', false),
+    ('detect_conflicts', 'authenticated,service_role', false),
+    ('fail_outbox', 'service_role', false),
+    ('find_next_slot', 'anon,authenticated,service_role', true),
+    ('get_available_slots', 'anon,authenticated,service_role', true),
+    ('get_available_slots_any', 'anon,authenticated,service_role', true),
+    ('get_notifications_page', 'authenticated,service_role', false),
+    ('get_unread_count', 'authenticated,service_role', false),
+    ('get_unread_counts', 'authenticated,service_role', false),
+    ('grant_api_privileges', '', false),
+    ('is_admin', 'anon,authenticated,service_role', true),
+    ('is_member', 'anon,authenticated,service_role', true),
+    ('is_staff', 'anon,authenticated,service_role', true),
+    ('is_valid_time_zone', 'anon,authenticated,service_role', false),
+    ('log_action', 'authenticated,service_role', true),
+    ('mark_notifications_read', 'authenticated,service_role', false),
+    ('open_periods', 'anon,authenticated,service_role', true),
+    ('peak_seats', 'anon,authenticated,service_role', false),
+    ('public_organization_ids', 'anon,authenticated,service_role', true),
+    ('rating_summary', 'anon,authenticated,service_role', false),
+    ('resolve_conflict', 'authenticated,service_role', false),
+    ('send_notification', 'authenticated,service_role', false),
+    ('set_booking_status', 'authenticated,service_role', false),
+    ('status_transitions', 'anon,authenticated,service_role', false),
+    ('transition_allowed', 'anon,authenticated,service_role', false),
+    ('user_organization_ids', 'anon,authenticated,service_role', true),
+    ('utilization', 'anon,authenticated,service_role', false),
+    -- booking_internal
+    ('booking_internal.actor_id', 'authenticated,service_role', false),
+    ('booking_internal.audit_log_append_only', '', false),
+    ('booking_internal.create_staff_write_policies', '', false),
+    ('booking_internal.grant_audit_privileges', '', false),
+    ('booking_internal.grant_availability_privileges', '', false),
+    ('booking_internal.grant_bookings_privileges', '', false),
+    ('booking_internal.grant_conflicts_privileges', '', false),
+    ('booking_internal.grant_execute', '', false),
+    ('booking_internal.grant_notifications_privileges', '', false),
+    ('booking_internal.grant_outbox_privileges', '', false),
+    ('booking_internal.grant_platform_privileges', '', false),
+    ('booking_internal.grant_reporting_privileges', '', false),
+    ('booking_internal.grant_resources_privileges', '', false),
+    ('booking_internal.grant_services_privileges', '', false),
+    ('booking_internal.grant_tenancy_privileges', '', false),
+    ('booking_internal.holds_time', 'anon,authenticated,service_role', false),
+    ('booking_internal.register_table', '', false),
+    ('booking_internal.audit_row_change', '', true),
+    ('booking_internal.bookings_enforce_capacity', '', true),
+    ('booking_internal.bookings_enqueue_outbox', '', true),
+    ('booking_internal.bookings_guard', '', false),
+    ('booking_internal.bookings_notify', '', true),
+    ('booking_internal.bookings_record_transition', '', true),
+    ('booking_internal.busy_minutes_final', '', false),
+    ('booking_internal.busy_minutes_moving_final', '', false),
+    ('booking_internal.busy_time_combine', '', false),
+    ('booking_internal.busy_time_deserialize', '', false),
+    ('booking_internal.busy_time_moving_inverse', '', false),
+    ('booking_internal.busy_time_moving_trans', '', false),
+    ('booking_internal.busy_time_serialize', '', false),
+    ('booking_internal.busy_time_trans', '', false),
+    ('booking_internal.busy_union_final', '', false),
+    ('booking_internal.busy_union_moving_final', '', false),
+    ('booking_internal.booker_may_insert', 'authenticated,service_role', false),
+    ('booking_internal.may_book_in', 'authenticated,service_role', true),
+    ('booking_internal.booking_services_from_service', '', false),
+    ('booking_internal.calling_role', '', false),
+    ('booking_internal.check_json_object', 'authenticated,service_role', false),
+    ('booking_internal.check_text_argument', 'authenticated,service_role', false),
+    ('booking_internal.check_time_zone', '', false),
+    ('booking_internal.enforce_booking_rules', 'authenticated,service_role', true),
+    ('booking_internal.has_membership', '', true),
+    ('booking_internal.has_staff_rights', 'authenticated,service_role', false),
+    ('booking_internal.held_seats_peak', '', false),
+    ('booking_internal.is_bulk_load', 'authenticated,service_role', false),
+    ('booking_internal.is_privileged', 'authenticated,service_role', false),
+    ('booking_internal.lock_resource', '', true),
+    ('booking_internal.lock_service_rules', '', true),
+    ('booking_internal.notification_owner', 'authenticated,service_role', false),
+    ('booking_internal.organization_is_fixed', '', false),
+    ('booking_internal.peak_seats_combine', '', false),
+    ('booking_internal.peak_seats_deserialize', '', false),
+    ('booking_internal.peak_seats_final', '', false),
+    ('booking_internal.peak_seats_moving_final', '', false),
+    ('booking_internal.peak_seats_moving_inverse', '', false),
+    ('booking_internal.peak_seats_moving_trans', '', false),
+    ('booking_internal.peak_seats_serialize', '', false),
+    ('booking_internal.peak_seats_trans', '', false),
+    ('booking_internal.rating_summary_combine', '', false),
+    ('booking_internal.rating_summary_deserialize', '', false),
+    ('booking_internal.rating_summary_final', '', false),
+    ('booking_internal.rating_summary_inverse', '', false),
+    ('booking_internal.rating_summary_serialize', '', false),
+    ('booking_internal.rating_summary_trans', '', false),
+    ('booking_internal.refusal_message', '', false),
+    ('booking_internal.require_privileged', 'service_role', false),
+    ('booking_internal.resources_capacity_changed', '', true),
+    ('booking_internal.touch_updated_at', '', false),
+    ('booking_internal.utilization_combine', '', false),
+    ('booking_internal.utilization_deserialize', '', false),
+    ('booking_internal.utilization_final', '', false),
+    ('booking_internal.utilization_inverse', '', false),
+    ('booking_internal.utilization_serialize', '', false),
+    ('booking_internal.utilization_trans', '', false),
+    ('booking_internal.written_by_this_transaction', '', false);
+
+DO $$
+DECLARE
+  v_bad text[];
+BEGIN
+  SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
+    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
+  PERFORM pg_temp.check(v_bad IS NULL, format('executable by PUBLIC: %s', v_bad));
+
+  SELECT array_agg(p.oid::regprocedure::text) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace) AND p.prosecdef
+    AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%');
+  PERFORM pg_temp.check(v_bad IS NULL, format('SECURITY DEFINER without a pinned search_path: %s', v_bad));
+
+  SELECT array_agg(p.proname) INTO v_bad
+  FROM pg_proc p WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
+  GROUP BY p.proname HAVING count(*) > 1;
+  PERFORM pg_temp.check(v_bad IS NULL, format('overloaded names: %s', v_bad));
+
+  -- What PostgREST shows of booking is the API: internals belong in booking_internal.
+  SELECT array_agg(p.proname ORDER BY p.proname) INTO v_bad
+  FROM pg_proc p
+  WHERE p.pronamespace = 'booking'::regnamespace
+    AND p.proname NOT IN ('create_api_roles', 'grant_api_privileges')
+    AND NOT (has_function_privilege('anon', p.oid, 'EXECUTE') OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
+             OR has_function_privilege('service_role', p.oid, 'EXECUTE'));
+  PERFORM pg_temp.check(v_bad IS NULL, format('in schema booking but no API role may call it: %s', v_bad));
+
+  SELECT array_agg(coalesce(p.name, e.name) || ': ' ||
+                   CASE WHEN p.oid IS NULL THEN 'expected but missing'
+                        WHEN e.name IS NULL THEN 'not in the expected surface'
+                        ELSE format('executors %s, definer %s (expected %s, %s)', a.executors, p.prosecdef, e.executors, e.security_definer) END
+                   ORDER BY coalesce(p.name, e.name)) INTO v_bad
+  FROM (SELECT pg_proc.*, CASE WHEN pronamespace = 'booking'::regnamespace THEN proname::text
+                               ELSE 'booking_internal.' || proname END AS name
+        FROM pg_proc WHERE pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)) p
+  FULL JOIN expected_surface e ON e.name = p.name
+  LEFT JOIN LATERAL (
+    SELECT concat_ws(',', CASE WHEN has_function_privilege('anon', p.oid, 'EXECUTE') THEN 'anon' END,
+                          CASE WHEN has_function_privilege('authenticated', p.oid, 'EXECUTE') THEN 'authenticated' END,
+                          CASE WHEN has_function_privilege('service_role', p.oid, 'EXECUTE') THEN 'service_role' END) AS executors
+  ) a ON p.oid IS NOT NULL
+  WHERE p.oid IS NULL OR e.name IS NULL OR a.executors <> e.executors OR p.prosecdef <> e.security_definer;
+  PERFORM pg_temp.check(v_bad IS NULL, format('the function surface drifted: %s', v_bad));
+
+  -- booking_internal is not exposed by PostgREST; anon never needs it.
+  PERFORM pg_temp.check(NOT has_schema_privilege('anon', 'booking_internal', 'USAGE')
+                        AND has_schema_privilege('authenticated', 'booking_internal', 'USAGE')
+                        AND has_schema_privilege('service_role', 'booking_internal', 'USAGE'),
+                        'USAGE on booking_internal: authenticated and service_role only');
+  -- Besides functions, booking_internal holds the table registry only (with its key and
+  -- sequence), which no API role may touch (rls_matrix.sql checks that).
+  PERFORM pg_temp.check((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
+                         WHERE relnamespace = 'booking_internal'::regnamespace)
+                        = ARRAY['registered_tables', 'registered_tables_entity_type_key',
+                                'registered_tables_pkey', 'registered_tables_position_seq'],
+                        'booking_internal holds functions and the table registry only');
+END $$;
