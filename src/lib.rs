@@ -10,6 +10,10 @@
 //! The modules, in install order: platform, tenancy, audit, resources, services, bookings,
 //! availability, notifications, outbox, conflicts, reporting; then platform's finalize.
 
+// `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use pgrx::prelude::*;
 
 mod audit;
@@ -19,6 +23,7 @@ mod conflicts;
 mod notifications;
 mod outbox;
 mod platform;
+#[allow(unsafe_code)]
 mod postgres;
 mod reporting;
 mod resources;

@@ -2,10 +2,10 @@
 //! schedule once per call, hand plain values to the engine, return its answer.
 //!
 //! These functions run as the extension owner so that they can count every booking and
-//! exception, and check themselves that the caller may see the resource, with the same rule as
-//! the resources policy: members of its organization, anyone for a bookable resource of a public
-//! organization, and roles that bypass row-level security. They return times only, never who
-//! booked.
+//! exception, and check themselves that the caller may see the resource, with the rule the
+//! resources policy uses (`booking_internal.resource_is_visible`: members of its organization,
+//! anyone for a bookable resource of a public organization), and for roles that bypass
+//! row-level security. They return times only, never who booked.
 
 use booking_core::availability::{
     self, AvailabilityError, Booking, Exception, ExceptionKind, Interval, PoolMember, Request,
@@ -74,10 +74,11 @@ fn load_resources(
                   r.min_notice_minutes, r.max_advance_days
            FROM booking.resources r JOIN booking.organizations o ON o.id = r.organization_id
            WHERE r.id = ids.id
-             AND ($3 OR (r.is_bookable AND o.is_public)
-                  OR EXISTS (SELECT 1 FROM booking.members m
-                             WHERE m.user_id = booking.current_user_id() AND m.organization_id = r.organization_id
-                               AND m.is_active))
+             AND ($3 OR booking_internal.resource_is_visible(
+                          EXISTS (SELECT 1 FROM booking.members m
+                                  WHERE m.user_id = booking.current_user_id() AND m.organization_id = r.organization_id
+                                    AND m.is_active),
+                          o.is_public, r.is_bookable))
            ) res ON true
          LEFT JOIN booking.services s ON s.id = $2 AND s.organization_id = res.organization_id AND s.is_active
          LEFT JOIN booking.service_rules sr ON sr.service_id = s.id
@@ -211,9 +212,10 @@ fn load_organization_hours(
            FROM booking.availability_exceptions e
            WHERE e.organization_id = o.id AND e.resource_id IS NULL AND e.during && tstzrange($3, $4)) x
          WHERE o.id = $1
-           AND ($2 OR o.is_public
-                OR EXISTS (SELECT 1 FROM booking.members m
-                           WHERE m.user_id = booking.current_user_id() AND m.organization_id = o.id AND m.is_active))",
+           AND ($2 OR booking_internal.resource_is_visible(
+                        EXISTS (SELECT 1 FROM booking.members m
+                                WHERE m.user_id = booking.current_user_id() AND m.organization_id = o.id AND m.is_active),
+                        o.is_public, true))",
         &[organization_id.into(), caller_bypasses_rls().into(), from_unix(hours.start).into(), from_unix(hours.end).into()],
     );
     let Some(row) = rows.into_iter().next() else {

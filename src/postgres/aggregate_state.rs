@@ -10,6 +10,8 @@ use pgrx::{pg_sys, PgMemoryContexts};
 /// `internal` value); this guards against any other caller.
 pub fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
     let mut context = std::ptr::null_mut();
+    // SAFETY: fcinfo is the current call's; AggCheckCallContext only reads it and writes the
+    // context pointer it is given.
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
         error!("booking_ext aggregate support functions can only be called by their aggregates");
     }

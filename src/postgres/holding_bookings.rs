@@ -50,6 +50,7 @@ fn relation_oid(name: &CStr, namespace: pg_sys::Oid) -> pg_sys::Oid {
 ///
 /// SAFETY: `index` must be an open relation.
 unsafe fn column_offsets(index: pg_sys::Relation) -> [usize; 4] {
+    // SAFETY: an open relation's tuple descriptor lives as long as the relation is open.
     let desc = unsafe { PgTupleDesc::from_pg_unchecked((*index).rd_att) };
     let expected = [
         pg_sys::UUIDOID,

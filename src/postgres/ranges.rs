@@ -46,8 +46,11 @@ impl IntoDatum for TstzRangeArg {
     }
 }
 
+// SAFETY: the argument is declared tstzrange (impl_sql_translatable above), and a non-NULL
+// datum of that type is all FromDatum needs.
 unsafe impl<'fcx> ArgAbi<'fcx> for TstzRangeArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        // SAFETY: the caller guarantees a tstzrange argument; NULL is reported, not read.
         unsafe { arg.unbox_arg_using_from_datum() }.expect("a non-NULL tstzrange")
     }
 }
@@ -150,8 +153,11 @@ pub struct TstzMultirange(pg_sys::Datum);
 
 pgrx::impl_sql_translatable!(TstzMultirange, "tstzmultirange");
 
+// SAFETY: the datum is a tstzmultirange made in the current memory context (TstzMultirange::of),
+// the type the function is declared to return.
 unsafe impl BoxRet for TstzMultirange {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        // SAFETY: see the impl: a valid datum of the declared return type.
         unsafe { fcinfo.return_raw_datum(self.0) }
     }
 }
@@ -164,6 +170,10 @@ impl TstzMultirange {
             inclusive: lower && !infinite,
             lower,
         };
+        // SAFETY: the type cache entry of tstzrange is valid for the backend's life; make_range
+        // copies the bounds (by-value timestamps) into a new range in the current context;
+        // make_multirange, which can raise an ERROR, is called through pg_guard_ffi_boundary
+        // and reads exactly `ranges.len()` valid range pointers.
         unsafe {
             let range_type = pg_sys::lookup_type_cache(
                 pg_sys::TSTZRANGEOID,

@@ -72,11 +72,22 @@ SELECT booking_internal.register_table('availability_exceptions', 'resources', t
 CREATE TRIGGER resources_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.resources
   FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
 
+-- Who may see a resource: the members of its organization, and anyone a bookable resource of a
+-- public organization. The one definition: the resources policy and the availability engine
+-- (which runs as the owner and checks itself) both ask it. Inlined by the planner, so the
+-- policy's membership lists stay sub-selects computed once per query.
+CREATE FUNCTION booking_internal.resource_is_visible(p_caller_is_member boolean, p_organization_is_public boolean,
+                                                     p_is_bookable boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_caller_is_member OR (p_is_bookable AND p_organization_is_public);
+
 -- Catalogue tables: members read, staff manage. Resources and opening hours of public
 -- organizations are readable by anyone (only bookable resources).
 CREATE POLICY resources_select ON booking.resources FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
-         OR (is_bookable AND organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[])));
+  USING (booking_internal.resource_is_visible(
+           organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]),
+           organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]),
+           is_bookable));
 CREATE POLICY availability_rules_select ON booking.availability_rules FOR SELECT
   USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
          OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]));
@@ -92,6 +103,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- the resources policy calls it as the caller
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['resource_is_visible']);
   IF p_role = 'anon' THEN
     -- What a public booking page needs, and no more: not a resource's metadata or calendar id
     -- (anonymous callers name their columns; `*` is refused).
@@ -113,3 +126,4 @@ COMMENT ON TABLE booking.availability_rules IS 'Weekly opening hours in local wa
 COMMENT ON TABLE booking.availability_exceptions IS 'A closed or open time range for a resource or (resource_id NULL) the whole organization.';
 COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking someone who is not the organization''s staff may make (book() and the table alike); default a week, at most 366 days.';
 COMMENT ON FUNCTION booking_internal.grant_resources_privileges(text) IS 'Internal: the resources module''s grants to an API role (called by grant_api_privileges).';
+COMMENT ON FUNCTION booking_internal.resource_is_visible(boolean, boolean, boolean) IS 'Who may see a resource: the members of its organization, and anyone a bookable resource of a public organization (the resources policy and the availability engine ask it).';

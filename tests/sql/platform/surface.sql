@@ -68,6 +68,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.grant_tenancy_privileges', '', false),
     ('booking_internal.holds_time', 'anon,authenticated,service_role', false),
     ('booking_internal.register_table', '', false),
+    ('booking_internal.resource_is_visible', 'anon,authenticated,service_role', false),
     ('booking_internal.audit_row_change', '', true),
     ('booking_internal.bookings_enforce_capacity', '', true),
     ('booking_internal.bookings_enqueue_outbox', '', true),
