@@ -163,7 +163,7 @@ build_pg() {
 packages=(build-essential bison flex libreadline-dev zlib1g-dev libicu-dev pkg-config bzip2 curl
           ca-certificates clang libclang-dev sudo postgresql-15 postgresql-server-dev-15
           postgresql-client-15 postgresql-common
-          postgresql-15-plpgsql-check)   # static analysis of the PL/pgSQL (tests/plpgsql_check.rs)
+          postgresql-15-plpgsql-check)   # static analysis of the PL/pgSQL (tests/platform/plpgsql_check.rs)
 missing_packages() {
   local p
   for p in "${packages[@]}"; do

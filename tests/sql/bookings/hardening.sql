@@ -136,7 +136,7 @@ BEGIN
   -- 4b. No custom setting decides a lock or a check: the only booking.* setting the
   --     extension reads is booking.reason, the text recorded with a status change. (That a
   --     preset booking.locked_rows, the setting that once remembered the resource lock, skips
-  --     nothing under fifty concurrent writers is shown by tests/concurrency.rs: within this
+  --     nothing under fifty concurrent writers is shown by tests/bookings/concurrency.rs: within this
   --     one transaction every fixture row counts as locked already.)
   PERFORM pg_temp.act_as('superuser');
   SELECT string_agg(DISTINCT p.oid::regprocedure::text, ', ') INTO v_got

@@ -1,5 +1,5 @@
 -- Outbox delivery: service_role only; claims lease rows, acks deliver them, failures back off,
--- an expired lease hands rows out again. (Concurrent workers: tests/outbox.rs.)
+-- an expired lease hands rows out again. (Concurrent workers: tests/outbox/outbox_workers.rs.)
 -- Inside one transaction now() stands still, so the passing of time is simulated by moving
 -- deliver_after back as the superuser.
 

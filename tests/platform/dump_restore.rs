@@ -1,6 +1,7 @@
 //! pg_dump of a database with booking_ext and data, restored into a fresh database: zero errors,
 //! identical rows in every table, identical policies and grants, and the rules still enforced.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};

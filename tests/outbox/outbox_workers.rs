@@ -2,6 +2,7 @@
 //! event to two workers, and a worker that dies mid-batch loses nothing (its lease runs out and
 //! the events are delivered by the others).
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{as_persona, Cluster, TENANTS_SQL};

@@ -5,6 +5,7 @@
 //! what a caller can set (`row_security = off`, the custom setting that once remembered the
 //! resource lock) to try to skip the lock: the invariant holds all the same.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};

@@ -1,5 +1,6 @@
 //! Installing, dropping and reinstalling the extension, with and without the Supabase API roles.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{Cluster, TENANTS_SQL};

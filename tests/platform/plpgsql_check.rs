@@ -5,6 +5,7 @@
 //! against each table they are attached to. Debian packages the checker for Postgres 15 only, so
 //! on 17 and 18 this test says so and checks nothing.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::Cluster;

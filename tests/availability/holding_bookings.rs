@@ -6,11 +6,12 @@
 //! transactions that read slots and then write what the other read cannot both commit (the
 //! predicate locks the heap-skipping path must take).
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{sqlstate, Cluster};
 
-const REFERENCE_SQL: &str = include_str!("bench/reference.sql");
+const REFERENCE_SQL: &str = include_str!("../bench/reference.sql");
 const ORG: &str = "00000000-0000-4000-a0f0-000000000001";
 const ROOM: &str = "00000000-0000-4000-a0f0-000000000101"; // capacity 2
 const DESK: &str = "00000000-0000-4000-a0f0-000000000102"; // capacity 1
