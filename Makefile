@@ -1,6 +1,6 @@
 # The two commands of the README, plus stopping the demo server and `make lint` (rustfmt and
 # clippy, which `make test` runs first too).
-# `make bench` and `make bench-aggregates` run the benchmarks whose figures the README shows.
+# `make bench` and `make bench-aggregates` run the benchmarks whose figures docs/benchmarks.md shows.
 .PHONY: demo demo-stop test lint bench bench-aggregates
 demo:
 	bash scripts/demo.sh

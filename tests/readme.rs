@@ -1,31 +1,90 @@
-//! The README's SQL tour runs as written, and does what the README says.
+//! The documentation's SQL tours run as written, and the README's does what the README says.
+//!
+//! Which files: `README.md`, then every `docs/*.md` in sorted (byte) order, read at run time from
+//! the crate's directory, so a page added to `docs/` is picked up without touching this test.
+//!
+//! Which blocks: a tour is a section whose heading ends in ", in SQL" (the README's
+//! "## A first booking, in SQL"); the section runs to the next heading of the same or a higher
+//! level. Every ```` ```sql ```` block inside a tour runs; other SQL blocks are reference examples
+//! with placeholder ids and do not. Lines inside fenced blocks are never taken for headings.
+//!
+//! How: the tour blocks of one file run in file order, concatenated into one `psql` script (so a
+//! block may use the rows and `\gset` variables of an earlier one), with ON_ERROR_STOP, in a
+//! fresh database per file with booking_ext and the API roles. Files do not share state.
 
 mod common;
 
 use common::{sqlstate, Cluster};
+use std::path::{Path, PathBuf};
 
-fn tour_sql() -> String {
-    let readme = include_str!("../README.md");
-    let section = readme
-        .split("## A first booking, in SQL")
-        .nth(1)
-        .expect("the README has its SQL tour");
-    let block = section
-        .split("```sql\n")
-        .nth(1)
-        .expect("a sql block")
-        .split("\n```")
-        .next()
-        .unwrap();
-    block.to_owned()
+const TOUR_HEADING_SUFFIX: &str = ", in SQL";
+
+/// README.md first, then docs/*.md sorted by name.
+fn documentation_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("a docs/ directory")
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    let mut files = vec![root.join("README.md")];
+    files.extend(docs);
+    files
 }
 
-#[test]
-fn readme_sql_tour_runs_as_written() {
-    let cluster = Cluster::start("readme");
-    let mut c = cluster.create_db("tour", true);
-    let file = cluster.dir.join("tour.sql");
-    std::fs::write(&file, tour_sql()).unwrap();
+/// The SQL blocks of a markdown text's tour sections, in order.
+fn tour_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut tour_level: Option<usize> = None; // Some(level) while inside a tour section
+    let mut fence: Option<String> = None; // the opening fence while inside a fenced block
+    let mut current: Option<String> = None; // the tour SQL block being collected
+    for line in markdown.lines() {
+        let trimmed = line.trim_start();
+        if let Some(open) = &fence {
+            if trimmed.starts_with(open.as_str())
+                && trimmed.trim_start_matches('`').trim().is_empty()
+            {
+                fence = None;
+                if let Some(block) = current.take() {
+                    blocks.push(block);
+                }
+            } else if let Some(block) = current.as_mut() {
+                block.push_str(line);
+                block.push('\n');
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            let ticks = trimmed.len() - trimmed.trim_start_matches('`').len();
+            let info = trimmed[ticks..].trim();
+            fence = Some("`".repeat(ticks));
+            if tour_level.is_some() && info.split_whitespace().next() == Some("sql") {
+                current = Some(String::new());
+            }
+            continue;
+        }
+        let level = line.len() - line.trim_start_matches('#').len();
+        if level > 0 && line[level..].starts_with(' ') {
+            let title = line[level..].trim();
+            if tour_level.is_some_and(|l| level <= l) {
+                tour_level = None;
+            }
+            if title.ends_with(TOUR_HEADING_SUFFIX) {
+                tour_level = Some(level);
+            }
+        }
+    }
+    assert!(fence.is_none(), "a fenced block is never closed");
+    blocks
+}
+
+/// Run one file's tour in a fresh database of `cluster`; returns a client connected to it.
+fn run_tour(cluster: &Cluster, n: usize, file: &Path, blocks: &[String]) -> postgres::Client {
+    let db = format!("tour{n}");
+    let client = cluster.create_db(&db, true);
+    let script = cluster.dir.join(format!("{db}.sql"));
+    std::fs::write(&script, blocks.join("\n")).unwrap();
     let out = cluster.client_tool(
         "psql",
         &[
@@ -34,17 +93,54 @@ fn readme_sql_tour_runs_as_written() {
             "-v",
             "ON_ERROR_STOP=1",
             "-d",
-            "tour",
+            &db,
             "-f",
-            file.to_str().unwrap(),
+            script.to_str().unwrap(),
         ],
     );
     assert!(
         out.status.success(),
-        "the tour failed:\n{}",
+        "the tour of {} failed:\n{}",
+        file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    client
+}
 
+/// The selection itself, without a server: the README has its tour, as one block.
+#[test]
+fn documentation_tours_are_found() {
+    let files = documentation_files();
+    assert!(files.len() > 1, "no docs/*.md found: {files:?}");
+    let readme = std::fs::read_to_string(&files[0]).unwrap();
+    let blocks = tour_blocks(&readme);
+    assert_eq!(blocks.len(), 1, "the README's SQL tour is one block");
+    assert!(blocks[0].starts_with("-- back office"), "{}", blocks[0]);
+    for file in &files[1..] {
+        // every page parses (its fences close), whether or not it has a tour
+        tour_blocks(&std::fs::read_to_string(file).unwrap());
+    }
+}
+
+#[test]
+fn documentation_sql_tours_run_as_written() {
+    let cluster = Cluster::start("readme");
+    let files = documentation_files();
+    let mut readme_db = None;
+    for (n, file) in files.iter().enumerate() {
+        let blocks = tour_blocks(&std::fs::read_to_string(file).unwrap());
+        if blocks.is_empty() {
+            continue;
+        }
+        let client = run_tour(&cluster, n, file, &blocks);
+        if n == 0 {
+            readme_db = Some(client);
+        }
+    }
+    let mut c = readme_db.expect("the README has its SQL tour");
+
+    // The README: "staff approve it, saying why; the transition and the audit row are written by
+    // the database".
     let row = c
         .query_one(
             "SELECT b.status, b.booked_by, b.approved_by, t.changed_by, t.reason

@@ -1,8 +1,8 @@
 //! The booking status machine (seed 001's booking states plus `no_show`).
 //!
 //! One table, [`TRANSITIONS`], is the single source of truth: the database trigger asks
-//! [`transition`] whether a change is legal and who may make it, and the README's transition
-//! table is this table.
+//! [`transition`] whether a change is legal and who may make it, and the transition table of
+//! `docs/bookings.md` is this table.
 
 use std::fmt;
 use std::str::FromStr;
@@ -217,14 +217,14 @@ mod tests {
 }
 
 #[cfg(test)]
-mod readme {
+mod docs {
     use super::*;
 
-    /// The README's transition table is this module's table, row for row.
+    /// The transition table of docs/bookings.md is this module's table, row for row.
     #[test]
-    fn readme_transition_table_matches() {
-        let readme = include_str!("../../../README.md");
-        let rows: Vec<(Status, Status, Actor)> = readme
+    fn documented_transition_table_matches() {
+        let page = include_str!("../../../docs/bookings.md");
+        let rows: Vec<(Status, Status, Actor)> = page
             .lines()
             .filter_map(|line| {
                 let cells: Vec<&str> = line
@@ -249,7 +249,7 @@ mod readme {
         let code: Vec<_> = TRANSITIONS.iter().map(|t| (t.from, t.to, t.by)).collect();
         assert_eq!(
             rows, code,
-            "README.md's status transition table is out of date"
+            "docs/bookings.md's status transition table is out of date"
         );
     }
 }
