@@ -410,7 +410,7 @@ fn timestamptz_datum(unix_micros: i64) -> pg_sys::Datum {
 }
 
 /// The free slots of a resource in a window: where a booking of `p_duration_minutes` and
-/// `p_seats` could start. See the README's "Availability" section for the exact semantics.
+/// `p_seats` could start. See docs/availability.md for the exact semantics.
 /// Runs as the owner to count every booking (it returns times only) and checks itself that the
 /// caller may see the resource. Its SQL declaration is written out because it returns its rows
 /// in materialize mode (see `materialize`).

@@ -685,7 +685,7 @@ END $$;
 
 -- Move a booking along the legal transitions: the one RPC for status changes. It runs as the
 -- caller, so row-level security decides which bookings they may touch and the bookings_guard
--- trigger which changes (the status table in the README); this function turns their refusals
+-- trigger which changes (the status table in docs/bookings.md); this function turns their refusals
 -- into the API's errors and records the reason. Who may do what: the person who booked may
 -- submit a draft, resubmit after changes were requested, and cancel a draft, pending or approved
 -- booking until it starts (after that, ask staff); the organization's owners, admins and staff

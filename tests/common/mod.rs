@@ -22,7 +22,7 @@ pub struct Cluster {
 
 fn pg_config() -> String {
     std::env::var("BOOKING_PG_CONFIG").unwrap_or_else(|_| {
-        panic!("BOOKING_PG_CONFIG is not set: run the README's test command (./booking test), which installs booking_ext and sets it")
+        panic!("BOOKING_PG_CONFIG is not set: run the README's test command (make test), which installs booking_ext and sets it")
     })
 }
 

@@ -105,7 +105,7 @@ BEGIN
   EXECUTE 'CREATE TEMP TABLE serial_answers AS ' || pg_temp.native_answers_sql();
   v_bad := pg_temp.agrees_with_plain('serial_answers');
   PERFORM pg_temp.check(v_bad IS NULL, 'serial plan: ' || v_bad);
-  -- The README's large-table form: capacity 1 per row, divided by the capacity after grouping.
+  -- docs/reporting.md's large-table form: capacity 1 per row, divided by the capacity after grouping.
   PERFORM pg_temp.check((SELECT bool_and(abs(capacity_one.v / 10 - s.utilization) <= 1e-12)
                          FROM serial_answers s JOIN (SELECT g, booking.utilization(during, seats, 1, tstzrange('2030-01-08 00:00Z', '2030-01-09 12:00Z')) AS v
                                                      FROM public.aggregate_sample GROUP BY g) capacity_one USING (g)),
