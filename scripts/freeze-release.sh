@@ -19,7 +19,8 @@
 #       only while the upgrade scripts from VERSION to the current version hold no statement (so
 #       the current code must install what VERSION installs), and only after the upgrade test
 #       passes on Postgres 15 with the script as it is (the script runs it first): the old and new
-#       frozen scripts then both install what the current code installs.
+#       frozen scripts then both install what the current code installs. When the new script
+#       holds the same items as the frozen one (only ordered differently), the file is kept.
 #
 # See docs/upgrades.md.
 set -euo pipefail
@@ -97,6 +98,16 @@ if grep -q '@CARGO_VERSION@\|@GIT_HASH@' "$work/pg$first.sql"; then
   die "the generated script holds @CARGO_VERSION@ or @GIT_HASH@, which would not be substituted in a frozen copy"
 fi
 
+if $refreeze && python3 - "$frozen" "$work/pg$first.sql" <<'EOF'
+import sys
+def items(path):
+    return sorted(b.strip() for b in open(path).read().split('/* <begin connected objects> */')[1:])
+sys.exit(0 if items(sys.argv[1]) == items(sys.argv[2]) else 1)
+EOF
+then
+  echo "== $frozen already holds these items (pgrx only ordered them differently): kept as it is"
+  exit 0
+fi
 {
   echo "-- booking_ext $version: the install script of this release, frozen by scripts/freeze-release.sh"
   echo "-- from \`cargo pgrx schema\` (Postgres $first build). Never edit it: changes go into the next"
