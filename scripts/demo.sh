@@ -23,7 +23,7 @@ cfg=$(pg_config_for $pg_major)
 bindir=$("$cfg" --bindir)
 
 say "Building and installing booking_ext into Postgres $pg_major"
-cargo pgrx install --no-default-features --features "pg$pg_major" --pg-config "$cfg" >/dev/null
+bash scripts/install-extension.sh "$cfg" >/dev/null
 
 # A fresh server each run: data under build/ (ignored by git), owned by the postgres user.
 postgrest_stop "$demo_dir"

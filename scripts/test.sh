@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the bootstrap's source pins, the linters and the pure core, then on Postgres 15, 17 and 18 the
 # #[pg_test] suites (constraints, lifecycle, RLS matrix, catalog), then the integration tests against throwaway servers
-# (concurrency, pg_dump/restore, install/drop), then the end-to-end tests through PostgREST and
-# supabase-js (scripts/e2e.sh). BOOKING_PG_VERSIONS="17" narrows the matrix.
+# (concurrency, pg_dump/restore, install/drop, upgrade from every release), then the end-to-end tests through
+# PostgREST and supabase-js (scripts/e2e.sh). Before Postgres: the released scripts are unchanged
+# (tests/released_scripts.sh). BOOKING_PG_VERSIONS="17" narrows the matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -13,6 +14,8 @@ started=$SECONDS
 
 echo "== bootstrap: pinned Postgres sources (no network)"
 bash tests/bootstrap_pins.sh
+
+bash tests/released_scripts.sh
 
 echo "== lint: rustfmt, clippy (warnings are errors)"
 bash scripts/lint.sh
@@ -28,8 +31,8 @@ for v in $versions; do
   CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA=$pgdata \
     cargo test --locked -p booking_ext --lib --no-default-features --features "pg$v pg_test"
 
-  echo "== Postgres $v: integration tests (booking_ext installed into $(dirname "$(dirname "$cfg")"))"
-  cargo pgrx install --no-default-features --features "pg$v" --pg-config "$cfg" >/dev/null
+  echo "== Postgres $v: integration tests (booking_ext and its released install scripts installed into $(dirname "$(dirname "$cfg")"))"
+  bash scripts/install-extension.sh "$cfg" >/dev/null
   BOOKING_PG_CONFIG=$cfg cargo test --locked -p booking_ext --no-default-features --features "pg$v" --test '*'
 
   echo "== Postgres $v: end to end (PostgREST 12 and supabase-js)"

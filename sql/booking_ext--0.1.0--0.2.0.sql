@@ -1,0 +1,8 @@
+-- booking_ext 0.1.0 -> 0.2.0, run by ALTER EXTENSION booking_ext UPDATE.
+--
+-- Collects every schema change of 0.2.0, as it is made: a change to the extension's SQL or to a
+-- Rust function's signature goes into the generated install script of 0.2.0 (through the code)
+-- AND here, written so that it runs on a database installed at 0.1.0 holding data. The
+-- upgrade test (tests/upgrade.rs) installs 0.1.0, upgrades it with this script and fails
+-- unless the result equals a fresh install of 0.2.0. Frozen (never edited again) when 0.2.0 is
+-- released. See docs/upgrades.md.
