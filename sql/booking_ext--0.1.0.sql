@@ -11,12 +11,27 @@ The ordering of items is not stable, it is driven by a dependency graph.
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:44
+-- src/platform/mod.rs:17
 -- bootstrap
--- booking_ext: the data model (DESIGN.md section 4).
--- Runs first in the extension script (bootstrap), in schema @extschema@ = booking.
--- Every table is an extension member registered with pg_extension_config_dump, so pg_dump keeps
--- its rows. Integrity triggers are in integrity.sql, identity and row-level security in security.sql.
+-- booking_ext, module platform: what every other module stands on. Runs first in the extension
+-- script (bootstrap), in schema @extschema@ = booking: the safe-install checks, the schemas, the
+-- caller's identity, argument limits, the table registry and the API roles' privileges.
+--
+-- Two kinds of rule, and why they differ on a restore:
+-- * data invariants (time order, seats, capacity, no overlap, same tenant, status values) hold in
+--   every valid database, so they are checked on every row, a pg_dump restore included;
+-- * rules about the act of writing (who may make which status change, no new booking on a
+--   resource that is not bookable) and side effects (audit rows) judge a live write. A restore
+--   replays rows that were already judged, with `row_security = off` (pg_dump and pg_restore set
+--   it; only roles that bypass RLS can write then), so these are skipped in that mode.
+--
+-- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
+
+-- Row-level security policies are written TO PUBLIC, one per table and command, and scope by
+-- the JWT identity; which API role may touch a table at all is decided by the grants (each
+-- module's grant_<module>_privileges below). That way the policies need no role to exist at
+-- install time, and the API roles can be created later. Identity calls sit in sub-selects so
+-- Postgres evaluates them once per query (an InitPlan).
 
 -- A safe install (the CVE-2022-2625 class). The script runs as a superuser with schema booking
 -- first on its search_path, and CREATE EXTENSION accepts a booking schema that exists already:
@@ -64,10 +79,11 @@ END $$;
 SELECT pg_catalog.set_config('search_path', 'booking, pg_catalog, pg_temp', true);
 
 -- Everything that is not part of the API: trigger functions, locks, the aggregates' support
--- functions (owner only), and helpers that the API roles must be able to execute because code
--- running as the caller calls them (triggers of the bookings a user writes, invoker-rights
--- RPCs). PostgREST exposes schema booking only, so none of these is an RPC endpoint. No table
--- lives here. security.sql grants USAGE and EXECUTE to the roles that need them.
+-- functions (owner only), the table registry, and helpers that the API roles must be able to
+-- execute because code running as the caller calls them (triggers of the bookings a user
+-- writes, invoker-rights RPCs). PostgREST exposes schema booking only, so none of these is an
+-- RPC endpoint. Each module's grant_<module>_privileges grants USAGE and EXECUTE to the roles
+-- that need them.
 CREATE SCHEMA booking_internal;
 
 -- ---------------------------------------------------------------------------------------------
@@ -100,9 +116,313 @@ BEGIN
     );
 END $$;
 
+-- The role the caller acts as, by name (the audit log's actor_role outside the API): its SET
+-- ROLE (PostgREST sets one per request), else its login role. Inside a SECURITY DEFINER function
+-- current_user is the function's owner, so rights are never judged by current_user.
+CREATE FUNCTION booking_internal.calling_role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
+
+-- booking_internal.is_privileged() and is_bulk_load() are native (caller.rs beside this file):
+-- the triggers ask them on every write.
+
+-- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
+CREATE FUNCTION booking_internal.actor_id() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN coalesce(@extschema@.current_user_id(), session_user::text);
+END $$;
+
 -- ---------------------------------------------------------------------------------------------
--- Core
+-- updated_at, time zones, fixed organizations
 -- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- Only real changes: lock_resource's no-op update of a resource leaves it as it was.
+  -- (Tested here rather than in a WHEN clause: BEFORE triggers' WHEN cannot see generated columns.)
+  IF NEW IS DISTINCT FROM OLD THEN
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE FUNCTION booking_internal.check_time_zone() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NEW.time_zone IS NOT NULL AND NOT @extschema@.is_valid_time_zone(NEW.time_zone) THEN
+    RAISE EXCEPTION 'unknown time zone "%"', NEW.time_zone
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use an IANA name such as ''Europe/Paris'' (see pg_timezone_names).';
+  END IF;
+  RETURN NEW;
+END $$;
+
+-- A row never moves to another organization, whoever asks (service_role included): its
+-- children, audit trail and notifications belong to the tenant it was made in. Copy it instead.
+CREATE FUNCTION booking_internal.organization_is_fixed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'a row of booking.% cannot move to another organization', TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Create it in the other organization (and cancel or delete this one) instead.';
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The table registry. Each module registers each table it creates, right after creating it,
+-- with one call; the call does what every table needs, so no list elsewhere has to grow:
+-- * pg_dump keeps its rows (and those of its identity or serial sequences): an extension
+--   member registered with pg_extension_config_dump;
+-- * row-level security enabled and forced (the module writes the policies);
+-- * updated_at kept current and organization_id fixed, when it has those columns;
+-- * when audited, its inserts, updates (changed columns) and deletes written to audit_log by the
+--   audit module's trigger; and when it names an entity type, log_action accepts that type.
+-- Upgrade scripts register their new tables the same way. Registering again changes nothing.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE booking_internal.registered_tables (
+  table_name   text PRIMARY KEY,
+  position     integer GENERATED ALWAYS AS IDENTITY,
+  module       text NOT NULL,
+  audited      boolean NOT NULL,
+  -- the entity type log_action accepts for it (its singular name), and the column naming an
+  -- entity; NULL when log_action does not log about it
+  entity_type  text UNIQUE,
+  entity_key   text
+);
+
+CREATE FUNCTION booking_internal.register_table(p_table text, p_module text, p_audited boolean,
+                                                p_entity_type text DEFAULT NULL, p_entity_key text DEFAULT 'id')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_table regclass := format('booking.%I', p_table)::regclass;
+  v_sequence regclass;
+BEGIN
+  INSERT INTO booking_internal.registered_tables (table_name, module, audited, entity_type, entity_key)
+  VALUES (p_table, p_module, p_audited, p_entity_type, CASE WHEN p_entity_type IS NOT NULL THEN p_entity_key END)
+  ON CONFLICT (table_name) DO NOTHING;
+
+  PERFORM pg_catalog.pg_extension_config_dump(v_table, '');
+  FOR v_sequence IN SELECT d.objid::regclass FROM pg_depend d
+                    WHERE d.refobjid = v_table AND d.classid = 'pg_class'::regclass
+                      AND d.deptype IN ('a', 'i') AND d.objid IN (SELECT oid FROM pg_class WHERE relkind = 'S') LOOP
+    PERFORM pg_catalog.pg_extension_config_dump(v_sequence, '');
+  END LOOP;
+
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_table);
+  EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_table);
+
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = v_table AND attname = 'updated_at' AND NOT attisdropped)
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_9_touch_updated_at') THEN
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.touch_updated_at()',
+                   p_table || '_9_touch_updated_at', v_table);
+  END IF;
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = v_table AND attname = 'organization_id' AND NOT attisdropped)
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_0_organization_fixed') THEN
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF organization_id ON %s
+                    FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id)
+                    EXECUTE FUNCTION booking_internal.organization_is_fixed()',
+                   p_table || '_0_organization_fixed', v_table);
+  END IF;
+  -- (Tables registered before the audit module exists get their triggers when it installs.)
+  IF p_audited AND to_regprocedure('booking_internal.audit_row_change()') IS NOT NULL
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_8_audit') THEN
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
+                   p_table || '_8_audit', v_table);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s
+                    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+                    EXECUTE FUNCTION booking_internal.audit_row_change()',
+                   p_table || '_8_audit_update', v_table);
+  END IF;
+END $$;
+
+-- Longest message, notification type and reason accepted, and the largest metadata / values
+-- document: bounded so that a careless client cannot fill the tables with one call.
+CREATE FUNCTION booking_internal.check_text_argument(p_name text, p_value text, p_max_length integer) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_value IS NULL OR btrim(p_value) = '' THEN
+    RAISE EXCEPTION '% must not be empty', p_name USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF length(p_value) > p_max_length THEN
+    RAISE EXCEPTION '% is longer than % characters', p_name, p_max_length USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN p_value;
+END $$;
+
+CREATE FUNCTION booking_internal.check_json_object(p_name text, p_value jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_value IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(p_value) <> 'object' THEN
+    RAISE EXCEPTION '% must be a JSON object, not %', p_name, jsonb_typeof(p_value) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(p_value::text) > 16384 THEN
+    RAISE EXCEPTION '% is larger than 16 kB', p_name USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN p_value;
+END $$;
+
+CREATE FUNCTION booking_internal.require_privileged(p_what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT booking_internal.is_privileged() THEN
+    RAISE EXCEPTION '% is for service_role only', p_what USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges of the Supabase API roles (anon, authenticated, service_role) that exist. Roles are
+-- cluster-wide and never extension members, so the script only grants; create_api_roles()
+-- creates them on a plain Postgres and grants again. No function of the two schemas is
+-- executable by PUBLIC (finalize.sql); each module says who may call its functions and write
+-- its tables in its own booking_internal.grant_<module>_privileges(p_role), which
+-- grant_api_privileges() finds in the catalog and calls for each role. The expected matrix is
+-- tests/sql/platform/surface.sql.
+-- ---------------------------------------------------------------------------------------------
+
+-- Grant EXECUTE on the functions of schemas booking and booking_internal with these names (no
+-- name is overloaded or in both schemas) to one role.
+CREATE FUNCTION booking_internal.grant_execute(p_role text, p_functions text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_fn regprocedure;
+BEGIN
+  FOR v_fn IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
+                AND p.proname = ANY (p_functions) LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_fn, p_role);
+  END LOOP;
+END $$;
+
+CREATE FUNCTION booking.grant_api_privileges() RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_granted text[] := '{}'::text[];
+  v_role text;
+  v_module regprocedure;
+BEGIN
+  FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role);
+    v_granted := v_granted || v_role;
+    -- What holds for every module: anon reads schema booking only (each module grants it
+    -- the columns it may read); signed-in users read every table (row-level security filters
+    -- the rows; each module grants the writes); service_role reads and writes every table.
+    IF v_role = 'anon' THEN
+      GRANT USAGE ON SCHEMA booking TO anon;
+    ELSIF v_role = 'authenticated' THEN
+      GRANT USAGE ON SCHEMA booking, booking_internal TO authenticated;
+      GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
+    ELSE
+      GRANT USAGE ON SCHEMA booking, booking_internal TO service_role;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
+      GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
+    END IF;
+    FOR v_module IN SELECT p.oid::regprocedure FROM pg_proc p
+                    WHERE p.pronamespace = 'booking_internal'::regnamespace
+                      AND p.proname LIKE 'grant\_%\_privileges'
+                    ORDER BY p.proname LOOP
+      EXECUTE format('SELECT %s(%L)', v_module::regproc, v_role);
+    END LOOP;
+  END LOOP;
+  RETURN v_granted;
+END $$;
+
+-- The one call that prepares a plain Postgres for PostgREST / supabase-js: creates the
+-- Supabase API roles where they are missing (anon, authenticated: NOLOGIN; service_role:
+-- NOLOGIN BYPASSRLS) and grants them booking_ext's privileges. Needs a superuser. On Supabase
+-- the roles already exist and the extension grants to them at install.
+CREATE FUNCTION booking.create_api_roles() RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+  END IF;
+  RETURN booking.grant_api_privileges();
+END $$;
+
+-- Who may call the platform's functions.
+CREATE FUNCTION booking_internal.grant_platform_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- identity and time zones: policies and column defaults call them
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['current_user_id', 'current_role', 'is_valid_time_zone']);
+  IF p_role <> 'anon' THEN
+    -- what the triggers and RPCs running as a signed-in caller call
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['is_bulk_load', 'is_privileged', 'actor_id',
+                                                         'check_text_argument', 'check_json_object']);
+  END IF;
+  IF p_role = 'service_role' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['require_privileged']);
+  END IF;
+END $$;
+
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON FUNCTION booking.current_user_id() IS 'The caller''s id: the JWT sub claim (request.jwt.claim.sub or request.jwt.claims ->> ''sub''); NULL when anonymous.';
+COMMENT ON FUNCTION booking.current_role() IS 'The caller''s API role: the JWT role claim, else the database role running the statement.';
+COMMENT ON FUNCTION booking.create_api_roles() IS 'Creates the Supabase API roles anon, authenticated and service_role where missing, and grants booking_ext''s privileges to them. Superuser only.';
+COMMENT ON FUNCTION booking.grant_api_privileges() IS 'Grants booking_ext''s privileges to the API roles that exist; returns their names. Called at install and by create_api_roles().';
+COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
+COMMENT ON SCHEMA booking_internal IS 'booking_ext''s internals, not part of the API and not exposed by PostgREST: trigger functions, locks, the aggregates'' support functions, and the helpers that code running as the caller needs.';
+COMMENT ON FUNCTION booking_internal.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
+COMMENT ON FUNCTION booking_internal.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
+COMMENT ON FUNCTION booking_internal.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
+COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 16 kB; NULL passes.';
+COMMENT ON FUNCTION booking_internal.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
+COMMENT ON FUNCTION booking_internal.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
+COMMENT ON FUNCTION booking_internal.organization_is_fixed() IS 'Trigger: refuses (42501) an UPDATE that moves a row to another organization, for every caller.';
+COMMENT ON TABLE booking_internal.registered_tables IS 'Internal: the tables the modules registered (register_table): whether they are audited and the entity type log_action accepts for them.';
+COMMENT ON FUNCTION booking_internal.register_table(text, text, boolean, text, text) IS 'Internal: what every table of booking_ext gets, called by its module right after creating it: pg_dump keeps its rows, row-level security enabled and forced, updated_at and organization_id triggers, audit triggers when audited; idempotent.';
+COMMENT ON FUNCTION booking_internal.grant_execute(text, text[]) IS 'Internal: grants EXECUTE on the functions of booking and booking_internal with the given names to a role.';
+COMMENT ON FUNCTION booking_internal.grant_platform_privileges(text) IS 'Internal: the platform module''s grants to an API role (called by grant_api_privileges).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/tenancy/mod.rs:6
+-- requires:
+--   platform
+
+-- booking_ext, module tenancy: tenants (organizations) and who belongs to them (members), and
+-- the membership helpers every other module's policies and triggers ask.
 
 CREATE TABLE booking.organizations (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -115,6 +435,7 @@ CREATE TABLE booking.organizations (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX organizations_is_public_idx ON booking.organizations (is_public) WHERE is_public;
+SELECT booking_internal.register_table('organizations', 'tenancy', true, 'organization');
 
 CREATE TABLE booking.members (
   organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
@@ -128,6 +449,368 @@ CREATE TABLE booking.members (
 );
 -- Policies look members up by user first ("which organizations am I in?").
 CREATE INDEX members_user_id_idx ON booking.members (user_id, organization_id) WHERE is_active;
+SELECT booking_internal.register_table('members', 'tenancy', true);
+
+CREATE TRIGGER organizations_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.organizations
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
+
+-- ---------------------------------------------------------------------------------------------
+-- Membership helpers. SECURITY DEFINER so that policies on other tables can ask about
+-- membership without being filtered by the members table's own policies.
+-- ---------------------------------------------------------------------------------------------
+
+-- The organizations the caller is an active member of, optionally only with one of p_roles.
+CREATE FUNCTION booking.user_organization_ids(p_roles text[] DEFAULT NULL) RETURNS uuid[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN (SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
+          FROM booking.members m
+          WHERE m.user_id = booking.current_user_id()
+            AND m.is_active
+            AND (p_roles IS NULL OR m.role = ANY (p_roles)));
+END $$;
+
+-- Organizations whose bookable resources and opening hours anyone may see.
+CREATE FUNCTION booking.public_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(array_agg(id), '{}') FROM booking.organizations WHERE is_public $$;
+
+-- Is the caller an active member of this organization, with one of p_roles (any role when
+-- NULL)? One probe of the members key: the triggers ask it on every write.
+CREATE FUNCTION booking_internal.has_membership(p_organization_id uuid, p_roles text[]) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.members m
+                 WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id()
+                   AND m.is_active AND (p_roles IS NULL OR m.role = ANY (p_roles)));
+END $$;
+
+CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, NULL); END $$;
+
+CREATE FUNCTION booking.is_staff(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin,staff}'); END $$;
+
+CREATE FUNCTION booking.is_admin(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin}'); END $$;
+
+-- Does the caller have staff rights in this organization: its owners, admins and staff, or a
+-- role that bypasses row-level security (service_role)?
+CREATE FUNCTION booking_internal.has_staff_rights(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN booking_internal.is_privileged() OR booking.is_staff(p_organization_id); END $$;
+
+-- May the caller book in this organization at all: is it public, or are they an active member?
+CREATE FUNCTION booking_internal.may_book_in(p_organization_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN booking_internal.has_membership(p_organization_id, NULL)
+      OR EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = p_organization_id AND o.is_public);
+END $$;
+
+-- organizations: members see theirs, everyone sees public ones; admins edit, owners delete.
+-- Creating a tenant is a back-office act (service_role).
+CREATE POLICY organizations_select ON booking.organizations FOR SELECT
+  USING (is_public OR id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
+CREATE POLICY organizations_update ON booking.organizations FOR UPDATE
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]))
+  WITH CHECK (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+CREATE POLICY organizations_delete ON booking.organizations FOR DELETE
+  USING (id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[]));
+
+-- members: you see your own memberships, staff see their organization's; admins manage them,
+-- and only owners hand out or take away the owner role.
+CREATE POLICY members_select ON booking.members FOR SELECT
+  USING (user_id = (SELECT booking.current_user_id())
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+CREATE POLICY members_insert ON booking.members FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
+CREATE POLICY members_update ON booking.members FOR UPDATE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
+CREATE POLICY members_delete ON booking.members FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
+         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
+
+-- The policies of a table that members read and the organization's owners, admins and staff
+-- write (resources, hours, services, conflicts): INSERT, UPDATE and DELETE for staff; the
+-- table's module writes its own SELECT policy. One definition for every such table.
+CREATE FUNCTION booking_internal.create_staff_write_policies(p_table text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR INSERT
+    WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
+    p_table || '_insert', p_table);
+  EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR UPDATE
+    USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
+    WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
+    p_table || '_update', p_table);
+  EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR DELETE
+    USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
+    p_table || '_delete', p_table);
+END $$;
+
+-- Who may call the membership helpers, read organizations and manage members.
+CREATE FUNCTION booking_internal.grant_tenancy_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- row-level security policies call them
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['user_organization_ids', 'public_organization_ids',
+                                                       'is_member', 'is_staff', 'is_admin']);
+  IF p_role = 'anon' THEN
+    -- What a public booking page needs, and no more: not an organization's settings
+    -- (anonymous callers name their columns; `*` is refused).
+    REVOKE SELECT ON booking.organizations FROM anon;
+    GRANT SELECT (id, slug, name, time_zone, is_public) ON booking.organizations TO anon;
+  ELSE
+    -- what the triggers and RPCs running as a signed-in caller call
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['has_staff_rights', 'may_book_in']);
+  END IF;
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.members TO authenticated;
+    GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.organizations IS 'A tenant: slug, name, IANA time_zone, is_public (anonymous visitors see its bookable resources and hours), settings.';
+COMMENT ON TABLE booking.members IS 'Membership of a user (JWT subject) in an organization, with role owner, admin, staff, member or client.';
+COMMENT ON FUNCTION booking.user_organization_ids(text[]) IS 'The organizations the caller is an active member of (optionally only with one of the given roles), as uuid[].';
+COMMENT ON FUNCTION booking.public_organization_ids() IS 'The organizations marked is_public, as uuid[].';
+COMMENT ON FUNCTION booking.is_member(uuid) IS 'True when the caller is an active member of the organization, in any role.';
+COMMENT ON FUNCTION booking.is_staff(uuid) IS 'True when the caller is an owner, admin or staff member of the organization.';
+COMMENT ON FUNCTION booking.is_admin(uuid) IS 'True when the caller is an owner or admin of the organization.';
+COMMENT ON FUNCTION booking_internal.may_book_in(uuid) IS 'Internal: may the caller book in this organization at all (it is public, or they are an active member)?';
+COMMENT ON FUNCTION booking_internal.has_membership(uuid, text[]) IS 'Internal: is the caller an active member of the organization, with one of the roles given (any when NULL)? One probe of the members key; is_member, is_staff, is_admin and may_book_in ask it.';
+COMMENT ON FUNCTION booking_internal.has_staff_rights(uuid) IS 'Internal: does the caller have staff rights in the organization (its owners, admins and staff, or a role that bypasses row-level security)?';
+COMMENT ON FUNCTION booking_internal.create_staff_write_policies(text) IS 'Internal: creates the INSERT, UPDATE and DELETE policies of a table that the organization''s owners, admins and staff write.';
+COMMENT ON FUNCTION booking_internal.grant_tenancy_privileges(text) IS 'Internal: the tenancy module''s grants to an API role (called by grant_api_privileges).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/audit/mod.rs:8
+-- requires:
+--   tenancy
+
+-- booking_ext, module audit: the append-only audit log, the trigger that records every change of
+-- a table registered as audited (booking_internal.register_table), and log_action. Comes right
+-- after tenancy (its policy asks about membership): the tenancy tables registered before it get
+-- their audit triggers when it installs, every later table when it registers.
+
+-- Append-only (audit_log_append_only below). No foreign key on purpose: the history of a deleted
+-- tenant or entity stays readable.
+CREATE TABLE booking.audit_log (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid,
+  entity_type     text NOT NULL CHECK (length(entity_type) > 0) CONSTRAINT audit_log_entity_type_size CHECK (length(entity_type) <= 200),
+  entity_id       uuid,
+  action          text NOT NULL CHECK (length(action) > 0) CONSTRAINT audit_log_action_size CHECK (length(action) <= 200),
+  actor_id        text CONSTRAINT audit_log_actor_id_size CHECK (length(actor_id) <= 200),  -- JWT subject; NULL for writes outside the API
+  actor_role      text NOT NULL CONSTRAINT audit_log_actor_role_size CHECK (length(actor_role) <= 200),  -- JWT role, or the database role
+  old_values      jsonb CONSTRAINT audit_log_old_values_size CHECK (octet_length(old_values::text) <= 65536),
+  new_values      jsonb CONSTRAINT audit_log_new_values_size CHECK (octet_length(new_values::text) <= 65536),
+  reason          text CONSTRAINT audit_log_reason_size CHECK (length(reason) <= 4000),
+  source          text NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'rpc', 'api', 'system')),
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_organization_id_idx ON booking.audit_log (organization_id, created_at DESC);
+CREATE INDEX audit_log_entity_idx ON booking.audit_log (entity_type, entity_id);
+CREATE INDEX audit_log_actor_idx ON booking.audit_log (actor_id);
+-- Not audited itself: its rows are the record.
+SELECT booking_internal.register_table('audit_log', 'audit', false);
+
+-- ---------------------------------------------------------------------------------------------
+-- Audit: every insert, update and delete of the business tables, append-only.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_key text;
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its audit rows with it
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    -- Keep only the columns that changed; updated_at is noise.
+    FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
+      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
+        v_new := v_new - v_key;
+        v_old := v_old - v_key;
+      END IF;
+    END LOOP;
+    IF v_new = '{}'::jsonb THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
+                                 old_values, new_values, reason, source)
+  VALUES (coalesce(v_row ->> 'organization_id', CASE TG_TABLE_NAME WHEN 'organizations' THEN v_row ->> 'id' END)::uuid,
+          TG_TABLE_NAME,
+          -- the row's id; a line item's booking; a service's rules by service
+          coalesce(v_row ->> 'id', v_row ->> 'booking_id', v_row ->> 'service_id')::uuid,
+          lower(TG_OP),
+          booking.current_user_id(),
+          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
+          v_old, v_new,
+          nullif(current_setting('booking.reason', true), ''),
+          'trigger');
+  RETURN NULL;
+END $$;
+
+-- The audited tables registered before this module (tenancy's) get their triggers now.
+SELECT booking_internal.register_table(table_name, module, audited, entity_type, coalesce(entity_key, 'id'))
+FROM booking_internal.registered_tables WHERE audited ORDER BY position;
+
+CREATE FUNCTION booking_internal.audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'booking.audit_log is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_log
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_log_append_only();
+
+-- Admins read their organization's; nobody edits the audit log.
+CREATE POLICY audit_log_select ON booking.audit_log FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+
+-- Record an action in the audit log (seed 004). The actor is the JWT subject, never an argument;
+-- the organization is the entity's. Entity types are those the modules registered
+-- (register_table's p_entity_type; the table's name is accepted too): organizations,
+-- resources, availability_rules, availability_exceptions, services, service_rules (by service
+-- id), bookings, conflicts. Who may: the organization's
+-- owners, admins and staff; the booker, for their own booking; service_role, for any entity.
+-- Runs as the extension owner because nobody else may write the append-only audit log.
+CREATE FUNCTION booking.log_action(p_entity_type text, p_entity_id uuid, p_action text,
+                                   p_old_values jsonb DEFAULT NULL, p_new_values jsonb DEFAULT NULL,
+                                   p_reason text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_table  text;
+  v_key    text;
+  v_org    uuid;
+  v_booker text;
+  v_id     uuid;
+BEGIN
+  PERFORM booking_internal.check_text_argument('p_entity_type', p_entity_type, 100),
+          booking_internal.check_text_argument('p_action', p_action, 100),
+          booking_internal.check_json_object('p_old_values', p_old_values),
+          booking_internal.check_json_object('p_new_values', p_new_values);
+  IF p_reason IS NOT NULL THEN
+    PERFORM booking_internal.check_text_argument('p_reason', p_reason, 4000);
+  END IF;
+  IF p_entity_id IS NULL THEN
+    RAISE EXCEPTION 'p_entity_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT t.table_name, t.entity_key INTO v_table, v_key
+  FROM booking_internal.registered_tables t
+  WHERE t.entity_type IS NOT NULL AND lower(btrim(p_entity_type)) IN (t.entity_type, t.table_name);
+  IF v_table IS NULL THEN
+    RAISE EXCEPTION 'unknown entity type "%"', p_entity_type
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Entity types: ' || (SELECT string_agg(table_name, ', ' ORDER BY position)
+                                        FROM booking_internal.registered_tables WHERE entity_type IS NOT NULL) || '.';
+  END IF;
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
+    RAISE EXCEPTION 'logging an action needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+
+  -- The organization is the row's organization_id (an organization's own id); the booker, for
+  -- a table with one, is booked_by.
+  EXECUTE format('SELECT %s, %s FROM booking.%I WHERE %I = $1',
+                 CASE v_table WHEN 'organizations' THEN 'id' ELSE 'organization_id' END,
+                 CASE WHEN EXISTS (SELECT FROM pg_attribute
+                                   WHERE attrelid = format('booking.%I', v_table)::regclass
+                                     AND attname = 'booked_by' AND NOT attisdropped)
+                      THEN 'booked_by' ELSE 'NULL::text' END,
+                 v_table, v_key)
+    INTO v_org, v_booker USING p_entity_id;
+  -- A booker logs about their own booking only while a member of its organization: a stranger
+  -- who booked in a public organization may not write into that tenant's append-only log.
+  IF NOT booking_internal.has_staff_rights(v_org)
+     AND NOT (v_booker IS NOT DISTINCT FROM booking.current_user_id() AND booking.is_member(v_org)) THEN
+    -- An unknown entity and one the caller may not log about look alike.
+    RAISE EXCEPTION 'unknown % % or you may not log actions on it', v_table, p_entity_id
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF v_org IS NULL THEN
+    RAISE EXCEPTION 'unknown % %', v_table, p_entity_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
+                                 old_values, new_values, reason, source)
+  VALUES (v_org, v_table, p_entity_id, p_action, booking.current_user_id(),
+          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', booking_internal.calling_role()),
+          p_old_values, p_new_values, p_reason, 'rpc')
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Who may call log_action.
+CREATE FUNCTION booking_internal.grant_audit_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_role <> 'anon' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['log_action']);
+  END IF;
+  IF p_role = 'service_role' THEN
+    -- nobody edits the audit log, service_role included
+    REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.audit_log IS 'Append-only record of inserts, updates (changed columns) and deletes of the business tables, with actor and reason.';
+COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
+COMMENT ON FUNCTION booking_internal.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
+COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
+COMMENT ON FUNCTION booking_internal.grant_audit_privileges(text) IS 'Internal: the audit module''s grants to an API role (called by grant_api_privileges).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/resources/mod.rs:6
+-- requires:
+--   audit
+
+-- booking_ext, module resources: what can be booked (resources) and when it is open (weekly
+-- availability_rules in local wall-clock time, availability_exceptions as instants).
 
 CREATE TABLE booking.resources (
   id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -156,6 +839,7 @@ CREATE TABLE booking.resources (
   UNIQUE (id, organization_id)
 );
 CREATE INDEX resources_organization_id_idx ON booking.resources (organization_id, is_bookable);
+SELECT booking_internal.register_table('resources', 'resources', true, 'resource');
 
 CREATE TABLE booking.availability_rules (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -172,6 +856,7 @@ CREATE TABLE booking.availability_rules (
 );
 CREATE INDEX availability_rules_organization_id_idx ON booking.availability_rules (organization_id);
 CREATE INDEX availability_rules_resource_id_idx ON booking.availability_rules (resource_id, organization_id);
+SELECT booking_internal.register_table('availability_rules', 'resources', true, 'availability_rule');
 
 CREATE TABLE booking.availability_exceptions (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -193,6 +878,76 @@ CREATE INDEX availability_exceptions_organization_id_idx
 CREATE INDEX availability_exceptions_resource_id_idx
   ON booking.availability_exceptions (resource_id, organization_id);
 
+SELECT booking_internal.register_table('availability_exceptions', 'resources', true, 'availability_exception');
+
+CREATE TRIGGER resources_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.resources
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
+
+-- Who may see a resource: the members of its organization, and anyone a bookable resource of a
+-- public organization. The one definition: the resources policy and the availability engine
+-- (which runs as the owner and checks itself) both ask it. Inlined by the planner, so the
+-- policy's membership lists stay sub-selects computed once per query.
+CREATE FUNCTION booking_internal.resource_is_visible(p_caller_is_member boolean, p_organization_is_public boolean,
+                                                     p_is_bookable boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_caller_is_member OR (p_is_bookable AND p_organization_is_public);
+
+-- Catalogue tables: members read, staff manage. Resources and opening hours of public
+-- organizations are readable by anyone (only bookable resources).
+CREATE POLICY resources_select ON booking.resources FOR SELECT
+  USING (booking_internal.resource_is_visible(
+           organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]),
+           organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]),
+           is_bookable));
+CREATE POLICY availability_rules_select ON booking.availability_rules FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
+         OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]));
+CREATE POLICY availability_exceptions_select ON booking.availability_exceptions FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
+
+SELECT booking_internal.create_staff_write_policies(t)
+FROM unnest(ARRAY['resources', 'availability_rules', 'availability_exceptions']) AS t;
+
+-- Who may read resources and hours, and write them.
+CREATE FUNCTION booking_internal.grant_resources_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- the resources policy calls it as the caller
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['resource_is_visible']);
+  IF p_role = 'anon' THEN
+    -- What a public booking page needs, and no more: not a resource's metadata or calendar id
+    -- (anonymous callers name their columns; `*` is refused).
+    REVOKE SELECT ON booking.resources FROM anon;
+    GRANT SELECT (id, organization_id, kind, title, description, capacity, time_zone, is_bookable,
+                  auto_approve, buffer_before_minutes, buffer_after_minutes, slot_interval_minutes,
+                  min_notice_minutes, max_advance_days, max_booking_minutes)
+      ON booking.resources TO anon;
+    GRANT SELECT ON booking.availability_rules TO anon;
+  ELSIF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.resources, booking.availability_rules,
+      booking.availability_exceptions TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.resources IS 'Something bookable (space, equipment, person, other) with capacity, time zone, approval, buffers, slot interval, notice and horizon.';
+COMMENT ON TABLE booking.availability_rules IS 'Weekly opening hours in local wall-clock time; resource_id NULL is the organization default; several rows a day express breaks.';
+COMMENT ON TABLE booking.availability_exceptions IS 'A closed or open time range for a resource or (resource_id NULL) the whole organization.';
+COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking someone who is not the organization''s staff may make (book() and the table alike); default a week, at most 366 days.';
+COMMENT ON FUNCTION booking_internal.grant_resources_privileges(text) IS 'Internal: the resources module''s grants to an API role (called by grant_api_privileges).';
+COMMENT ON FUNCTION booking_internal.resource_is_visible(boolean, boolean, boolean) IS 'Who may see a resource: the members of its organization, and anyone a bookable resource of a public organization (the resources policy and the availability engine ask it).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/services/mod.rs:6
+-- requires:
+--   resources
+
+-- booking_ext, module services: what an organization offers (services, with duration and
+-- price) and the booking rules of each (service_rules).
+
 CREATE TABLE booking.services (
   id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id  uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
@@ -206,6 +961,7 @@ CREATE TABLE booking.services (
   UNIQUE (id, organization_id)
 );
 CREATE INDEX services_organization_id_idx ON booking.services (organization_id);
+SELECT booking_internal.register_table('services', 'services', true, 'service');
 
 CREATE TABLE booking.service_rules (
   service_id              uuid PRIMARY KEY,
@@ -225,6 +981,223 @@ CREATE TABLE booking.service_rules (
 );
 CREATE INDEX service_rules_organization_id_idx ON booking.service_rules (organization_id);
 CREATE INDEX service_rules_service_org_idx ON booking.service_rules (service_id, organization_id);
+-- log_action names a service's rules by the service.
+SELECT booking_internal.register_table('service_rules', 'services', true, 'service_rule', 'service_id');
+
+-- Members read; staff write.
+
+CREATE POLICY services_select ON booking.services FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
+CREATE POLICY service_rules_select ON booking.service_rules FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
+
+-- The total duration of a list of services (seed 004), each id counted as often as it is
+-- listed. Inactive services count 0 minutes; an id that is unknown (or not visible to the
+-- caller) raises 22023 rather than silently shortening the total. At most 1000 ids.
+CREATE FUNCTION booking.calculate_duration_minutes(p_service_ids uuid[]) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_unknown uuid;
+  v_total   bigint;
+BEGIN
+  IF p_service_ids IS NULL THEN
+    RAISE EXCEPTION 'p_service_ids must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(p_service_ids) > 1000 THEN
+    RAISE EXCEPTION 'at most 1000 service ids, got %', cardinality(p_service_ids)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT u.id INTO v_unknown FROM unnest(p_service_ids) AS u(id)
+  WHERE u.id IS NULL OR NOT EXISTS (SELECT 1 FROM booking.services s WHERE s.id = u.id)
+  LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'unknown service %', coalesce(v_unknown::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT coalesce(sum(s.duration_minutes) FILTER (WHERE s.is_active), 0) INTO v_total
+  FROM unnest(p_service_ids) AS u(id) JOIN booking.services s ON s.id = u.id;
+  RETURN v_total;
+END $$;
+
+SELECT booking_internal.create_staff_write_policies(t) FROM unnest(ARRAY['services', 'service_rules']) AS t;
+
+CREATE FUNCTION booking_internal.grant_services_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['calculate_duration_minutes']);
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.services, booking.service_rules TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.services IS 'A service an organization offers, with duration and price.';
+COMMENT ON TABLE booking.service_rules IS 'Booking rules of one service: notice, horizon, deposit, concurrency, staff-only, auto-confirm.';
+COMMENT ON FUNCTION booking.calculate_duration_minutes(uuid[]) IS 'Sum of the services'' durations, each id counted as listed; inactive services count 0; unknown ids raise 22023.';
+COMMENT ON FUNCTION booking_internal.grant_services_privileges(text) IS 'Internal: the services module''s grants to an API role (called by grant_api_privileges).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:591
+-- booking_ext::availability::booking_refusal
+CREATE  FUNCTION "booking_refusal"(
+	"p_resource_id" uuid, /* Option < Uuid > */
+	"p_start" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_end" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_seats" INT DEFAULT 1, /* Option < i32 > */
+	"p_service_id" uuid DEFAULT NULL /* Option < Uuid > */
+) RETURNS TEXT /* Option < & '_ str > */
+STABLE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'booking_refusal_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/bookings/mod.rs:51
+-- booking_ext::bookings::booking_statuses
+CREATE  FUNCTION "booking_statuses"() RETURNS TEXT[] /* Vec < String > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'booking_statuses_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:571
+-- booking_ext::availability::can_book_resource
+CREATE  FUNCTION "can_book_resource"(
+	"p_resource_id" uuid, /* Option < Uuid > */
+	"p_start_time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_end_time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_capacity_needed" INT DEFAULT 1 /* Option < i32 > */
+) RETURNS bool /* bool */
+STABLE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'can_book_resource_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:487
+-- booking_ext::availability::find_next_slot
+CREATE  FUNCTION "find_next_slot"(
+	"p_resource_ids" uuid[], /* :: std :: option :: Option < Vec < Option < Uuid > > > */
+	"p_after" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_duration_minutes" INT, /* Option < i32 > */
+	"p_seats" INT DEFAULT 1, /* Option < i32 > */
+	"p_within" interval DEFAULT '90 days' /* Option < pgrx :: datum :: Interval > */
+) RETURNS TABLE (
+	"slot_start" timestamp with time zone,  /* TimestampWithTimeZone */
+	"slot_end" timestamp with time zone,  /* TimestampWithTimeZone */
+	"resource_id" uuid  /* Uuid */
+)
+STABLE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'find_next_slot_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:417
+-- booking_ext::availability::get_available_slots
+
+CREATE FUNCTION booking."get_available_slots"(
+  "p_resource_id" uuid, "p_start" timestamptz, "p_end" timestamptz,
+  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
+) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz)
+STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_available_slots_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:451
+-- booking_ext::availability::get_available_slots_any
+
+CREATE FUNCTION booking."get_available_slots_any"(
+  "p_resource_ids" uuid[], "p_start" timestamptz, "p_end" timestamptz,
+  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
+) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz, "resource_ids" uuid[])
+STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'get_available_slots_any_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/platform/time_zone.rs:10
+-- booking_ext::platform::time_zone::is_valid_time_zone
+CREATE  FUNCTION "is_valid_time_zone"(
+	"p_time_zone" TEXT /* Option < & str > */
+) RETURNS bool /* bool */
+STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'is_valid_time_zone_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/availability/mod.rs:605
+-- booking_ext::availability::open_periods
+CREATE  FUNCTION "open_periods"(
+	"p_organization_id" uuid, /* Option < Uuid > */
+	"p_date" date, /* Option < pgrx :: datum :: Date > */
+	"p_resource_id" uuid DEFAULT NULL /* Option < Uuid > */
+) RETURNS TABLE (
+	"period_start" timestamp with time zone,  /* TimestampWithTimeZone */
+	"period_end" timestamp with time zone,  /* TimestampWithTimeZone */
+	"time_zone" TEXT  /* String */
+)
+STABLE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'open_periods_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/bookings/mod.rs:32
+-- booking_ext::bookings::status_transitions
+CREATE  FUNCTION "status_transitions"() RETURNS TABLE (
+	"from_status" TEXT,  /* String */
+	"to_status" TEXT,  /* String */
+	"booker_may" bool  /* bool */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'status_transitions_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/bookings/mod.rs:21
+-- booking_ext::bookings::transition_allowed
+CREATE  FUNCTION "transition_allowed"(
+	"from_status" TEXT, /* & str */
+	"to_status" TEXT, /* & str */
+	"by_staff" bool /* bool */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'transition_allowed_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/bookings/mod.rs:58
+-- requires:
+--   services
+--   bookings::transition_allowed
+--   bookings::status_transitions
+--   bookings::booking_statuses
+
+-- booking_ext, module bookings: reservations of a resource (bookings), their line items
+-- (booking_services), staff's notes, the status history, the status machine's triggers, the
+-- resource lock, the rule book, and the RPCs book() and set_booking_status().
+
+-- Which statuses hold time (count against capacity and overlap, appear in availability): the
+-- one definition. Its body is parsed once (SQL-standard body) and inlined by the planner, so
+-- the partial indexes declared with it match every query that uses it.
+CREATE FUNCTION booking_internal.holds_time(p_status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_status IN ('pending', 'approved');
 
 CREATE TABLE booking.bookings (
   id                         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -261,7 +1234,7 @@ CREATE TABLE booking.bookings (
   CONSTRAINT bookings_service_same_organization FOREIGN KEY (service_id, organization_id)
     REFERENCES booking.services (id, organization_id)
   -- No overlap (capacity 1) and capacity (above 1) are one rule, checked by the
-  -- bookings_2_capacity trigger under the resource's lock (integrity.sql): no column a writer
+  -- bookings_2_capacity trigger under the resource's lock (below): no column a writer
   -- could set decides whether it applies.
 );
 CREATE INDEX bookings_organization_id_idx ON booking.bookings (organization_id, starts_at);
@@ -270,13 +1243,14 @@ CREATE INDEX bookings_resource_id_idx ON booking.bookings (resource_id, organiza
 CREATE INDEX bookings_service_id_idx ON booking.bookings (service_id, organization_id) WHERE service_id IS NOT NULL;
 -- Time-holding bookings of a resource by time: capacity checks and availability read this.
 CREATE INDEX bookings_holding_during_idx ON booking.bookings USING gist (resource_id, during)
-  WHERE status IN ('pending', 'approved');
+  WHERE booking_internal.holds_time(status);
 -- The same bookings by end time: the availability engine reads a resource's bookings that end
 -- after a window starts (and start before it ends) from here, in time proportional to that
 -- resource's bookings rather than to every resource's bookings of the window, as the GiST
 -- index's uuid column makes it.
 CREATE INDEX bookings_holding_resource_ends_idx ON booking.bookings (resource_id, ends_at) INCLUDE (starts_at, seats)
-  WHERE status IN ('pending', 'approved');
+  WHERE booking_internal.holds_time(status);
+SELECT booking_internal.register_table('bookings', 'bookings', true, 'booking');
 
 CREATE TABLE booking.booking_services (
   booking_id       uuid NOT NULL,
@@ -296,6 +1270,7 @@ CREATE TABLE booking.booking_services (
 CREATE INDEX booking_services_booking_org_idx ON booking.booking_services (booking_id, organization_id);
 CREATE INDEX booking_services_organization_id_idx ON booking.booking_services (organization_id);
 CREATE INDEX booking_services_service_id_idx ON booking.booking_services (service_id, organization_id);
+SELECT booking_internal.register_table('booking_services', 'bookings', true);
 
 -- Staff's notes on a booking, in a table of their own: row-level security filters rows, not
 -- columns, and the person who booked reads their booking row. Only the organization's staff
@@ -311,6 +1286,7 @@ CREATE TABLE booking.booking_notes (
 );
 CREATE INDEX booking_notes_booking_org_idx ON booking.booking_notes (booking_id, organization_id);
 CREATE INDEX booking_notes_organization_id_idx ON booking.booking_notes (organization_id);
+SELECT booking_internal.register_table('booking_notes', 'bookings', true);
 
 CREATE TABLE booking.booking_transitions (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -330,655 +1306,8 @@ CREATE TABLE booking.booking_transitions (
 );
 CREATE INDEX booking_transitions_booking_id_idx ON booking.booking_transitions (booking_id, organization_id, created_at);
 CREATE INDEX booking_transitions_organization_id_idx ON booking.booking_transitions (organization_id);
-
--- ---------------------------------------------------------------------------------------------
--- Communication and audit
--- ---------------------------------------------------------------------------------------------
-
-CREATE TABLE booking.notifications (
-  id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  organization_id   uuid REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  recipient_id      text NOT NULL CHECK (length(recipient_id) > 0) CONSTRAINT notifications_recipient_id_size CHECK (length(recipient_id) <= 200),
-  notification_type text NOT NULL CHECK (length(btrim(notification_type)) > 0) CONSTRAINT notifications_notification_type_size CHECK (length(notification_type) <= 200),
-  message           text NOT NULL CHECK (length(btrim(message)) > 0) CONSTRAINT notifications_message_size CHECK (length(message) <= 4000),
-  metadata          jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object') CONSTRAINT notifications_metadata_size CHECK (octet_length(metadata::text) <= 16384),
-  read_at           timestamptz,
-  created_at        timestamptz NOT NULL DEFAULT now(),
-  updated_at        timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX notifications_recipient_idx ON booking.notifications (recipient_id, created_at DESC);
-CREATE INDEX notifications_unread_idx ON booking.notifications (recipient_id, notification_type) WHERE read_at IS NULL;
-CREATE INDEX notifications_organization_id_idx ON booking.notifications (organization_id);
-
--- Append-only (see integrity.sql). No foreign key on purpose: the history of a deleted tenant
--- or entity stays readable.
-CREATE TABLE booking.audit_log (
-  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  organization_id uuid,
-  entity_type     text NOT NULL CHECK (length(entity_type) > 0) CONSTRAINT audit_log_entity_type_size CHECK (length(entity_type) <= 200),
-  entity_id       uuid,
-  action          text NOT NULL CHECK (length(action) > 0) CONSTRAINT audit_log_action_size CHECK (length(action) <= 200),
-  actor_id        text CONSTRAINT audit_log_actor_id_size CHECK (length(actor_id) <= 200),  -- JWT subject; NULL for writes outside the API
-  actor_role      text NOT NULL CONSTRAINT audit_log_actor_role_size CHECK (length(actor_role) <= 200),  -- JWT role, or the database role
-  old_values      jsonb CONSTRAINT audit_log_old_values_size CHECK (octet_length(old_values::text) <= 65536),
-  new_values      jsonb CONSTRAINT audit_log_new_values_size CHECK (octet_length(new_values::text) <= 65536),
-  reason          text CONSTRAINT audit_log_reason_size CHECK (length(reason) <= 4000),
-  source          text NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'rpc', 'api', 'system')),
-  created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX audit_log_organization_id_idx ON booking.audit_log (organization_id, created_at DESC);
-CREATE INDEX audit_log_entity_idx ON booking.audit_log (entity_type, entity_id);
-CREATE INDEX audit_log_actor_idx ON booking.audit_log (actor_id);
-
-CREATE TABLE booking.outbox (
-  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  topic           text NOT NULL CHECK (length(topic) > 0) CONSTRAINT outbox_topic_size CHECK (length(topic) <= 200),
-  payload         jsonb NOT NULL,
-  deliver_after   timestamptz NOT NULL DEFAULT now(),
-  delivered_at    timestamptz,
-  attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-  last_error      text CONSTRAINT outbox_last_error_size CHECK (length(last_error) <= 4000),
-  created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX outbox_due_idx ON booking.outbox (deliver_after) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_organization_id_idx ON booking.outbox (organization_id);
-
-CREATE TABLE booking.conflicts (
-  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
-  resource_id     uuid NOT NULL,
-  conflict_type   text NOT NULL CHECK (conflict_type IN (
-                    'double_booking', 'timezone_mismatch', 'resource_unavailable', 'capacity_exceeded')),
-  severity        text NOT NULL DEFAULT 'medium' CHECK (severity IN ('low', 'medium', 'high', 'critical')),
-  status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'investigating', 'resolved', 'ignored')),
-  details         jsonb NOT NULL DEFAULT '{}'::jsonb CONSTRAINT conflicts_details_size CHECK (octet_length(details::text) <= 16384),
-  -- What detect_conflicts() found, as a stable key (type, then the rows involved), so that
-  -- detecting again records nothing twice. NULL for conflicts recorded by hand.
-  fingerprint     text CONSTRAINT conflicts_fingerprint_size CHECK (length(fingerprint) <= 200),
-  resolution      text CONSTRAINT conflicts_resolution_size CHECK (length(resolution) <= 4000),
-  resolved_by     text CONSTRAINT conflicts_resolved_by_size CHECK (length(resolved_by) <= 200),
-  resolved_at     timestamptz,
-  created_at      timestamptz NOT NULL DEFAULT now(),
-  updated_at      timestamptz NOT NULL DEFAULT now(),
-  FOREIGN KEY (resource_id, organization_id)
-    REFERENCES booking.resources (id, organization_id) ON DELETE CASCADE
-);
-CREATE INDEX conflicts_organization_id_idx ON booking.conflicts (organization_id, status);
-CREATE INDEX conflicts_resource_id_idx ON booking.conflicts (resource_id, organization_id);
-CREATE UNIQUE INDEX conflicts_fingerprint_key ON booking.conflicts (organization_id, fingerprint)
-  WHERE fingerprint IS NOT NULL;
-
--- ---------------------------------------------------------------------------------------------
--- pg_dump keeps the rows of every table (and the outbox's identity sequence).
--- ---------------------------------------------------------------------------------------------
--- One call per statement: each call rewrites the same pg_extension row.
-SELECT pg_catalog.pg_extension_config_dump('booking.organizations', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.members', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.resources', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.availability_rules', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.availability_exceptions', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.services', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.service_rules', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.bookings', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.booking_services', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.booking_notes', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.booking_transitions', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.notifications', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.audit_log', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.outbox', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.conflicts', '');
-SELECT pg_catalog.pg_extension_config_dump('booking.outbox_id_seq', '');
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:660
--- booking_ext::availability::booking_refusal
-CREATE  FUNCTION "booking_refusal"(
-	"p_resource_id" uuid, /* Option < Uuid > */
-	"p_start" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"p_end" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"p_seats" INT DEFAULT 1, /* Option < i32 > */
-	"p_service_id" uuid DEFAULT NULL /* Option < Uuid > */
-) RETURNS TEXT /* Option < & '_ str > */
-STABLE SECURITY DEFINER
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'booking_refusal_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/status.rs:49
--- booking_ext::status::booking_statuses
-CREATE  FUNCTION "booking_statuses"() RETURNS TEXT[] /* Vec < String > */
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'booking_statuses_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:640
--- booking_ext::availability::can_book_resource
-CREATE  FUNCTION "can_book_resource"(
-	"p_resource_id" uuid, /* Option < Uuid > */
-	"p_start_time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"p_end_time" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"p_capacity_needed" INT DEFAULT 1 /* Option < i32 > */
-) RETURNS bool /* bool */
-STABLE SECURITY DEFINER
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'can_book_resource_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:556
--- booking_ext::availability::find_next_slot
-CREATE  FUNCTION "find_next_slot"(
-	"p_resource_ids" uuid[], /* :: std :: option :: Option < Vec < Option < Uuid > > > */
-	"p_after" timestamp with time zone, /* Option < TimestampWithTimeZone > */
-	"p_duration_minutes" INT, /* Option < i32 > */
-	"p_seats" INT DEFAULT 1, /* Option < i32 > */
-	"p_within" interval DEFAULT '90 days' /* Option < pgrx :: datum :: Interval > */
-) RETURNS TABLE (
-	"slot_start" timestamp with time zone,  /* TimestampWithTimeZone */
-	"slot_end" timestamp with time zone,  /* TimestampWithTimeZone */
-	"resource_id" uuid  /* Uuid */
-)
-STABLE SECURITY DEFINER
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'find_next_slot_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:486
--- booking_ext::availability::get_available_slots
-
-CREATE FUNCTION booking."get_available_slots"(
-  "p_resource_id" uuid, "p_start" timestamptz, "p_end" timestamptz,
-  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
-) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz)
-STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
-LANGUAGE c AS 'MODULE_PATHNAME', 'get_available_slots_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:520
--- booking_ext::availability::get_available_slots_any
-
-CREATE FUNCTION booking."get_available_slots_any"(
-  "p_resource_ids" uuid[], "p_start" timestamptz, "p_end" timestamptz,
-  "p_duration_minutes" integer DEFAULT 60, "p_service_id" uuid DEFAULT NULL, "p_seats" integer DEFAULT 1
-) RETURNS TABLE ("slot_start" timestamptz, "slot_end" timestamptz, "resource_ids" uuid[])
-STABLE SECURITY DEFINER SET search_path TO pg_catalog, pg_temp
-LANGUAGE c AS 'MODULE_PATHNAME', 'get_available_slots_any_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/time_zone.rs:11
--- booking_ext::time_zone::is_valid_time_zone
-CREATE  FUNCTION "is_valid_time_zone"(
-	"p_time_zone" TEXT /* Option < & str > */
-) RETURNS bool /* bool */
-STABLE PARALLEL SAFE
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'is_valid_time_zone_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/availability.rs:674
--- booking_ext::availability::open_periods
-CREATE  FUNCTION "open_periods"(
-	"p_organization_id" uuid, /* Option < Uuid > */
-	"p_date" date, /* Option < pgrx :: datum :: Date > */
-	"p_resource_id" uuid DEFAULT NULL /* Option < Uuid > */
-) RETURNS TABLE (
-	"period_start" timestamp with time zone,  /* TimestampWithTimeZone */
-	"period_end" timestamp with time zone,  /* TimestampWithTimeZone */
-	"time_zone" TEXT  /* String */
-)
-STABLE SECURITY DEFINER
-SET search_path TO pg_catalog, pg_temp
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'open_periods_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/status.rs:30
--- booking_ext::status::status_transitions
-CREATE  FUNCTION "status_transitions"() RETURNS TABLE (
-	"from_status" TEXT,  /* String */
-	"to_status" TEXT,  /* String */
-	"booker_may" bool  /* bool */
-)
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'status_transitions_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/status.rs:19
--- booking_ext::status::transition_allowed
-CREATE  FUNCTION "transition_allowed"(
-	"from_status" TEXT, /* & str */
-	"to_status" TEXT, /* & str */
-	"by_staff" bool /* bool */
-) RETURNS bool /* bool */
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'transition_allowed_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/lib.rs:23
-CREATE SCHEMA IF NOT EXISTS booking_internal; /* booking_ext::booking_internal */
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:705
--- booking_ext::aggregates::rating_summary_final
-CREATE  FUNCTION booking_internal."rating_summary_final"(
-	"state" internal /* Internal */
-) RETURNS jsonb /* JsonB */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:691
--- booking_ext::aggregates::rating_summary_serialize
-CREATE  FUNCTION booking_internal."rating_summary_serialize"(
-	"state" internal /* Internal */
-) RETURNS bytea /* Vec < u8 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_serialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:569
--- booking_ext::aggregates::utilization_trans
-CREATE  FUNCTION booking_internal."utilization_trans"(
-	"state" internal, /* Internal */
-	"during" tstzrange, /* Option < TstzRangeArg > */
-	"seats" INT, /* Option < i32 > */
-	"capacity" INT, /* Option < i32 > */
-	"open_time" tstzrange /* Option < TstzRangeArg > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_trans_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/caller.rs:9
--- booking_ext::caller::is_privileged
-CREATE  FUNCTION booking_internal."is_privileged"() RETURNS bool /* bool */
-STRICT STABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'is_privileged_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:471
--- booking_ext::aggregates::busy_time_moving_inverse
-CREATE  FUNCTION booking_internal."busy_time_moving_inverse"(
-	"state" internal, /* Internal */
-	"during" tstzrange /* Option < TstzRangeArg > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_time_moving_inverse_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:485
--- booking_ext::aggregates::busy_union_moving_final
-CREATE  FUNCTION booking_internal."busy_union_moving_final"(
-	"state" internal /* Internal */
-) RETURNS tstzmultirange /* Option < TstzMultirange > */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_union_moving_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:355
--- booking_ext::aggregates::busy_time_combine
-CREATE  FUNCTION booking_internal."busy_time_combine"(
-	"a" internal, /* Internal */
-	"b" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_time_combine_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:236
--- booking_ext::aggregates::peak_seats_trans
-CREATE  FUNCTION booking_internal."peak_seats_trans"(
-	"state" internal, /* Internal */
-	"during" tstzrange, /* Option < TstzRangeArg > */
-	"seats" INT /* Option < i32 > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_trans_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:698
--- booking_ext::aggregates::rating_summary_deserialize
-CREATE  FUNCTION booking_internal."rating_summary_deserialize"(
-	"bytes" bytea, /* & [u8] */
-	"_unused" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_deserialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:492
--- booking_ext::aggregates::busy_minutes_moving_final
-CREATE  FUNCTION booking_internal."busy_minutes_moving_final"(
-	"state" internal /* Internal */
-) RETURNS double precision /* f64 */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_minutes_moving_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:457
--- booking_ext::aggregates::busy_time_moving_trans
-CREATE  FUNCTION booking_internal."busy_time_moving_trans"(
-	"state" internal, /* Internal */
-	"during" tstzrange /* Option < TstzRangeArg > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_time_moving_trans_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:360
--- booking_ext::aggregates::busy_time_serialize
-CREATE  FUNCTION booking_internal."busy_time_serialize"(
-	"state" internal /* Internal */
-) RETURNS bytea /* Vec < u8 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_time_serialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:251
--- booking_ext::aggregates::peak_seats_combine
-CREATE  FUNCTION booking_internal."peak_seats_combine"(
-	"a" internal, /* Internal */
-	"b" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_combine_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:309
--- booking_ext::aggregates::peak_seats_moving_final
-CREATE  FUNCTION booking_internal."peak_seats_moving_final"(
-	"state" internal /* Internal */
-) RETURNS INT /* i32 */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_moving_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:672
--- booking_ext::aggregates::rating_summary_inverse
-CREATE  FUNCTION booking_internal."rating_summary_inverse"(
-	"state" internal, /* Internal */
-	"rating" INT /* Option < i32 > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_inverse_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:452
--- booking_ext::aggregates::busy_minutes_final
-CREATE  FUNCTION booking_internal."busy_minutes_final"(
-	"state" internal /* Internal */
-) RETURNS double precision /* f64 */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_minutes_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:274
--- booking_ext::aggregates::peak_seats_final
-CREATE  FUNCTION booking_internal."peak_seats_final"(
-	"state" internal /* Internal */
-) RETURNS INT /* i32 */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:294
--- booking_ext::aggregates::peak_seats_moving_inverse
-CREATE  FUNCTION booking_internal."peak_seats_moving_inverse"(
-	"state" internal, /* Internal */
-	"during" tstzrange, /* Option < TstzRangeArg > */
-	"seats" INT /* Option < i32 > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_moving_inverse_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:256
--- booking_ext::aggregates::peak_seats_serialize
-CREATE  FUNCTION booking_internal."peak_seats_serialize"(
-	"state" internal /* Internal */
-) RETURNS bytea /* Vec < u8 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_serialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:686
--- booking_ext::aggregates::rating_summary_combine
-CREATE  FUNCTION booking_internal."rating_summary_combine"(
-	"a" internal, /* Internal */
-	"b" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_combine_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:263
--- booking_ext::aggregates::peak_seats_deserialize
-CREATE  FUNCTION booking_internal."peak_seats_deserialize"(
-	"bytes" bytea, /* & [u8] */
-	"_unused" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_deserialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:624
--- booking_ext::aggregates::utilization_final
-CREATE  FUNCTION booking_internal."utilization_final"(
-	"state" internal /* Internal */
-) RETURNS double precision /* f64 */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/caller.rs:20
--- booking_ext::caller::is_bulk_load
-CREATE  FUNCTION booking_internal."is_bulk_load"() RETURNS bool /* bool */
-STRICT STABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'is_bulk_load_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:445
--- booking_ext::aggregates::busy_union_final
-CREATE  FUNCTION booking_internal."busy_union_final"(
-	"state" internal /* Internal */
-) RETURNS tstzmultirange /* Option < TstzMultirange > */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'busy_union_final_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:612
--- booking_ext::aggregates::utilization_serialize
-CREATE  FUNCTION booking_internal."utilization_serialize"(
-	"state" internal /* Internal */
-) RETURNS bytea /* Vec < u8 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_serialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:658
--- booking_ext::aggregates::rating_summary_trans
-CREATE  FUNCTION booking_internal."rating_summary_trans"(
-	"state" internal, /* Internal */
-	"rating" INT /* Option < i32 > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'rating_summary_trans_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:720
--- requires:
---   rating_summary_trans
---   rating_summary_final
---   rating_summary_combine
---   rating_summary_serialize
---   rating_summary_deserialize
---   rating_summary_inverse
-
-
--- SSPACE: see FIXED_STATE_SPACE.
-CREATE AGGREGATE booking.rating_summary(rating integer) (
-  SFUNC = booking_internal.rating_summary_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.rating_summary_final,
-  COMBINEFUNC = booking_internal.rating_summary_combine,
-  SERIALFUNC = booking_internal.rating_summary_serialize, DESERIALFUNC = booking_internal.rating_summary_deserialize,
-  MSFUNC = booking_internal.rating_summary_trans, MINVFUNC = booking_internal.rating_summary_inverse,
-  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.rating_summary_final,
-  PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE booking.rating_summary(integer) IS 'Ratings 1 to 5 summarised as jsonb {"count", "average" (rounded to hundredths, null without ratings), "histogram": {"1".."5"}}, as seed 004''s review statistics; skips NULL ratings, others outside 1-5 are 22023. Parallel; moving form for sliding window frames.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:619
--- booking_ext::aggregates::utilization_deserialize
-CREATE  FUNCTION booking_internal."utilization_deserialize"(
-	"bytes" bytea, /* & [u8] */
-	"_unused" internal /* Internal */
-) RETURNS internal /* Internal */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_deserialize_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/aggregates.rs:588
--- booking_ext::aggregates::utilization_inverse
-CREATE  FUNCTION booking_internal."utilization_inverse"(
-	"state" internal, /* Internal */
-	"during" tstzrange, /* Option < TstzRangeArg > */
-	"seats" INT, /* Option < i32 > */
-	"capacity" INT, /* Option < i32 > */
-	"open_time" tstzrange /* Option < TstzRangeArg > */
-) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_inverse_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/transaction.rs:9
--- booking_ext::transaction::written_by_this_transaction
-CREATE  FUNCTION booking_internal."written_by_this_transaction"(
-	"xmin" xid /* pg_sys :: TransactionId */
-) RETURNS bool /* bool */
-STRICT VOLATILE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'written_by_this_transaction_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/lib.rs:46
--- requires:
---   booking_schema
---   status::transition_allowed
---   status::status_transitions
---   status::booking_statuses
---   time_zone::is_valid_time_zone
---   transaction::written_by_this_transaction
---   caller::is_privileged
---   caller::is_bulk_load
-
--- booking_ext: integrity rules the database enforces whoever writes.
---
--- Two kinds of rule, and why they differ on a restore:
--- * data invariants (time order, seats, capacity, no overlap, same tenant, status values) hold in
---   every valid database, so they are checked on every row, a pg_dump restore included;
--- * rules about the act of writing (who may make which status change, no new booking on a
---   resource that is not bookable) and side effects (audit rows) judge a live write. A restore
---   replays rows that were already judged, with `row_security = off` (pg_dump and pg_restore set
---   it; only roles that bypass RLS can write then), so these are skipped in that mode.
---
--- Trigger functions are schema-qualified and pin search_path: a restore runs with search_path ''.
-
--- The role the caller acts as, by name (the audit log's actor_role outside the API): its SET
--- ROLE (PostgREST sets one per request), else its login role. Inside a SECURITY DEFINER function
--- current_user is the function's owner, so rights are never judged by current_user.
-CREATE FUNCTION booking_internal.calling_role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text ELSE current_setting('role') END $$;
-
--- booking_internal.is_privileged() and is_bulk_load() are native (src/caller.rs): the triggers
--- ask them on every write.
-
--- The actor recorded in transitions and the audit log: the JWT subject, else the login role.
-CREATE FUNCTION booking_internal.actor_id() RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN coalesce(@extschema@.current_user_id(), session_user::text);
-END $$;
+-- Not audited: its rows are the record.
+SELECT booking_internal.register_table('booking_transitions', 'bookings', false);
 
 -- The largest number of seats held at one instant of p_window by the time-holding bookings of a
 -- resource (p_exclude left out). A sweep over start (+seats) and end (-seats) events; ends sort
@@ -993,7 +1322,7 @@ AS $$
     SELECT b.during, b.seats
     FROM booking.bookings b
     WHERE b.resource_id = p_resource_id
-      AND b.status IN ('pending', 'approved')
+      AND booking_internal.holds_time(b.status)
       AND b.during && p_window
       AND b.id IS DISTINCT FROM p_exclude
   ), events AS (
@@ -1046,76 +1375,6 @@ BEGIN
     UPDATE booking.service_rules SET max_concurrent_bookings = max_concurrent_bookings WHERE service_id = p_service_id;
   END IF;
 END $$;
-
--- ---------------------------------------------------------------------------------------------
--- updated_at and time zones
--- ---------------------------------------------------------------------------------------------
-
-CREATE FUNCTION booking_internal.touch_updated_at() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  -- Only real changes: lock_resource's no-op update of a resource leaves it as it was.
-  -- (Tested here rather than in a WHEN clause: BEFORE triggers' WHEN cannot see generated columns.)
-  IF NEW IS DISTINCT FROM OLD THEN
-    NEW.updated_at := now();
-  END IF;
-  RETURN NEW;
-END $$;
-
-CREATE FUNCTION booking_internal.check_time_zone() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF NEW.time_zone IS NOT NULL AND NOT @extschema@.is_valid_time_zone(NEW.time_zone) THEN
-    RAISE EXCEPTION 'unknown time zone "%"', NEW.time_zone
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use an IANA name such as ''Europe/Paris'' (see pg_timezone_names).';
-  END IF;
-  RETURN NEW;
-END $$;
-
--- A row never moves to another organization, whoever asks (service_role included): its
--- children, audit trail and notifications belong to the tenant it was made in. Copy it instead.
-CREATE FUNCTION booking_internal.organization_is_fixed() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RAISE EXCEPTION 'a row of booking.% cannot move to another organization', TG_TABLE_NAME
-    USING ERRCODE = 'insufficient_privilege',
-          HINT = 'Create it in the other organization (and cancel or delete this one) instead.';
-END $$;
-
--- The triggers a table gets for the columns it has, read from the catalog so that a new table
--- gets them without being listed anywhere: updated_at kept current, organization_id fixed.
-DO $$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT c.relname, a.attname
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
-           WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind = 'r' AND NOT a.attisdropped
-             AND a.attname IN ('updated_at', 'organization_id')
-  LOOP
-    IF r.attname = 'updated_at' THEN
-      EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON booking.%I
-                      FOR EACH ROW EXECUTE FUNCTION booking_internal.touch_updated_at()',
-                     r.relname || '_9_touch_updated_at', r.relname);
-    ELSE
-      EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF organization_id ON booking.%I
-                      FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id)
-                      EXECUTE FUNCTION booking_internal.organization_is_fixed()',
-                     r.relname || '_0_organization_fixed', r.relname);
-    END IF;
-  END LOOP;
-END $$;
-
-CREATE TRIGGER organizations_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.organizations
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
-CREATE TRIGGER resources_1_time_zone BEFORE INSERT OR UPDATE OF time_zone ON booking.resources
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.check_time_zone();
 
 -- ---------------------------------------------------------------------------------------------
 -- Bookings: who may change what (runs as the caller, so it sees the caller's role)
@@ -1262,9 +1521,9 @@ BEGIN
     RETURN NEW;  -- the NOT NULL and CHECK constraints report these
   END IF;
 
-  IF NEW.status IN ('pending', 'approved')
+  IF booking_internal.holds_time(NEW.status)
      AND (TG_OP = 'INSERT'
-          OR OLD.status NOT IN ('pending', 'approved')
+          OR NOT booking_internal.holds_time(OLD.status)
           OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats)
              IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats)) THEN
     -- Writers of one resource take turns (see lock_resource).
@@ -1279,7 +1538,7 @@ BEGIN
     IF v_capacity = 1 THEN
       -- One seat: any overlapping time-holding booking is a double booking.
       IF EXISTS (SELECT 1 FROM booking.bookings b
-                 WHERE b.resource_id = NEW.resource_id AND b.status IN ('pending', 'approved')
+                 WHERE b.resource_id = NEW.resource_id AND booking_internal.holds_time(b.status)
                    AND b.during && v_window AND b.id IS DISTINCT FROM NEW.id) THEN
         RAISE EXCEPTION 'resource "%" is already booked at some time in %', v_title, v_window
           USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_no_overlap',
@@ -1365,238 +1624,6 @@ CREATE TRIGGER resources_5_capacity AFTER UPDATE OF capacity ON booking.resource
   FOR EACH ROW WHEN (OLD.capacity IS DISTINCT FROM NEW.capacity)
   EXECUTE FUNCTION booking_internal.resources_capacity_changed();
 
--- ---------------------------------------------------------------------------------------------
--- Audit: every insert, update and delete of the business tables, append-only.
--- ---------------------------------------------------------------------------------------------
-
-CREATE FUNCTION booking_internal.audit_row_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
-  v_row jsonb := coalesce(v_new, v_old);
-  v_key text;
-BEGIN
-  IF booking_internal.is_bulk_load() THEN
-    RETURN NULL;  -- a restore brings its audit rows with it
-  END IF;
-  IF TG_OP = 'UPDATE' THEN
-    -- Keep only the columns that changed; updated_at is noise.
-    FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
-      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
-        v_new := v_new - v_key;
-        v_old := v_old - v_key;
-      END IF;
-    END LOOP;
-    IF v_new = '{}'::jsonb THEN
-      RETURN NULL;
-    END IF;
-  END IF;
-  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
-                                 old_values, new_values, reason, source)
-  VALUES (coalesce(v_row ->> 'organization_id', CASE TG_TABLE_NAME WHEN 'organizations' THEN v_row ->> 'id' END)::uuid,
-          TG_TABLE_NAME,
-          -- the row's id; a line item's booking; a service's rules by service
-          coalesce(v_row ->> 'id', v_row ->> 'booking_id', v_row ->> 'service_id')::uuid,
-          lower(TG_OP),
-          booking.current_user_id(),
-          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
-          v_old, v_new,
-          nullif(current_setting('booking.reason', true), ''),
-          'trigger');
-  RETURN NULL;
-END $$;
-
-DO $$
-DECLARE t text;
-BEGIN
-  -- Not audited: notifications (messages about audited changes; marking one read is noise),
-  -- booking_transitions, audit_log and outbox (records themselves).
-  FOREACH t IN ARRAY ARRAY['organizations', 'bookings', 'booking_services', 'booking_notes', 'resources', 'members',
-                           'availability_rules', 'availability_exceptions', 'services',
-                           'service_rules', 'conflicts'] LOOP
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON booking.%I
-                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
-                   t || '_8_audit', t);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON booking.%I
-                    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
-                    EXECUTE FUNCTION booking_internal.audit_row_change()',
-                   t || '_8_audit_update', t);
-  END LOOP;
-END $$;
-
-CREATE FUNCTION booking_internal.audit_log_append_only() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RAISE EXCEPTION 'booking.audit_log is append-only: % is not allowed', TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END $$;
-
-CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_log
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_log_append_only();
-CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
-  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_log_append_only();
-
--- ---------------------------------------------------------------------------------------------
--- Outbox: every booking creation and status change, in the same transaction (seed 000).
--- ---------------------------------------------------------------------------------------------
-
-CREATE FUNCTION booking_internal.bookings_enqueue_outbox() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF booking_internal.is_bulk_load() THEN
-    RETURN NULL;  -- a restore brings its outbox rows with it
-  END IF;
-  INSERT INTO booking.outbox (organization_id, topic, payload)
-  VALUES (NEW.organization_id,
-          CASE TG_OP WHEN 'INSERT' THEN 'booking.created' ELSE 'booking.status_changed' END,
-          jsonb_build_object('booking_id', NEW.id, 'resource_id', NEW.resource_id,
-                             'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
-                             'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at, 'seats', NEW.seats,
-                             'booked_by', NEW.booked_by));
-  RETURN NULL;
-END $$;
-
-CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
-CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
-  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-  EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
-
--- ---------------------------------------------------------------------------------------------
--- Bookings: notifications of status changes, in the same transaction. The booker hears of every
--- change of their booking's status; the organization's owners, admins and staff hear of every
--- new request waiting for them (a booking that becomes pending). Runs as the extension owner:
--- a client submitting a request may not write to staff's notifications themselves.
--- ---------------------------------------------------------------------------------------------
-
-CREATE FUNCTION booking_internal.bookings_notify() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_what     text := coalesce(NEW.title, 'booking');
-  v_metadata jsonb := jsonb_strip_nulls(jsonb_build_object(
-                        'booking_id', NEW.id, 'resource_id', NEW.resource_id,
-                        'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
-                        'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
-                        'reason', nullif(current_setting('booking.reason', true), ''),
-                        'changed_by', booking_internal.actor_id()));
-BEGIN
-  IF booking_internal.is_bulk_load() THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'UPDATE' THEN
-    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
-    VALUES (NEW.organization_id, NEW.booked_by, 'booking_status',
-            format('Your %s is now %s.', v_what, replace(NEW.status, '_', ' ')), v_metadata);
-  END IF;
-  IF NEW.status = 'pending' THEN
-    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
-    SELECT NEW.organization_id, m.user_id, 'booking_request',
-           format('New request to approve: %s.', v_what), v_metadata
-    FROM booking.members m
-    WHERE m.organization_id = NEW.organization_id AND m.is_active
-      AND m.role IN ('owner', 'admin', 'staff') AND m.user_id <> NEW.booked_by;
-  END IF;
-  RETURN NULL;
-END $$;
-
-CREATE TRIGGER bookings_7_notify_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW WHEN (NEW.status = 'pending')
-  EXECUTE FUNCTION booking_internal.bookings_notify();
-CREATE TRIGGER bookings_7_notify_status AFTER UPDATE OF status ON booking.bookings
-  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-  EXECUTE FUNCTION booking_internal.bookings_notify();
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/lib.rs:61
--- requires:
---   integrity
-
--- booking_ext: identity helpers, row-level security and grants (DESIGN.md section 3).
--- Runs after the tables and triggers (finalize.sql comes last).
---
--- Policies are written TO PUBLIC, one per table and command, and scope by the JWT identity;
--- which API role may touch a table at all is decided by the grants at the end. That way the
--- policies need no role to exist at install time, and the API roles can be created later.
--- Identity calls sit in sub-selects so Postgres evaluates them once per query (an InitPlan).
-
--- ---------------------------------------------------------------------------------------------
--- Membership helpers. SECURITY DEFINER so that policies on other tables can ask about
--- membership without being filtered by the members table's own policies.
--- ---------------------------------------------------------------------------------------------
-
--- The organizations the caller is an active member of, optionally only with one of p_roles.
-CREATE FUNCTION booking.user_organization_ids(p_roles text[] DEFAULT NULL) RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN (SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
-          FROM booking.members m
-          WHERE m.user_id = booking.current_user_id()
-            AND m.is_active
-            AND (p_roles IS NULL OR m.role = ANY (p_roles)));
-END $$;
-
--- Organizations whose bookable resources and opening hours anyone may see.
-CREATE FUNCTION booking.public_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(array_agg(id), '{}') FROM booking.organizations WHERE is_public $$;
-
--- Is the caller an active member of this organization, with one of p_roles (any role when
--- NULL)? One probe of the members key: the triggers ask it on every write.
-CREATE FUNCTION booking_internal.has_membership(p_organization_id uuid, p_roles text[]) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN EXISTS (SELECT 1 FROM booking.members m
-                 WHERE m.organization_id = p_organization_id AND m.user_id = booking.current_user_id()
-                   AND m.is_active AND (p_roles IS NULL OR m.role = ANY (p_roles)));
-END $$;
-
-CREATE FUNCTION booking.is_member(p_organization_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, NULL); END $$;
-
-CREATE FUNCTION booking.is_staff(p_organization_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin,staff}'); END $$;
-
-CREATE FUNCTION booking.is_admin(p_organization_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN booking_internal.has_membership(p_organization_id, '{owner,admin}'); END $$;
-
--- Does the caller have staff rights in this organization: its owners, admins and staff, or a
--- role that bypasses row-level security (service_role)?
-CREATE FUNCTION booking_internal.has_staff_rights(p_organization_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN booking_internal.is_privileged() OR booking.is_staff(p_organization_id); END $$;
-
--- May the caller book in this organization at all: is it public, or are they an active member?
-CREATE FUNCTION booking_internal.may_book_in(p_organization_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN booking_internal.has_membership(p_organization_id, NULL)
-      OR EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = p_organization_id AND o.is_public);
-END $$;
-
 -- May a caller who is not the organization's staff create a booking in this organization for
 -- this person? Only for themselves, in an organization they belong to or that is public. The
 -- bookings insert policy and bookings_guard both ask this one function (the guard also allows
@@ -1609,78 +1636,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN p_booked_by = booking.current_user_id() AND booking_internal.may_book_in(p_organization_id);
-END $$;
-
--- ---------------------------------------------------------------------------------------------
--- Row-level security: enabled and forced on every table.
--- ---------------------------------------------------------------------------------------------
-DO $$
-DECLARE t text;
-BEGIN
-  FOR t IN SELECT relname FROM pg_class WHERE relnamespace = 'booking'::regnamespace AND relkind = 'r' LOOP
-    EXECUTE format('ALTER TABLE booking.%I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE booking.%I FORCE ROW LEVEL SECURITY', t);
-  END LOOP;
-END $$;
-
--- organizations: members see theirs, everyone sees public ones; admins edit, owners delete.
--- Creating a tenant is a back-office act (service_role).
-CREATE POLICY organizations_select ON booking.organizations FOR SELECT
-  USING (is_public OR id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
-CREATE POLICY organizations_update ON booking.organizations FOR UPDATE
-  USING (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]))
-  WITH CHECK (id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
-CREATE POLICY organizations_delete ON booking.organizations FOR DELETE
-  USING (id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[]));
-
--- members: you see your own memberships, staff see their organization's; admins manage them,
--- and only owners hand out or take away the owner role.
-CREATE POLICY members_select ON booking.members FOR SELECT
-  USING (user_id = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-CREATE POLICY members_insert ON booking.members FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
-              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
-CREATE POLICY members_update ON booking.members FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
-         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
-              AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
-CREATE POLICY members_delete ON booking.members FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[])
-         AND (role <> 'owner' OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner}'))::uuid[])));
-
--- Catalogue tables: members read, staff manage. Resources and opening hours of public
--- organizations are readable by anyone (only bookable resources).
-CREATE POLICY resources_select ON booking.resources FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
-         OR (is_bookable AND organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[])));
-CREATE POLICY availability_rules_select ON booking.availability_rules FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[])
-         OR organization_id = ANY ((SELECT booking.public_organization_ids())::uuid[]));
-CREATE POLICY availability_exceptions_select ON booking.availability_exceptions FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
-CREATE POLICY services_select ON booking.services FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
-CREATE POLICY service_rules_select ON booking.service_rules FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
-
-DO $$
-DECLARE t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['resources', 'availability_rules', 'availability_exceptions',
-                           'services', 'service_rules', 'conflicts'] LOOP
-    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR INSERT
-      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
-      t || '_insert', t);
-    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR UPDATE
-      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
-      WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
-      t || '_update', t);
-    EXECUTE format($f$CREATE POLICY %1$I ON booking.%2$I FOR DELETE
-      USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])) $f$,
-      t || '_delete', t);
-  END LOOP;
 END $$;
 
 -- bookings: the booker sees and edits their own; staff manage their organization's. A booker
@@ -1742,219 +1697,6 @@ CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELE
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
-
--- notifications: the recipient reads, marks read and deletes theirs; staff send to members of
--- their organization.
-CREATE POLICY notifications_select ON booking.notifications FOR SELECT
-  USING (recipient_id = (SELECT booking.current_user_id()));
-CREATE POLICY notifications_insert ON booking.notifications FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              AND EXISTS (SELECT 1 FROM booking.members m
-                          WHERE m.organization_id = notifications.organization_id
-                            AND m.user_id = notifications.recipient_id));
-CREATE POLICY notifications_update ON booking.notifications FOR UPDATE
-  USING (recipient_id = (SELECT booking.current_user_id()))
-  WITH CHECK (recipient_id = (SELECT booking.current_user_id()));
-CREATE POLICY notifications_delete ON booking.notifications FOR DELETE
-  USING (recipient_id = (SELECT booking.current_user_id()));
-
--- audit_log and outbox: admins read their organization's; nobody edits the audit log.
-CREATE POLICY audit_log_select ON booking.audit_log FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
-CREATE POLICY outbox_select ON booking.outbox FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
-
-CREATE POLICY conflicts_select ON booking.conflicts FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-
--- ---------------------------------------------------------------------------------------------
--- Grants to the Supabase API roles that exist. Roles are cluster-wide and never extension
--- members, so the script only grants; booking.create_api_roles() creates them on a plain
--- Postgres and grants again.
--- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION booking.grant_api_privileges() RETURNS text[]
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  -- Who may call which function of schemas booking and booking_internal, by name (no name is
-  -- overloaded or in both). finalize.sql revokes EXECUTE on every function of the two schemas
-  -- from PUBLIC, so a function in none of these lists runs only for its owner, inside triggers
-  -- and SECURITY DEFINER functions: trigger functions, locks, the grant functions themselves.
-  -- tests/sql/surface.sql holds the expected matrix.
-  v_everyone constant text[] := ARRAY[
-    -- identity and membership: row-level security policies and column defaults call them
-    'current_user_id', 'current_role', 'user_organization_ids', 'public_organization_ids',
-    'is_member', 'is_staff', 'is_admin',
-    -- the status machine and time zones
-    'booking_statuses', 'status_transitions', 'transition_allowed', 'is_valid_time_zone',
-    -- scheduling (read-only, visibility checked inside)
-    'get_available_slots', 'get_available_slots_any', 'find_next_slot',
-    'can_book_resource', 'booking_refusal', 'open_periods', 'calculate_business_hours',
-    'calculate_duration_minutes',
-    -- the reporting aggregates (their support functions need no grant: Postgres checks those
-    -- against the aggregate's owner)
-    'peak_seats', 'busy_union', 'busy_minutes', 'utilization', 'rating_summary'];
-  -- signed-in users and service_role: writers (the bookings guard runs as the writer) and the
-  -- lifecycle, notification, audit and conflict RPCs, which check the caller themselves
-  v_signed_in constant text[] := ARRAY[
-    'set_booking_status', 'send_notification', 'mark_notifications_read', 'get_unread_count',
-    'get_unread_counts', 'get_notifications_page', 'log_action', 'detect_conflicts', 'resolve_conflict',
-    -- booking_internal: what those and the bookings guard call as the caller
-    'is_bulk_load', 'is_privileged', 'has_staff_rights', 'may_book_in', 'booker_may_insert', 'enforce_booking_rules', 'actor_id', 'notification_owner', 'check_text_argument',
-    'check_json_object'];
-  -- book() books for the JWT subject: a user, not service_role
-  v_authenticated_only constant text[] := ARRAY['book'];
-  v_service_role_only constant text[] := ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox',
-    -- booking_internal
-    'require_privileged'];
-  v_granted text[] := '{}'::text[];
-  v_role text;
-  v_fn regprocedure;
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    GRANT USAGE ON SCHEMA booking TO anon;
-    -- What a public booking page needs, and no more: not an organization's settings, nor a
-    -- resource's metadata or calendar id (anonymous callers name their columns; `*` is refused).
-    REVOKE SELECT ON booking.organizations, booking.resources FROM anon;
-    GRANT SELECT (id, slug, name, time_zone, is_public) ON booking.organizations TO anon;
-    GRANT SELECT (id, organization_id, kind, title, description, capacity, time_zone, is_bookable,
-                  auto_approve, buffer_before_minutes, buffer_after_minutes, slot_interval_minutes,
-                  min_notice_minutes, max_advance_days, max_booking_minutes)
-      ON booking.resources TO anon;
-    GRANT SELECT ON booking.availability_rules TO anon;
-    v_granted := v_granted || 'anon'::text;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    GRANT USAGE ON SCHEMA booking, booking_internal TO authenticated;
-    GRANT SELECT ON ALL TABLES IN SCHEMA booking TO authenticated;
-    GRANT INSERT, UPDATE, DELETE ON booking.members, booking.resources, booking.availability_rules,
-      booking.availability_exceptions, booking.services, booking.service_rules, booking.bookings,
-      booking.booking_services, booking.booking_notes, booking.conflicts TO authenticated;
-    GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
-    GRANT INSERT, DELETE ON booking.notifications TO authenticated;
-    GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
-    v_granted := v_granted || 'authenticated'::text;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    GRANT USAGE ON SCHEMA booking, booking_internal TO service_role;
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA booking TO service_role;
-    REVOKE UPDATE, DELETE ON booking.audit_log FROM service_role;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA booking TO service_role;
-    v_granted := v_granted || 'service_role'::text;
-  END IF;
-
-  FOREACH v_role IN ARRAY v_granted LOOP
-    FOR v_fn IN
-      SELECT p.oid::regprocedure FROM pg_proc p
-      WHERE p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
-        AND (p.proname = ANY (v_everyone)
-             OR (v_role <> 'anon' AND p.proname = ANY (v_signed_in))
-             OR (v_role = 'authenticated' AND p.proname = ANY (v_authenticated_only))
-             OR (v_role = 'service_role' AND p.proname = ANY (v_service_role_only)))
-    LOOP
-      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_fn, v_role);
-    END LOOP;
-  END LOOP;
-  RETURN v_granted;
-END $$;
-
--- The one call that prepares a plain Postgres for PostgREST / supabase-js: creates the
--- Supabase API roles where they are missing (anon, authenticated: NOLOGIN; service_role:
--- NOLOGIN BYPASSRLS) and grants them booking_ext's privileges. Needs a superuser. On Supabase
--- the roles already exist and the extension grants to them at install.
-CREATE FUNCTION booking.create_api_roles() RETURNS text[]
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    CREATE ROLE anon NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-  END IF;
-  RETURN booking.grant_api_privileges();
-END $$;
-
--- finalize.sql revokes EXECUTE from PUBLIC and calls grant_api_privileges(), once every
--- function exists.
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/lib.rs:67
--- requires:
---   security
---   availability::open_periods
---   availability::booking_refusal
-
--- booking_ext: SQL-level functions built on the native ones.
-
--- A day's business hours as seed 004 shows them, computed by the native engine (exceptions
--- applied, local time of the organization or resource). Minutes are real elapsed minutes: a
--- 00:00-24:00 day is 1380 on a spring-forward date and 1500 on a fall-back date. A day with
--- several breaks gives one row per break (the other columns repeat); a day without a break one
--- row with NULL breaks; a closed day one row with is_open false and 0 minutes.
-CREATE FUNCTION booking.calculate_business_hours(p_organization_id uuid, p_date date, p_resource_id uuid DEFAULT NULL)
-RETURNS TABLE (day_name text, is_open boolean, start_time time, end_time time,
-               break_start time, break_end time, total_working_minutes integer)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  WITH p AS (
-    SELECT period_start, period_end,
-           (period_start AT TIME ZONE time_zone)::time AS local_start,
-           CASE WHEN (period_end AT TIME ZONE time_zone)::date > p_date THEN time '24:00'
-                ELSE (period_end AT TIME ZONE time_zone)::time END AS local_end,
-           row_number() OVER (ORDER BY period_start) AS n
-    FROM booking.open_periods(p_organization_id, p_date, p_resource_id)
-  ), day AS (
-    SELECT count(*) > 0 AS is_open,
-           (SELECT local_start FROM p ORDER BY n LIMIT 1) AS first_start,
-           (SELECT local_end FROM p ORDER BY n DESC LIMIT 1) AS last_end,
-           coalesce(sum(extract(epoch FROM period_end - period_start)) / 60, 0)::integer AS minutes
-    FROM p
-  ), breaks AS (
-    SELECT a.local_end AS break_start, b.local_start AS break_end
-    FROM p a JOIN p b ON b.n = a.n + 1
-  )
-  SELECT btrim(to_char(p_date, 'Day')), day.is_open, day.first_start, day.last_end,
-         breaks.break_start, breaks.break_end, day.minutes
-  FROM day LEFT JOIN breaks ON true
-  ORDER BY breaks.break_start
-$$;
-
--- The total duration of a list of services (seed 004), each id counted as often as it is
--- listed. Inactive services count 0 minutes; an id that is unknown (or not visible to the
--- caller) raises 22023 rather than silently shortening the total. At most 1000 ids.
-CREATE FUNCTION booking.calculate_duration_minutes(p_service_ids uuid[]) RETURNS integer
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_unknown uuid;
-  v_total   bigint;
-BEGIN
-  IF p_service_ids IS NULL THEN
-    RAISE EXCEPTION 'p_service_ids must not be NULL' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF cardinality(p_service_ids) > 1000 THEN
-    RAISE EXCEPTION 'at most 1000 service ids, got %', cardinality(p_service_ids)
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT u.id INTO v_unknown FROM unnest(p_service_ids) AS u(id)
-  WHERE u.id IS NULL OR NOT EXISTS (SELECT 1 FROM booking.services s WHERE s.id = u.id)
-  LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'unknown service %', coalesce(v_unknown::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT coalesce(sum(s.duration_minutes) FILTER (WHERE s.is_active), 0) INTO v_total
-  FROM unnest(p_service_ids) AS u(id) JOIN booking.services s ON s.id = u.id;
-  RETURN v_total;
-END $$;
 
 -- The rule book: what a booking must satisfy when someone who is not the organization's staff
 -- makes it hold time (a new request, a resubmission, a move), and what book() checks for every
@@ -2023,11 +1765,11 @@ BEGIN
     SELECT coalesce(max(n), 0) INTO v_peak
     FROM (SELECT (SELECT count(*) FROM booking.bookings o
                   WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
-                    AND o.status IN ('pending', 'approved') AND o.id IS DISTINCT FROM p_booking_id
+                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
                     AND o.during @> greatest(lower(b.during), p_start)) AS n
           FROM booking.bookings b
           WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
-            AND b.status IN ('pending', 'approved') AND b.id IS DISTINCT FROM p_booking_id
+            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
             AND b.during && tstzrange(p_start, p_end)) AS at_starts;
     IF v_peak >= v_limit THEN
       RAISE EXCEPTION 'This service is fully booked at that time.'
@@ -2133,7 +1875,7 @@ END $$;
 
 -- Move a booking along the legal transitions: the one RPC for status changes. It runs as the
 -- caller, so row-level security decides which bookings they may touch and the bookings_guard
--- trigger which changes (the status table in the README); this function turns their refusals
+-- trigger which changes (the status table in docs/bookings.md); this function turns their refusals
 -- into the API's errors and records the reason. Who may do what: the person who booked may
 -- submit a draft, resubmit after changes were requested, and cancel a draft, pending or approved
 -- booking until it starts (after that, ask staff); the organization's owners, admins and staff
@@ -2207,56 +1949,86 @@ BEGIN
   END IF;
   RETURN v_row;
 END $$;
+
+-- Who may call the status machine, book and change statuses, and write bookings.
+CREATE FUNCTION booking_internal.grant_bookings_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['booking_statuses', 'status_transitions',
+                                                       'transition_allowed', 'holds_time']);
+  IF p_role <> 'anon' THEN
+    -- set_booking_status checks the caller itself; the bookings guard runs as the writer and
+    -- calls the rule book
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
+                                                         'enforce_booking_rules']);
+  END IF;
+  IF p_role = 'authenticated' THEN
+    -- book() books for the JWT subject: a user, not service_role
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['book']);
+    GRANT INSERT, UPDATE, DELETE ON booking.bookings, booking.booking_services, booking.booking_notes
+      TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.bookings IS 'A reservation of a resource for [starts_at, ends_at). pending and approved hold time; no overlap on capacity 1, never above capacity N.';
+COMMENT ON TABLE booking.booking_services IS 'The services in a booking, with duration and price at booking time.';
+COMMENT ON TABLE booking.booking_transitions IS 'Every status change of a booking, with who made it and why. Written by the database.';
+COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) range.';
+COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
+COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
+COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
+COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
+COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
+COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
+COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, no overlap on a capacity-1 resource and seats within capacity at every instant, under a lock on the resource.';
+COMMENT ON FUNCTION booking_internal.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
+COMMENT ON FUNCTION booking_internal.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held.';
+COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a booking along the legal transitions for the caller (bookers: submit, resubmit, cancel until the start; staff and admins: every legal change), with a reason; PT409 for an illegal change or a booking that no longer fits, 42501 without the right, 22023 for bad input or an unknown booking.';
+COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction, as lock_resource) so that bookers of a service with a concurrency limit take turns.';
+COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (a no-op update, skipped when the row version seen was written by this transaction) so that its writers take turns; returns its capacity.';
+COMMENT ON FUNCTION booking_internal.booker_may_insert(uuid, text) IS 'Internal: may a caller who is not staff create a booking in this organization for this person (themselves, in an organization they belong to or that is public)? Used by the bookings insert policy and bookings_guard.';
+COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service.';
+COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
+COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
+COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';
+COMMENT ON FUNCTION booking_internal.holds_time(text) IS 'True for the statuses that hold time (pending, approved): they count against capacity and overlap and show in availability.';
+COMMENT ON FUNCTION booking_internal.grant_bookings_privileges(text) IS 'Internal: the bookings module''s grants to an API role (called by grant_api_privileges).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:77
+-- src/notifications/mod.rs:6
 -- requires:
---   functions
+--   bookings
 
--- booking_ext: notifications and the audit log as RPCs, with seed 004's names and shapes.
+-- booking_ext, module notifications: messages to users, the notification RPCs with seed 004's
+-- names and shapes, and the notifications of booking status changes.
 --
 -- The seed's versions take a user id and run as SECURITY DEFINER, so anyone could read anyone's
 -- notifications. Here the caller is the JWT subject: p_user_id stays for compatibility, and a
 -- value other than the caller's own is honoured only for a role that bypasses row-level security
 -- (service_role). The notification functions run as the caller, so row-level security holds
--- even if a check here were wrong; only log_action, which writes the append-only audit log,
--- runs as the extension owner and checks the caller itself.
+-- even if a check here were wrong.
 
--- Longest message, notification type and reason accepted, and the largest metadata / values
--- document: bounded so that a careless client cannot fill the tables with one call.
-CREATE FUNCTION booking_internal.check_text_argument(p_name text, p_value text, p_max_length integer) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF p_value IS NULL OR btrim(p_value) = '' THEN
-    RAISE EXCEPTION '% must not be empty', p_name USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF length(p_value) > p_max_length THEN
-    RAISE EXCEPTION '% is longer than % characters', p_name, p_max_length USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  RETURN p_value;
-END $$;
+CREATE TABLE booking.notifications (
+  id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id   uuid REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  recipient_id      text NOT NULL CHECK (length(recipient_id) > 0) CONSTRAINT notifications_recipient_id_size CHECK (length(recipient_id) <= 200),
+  notification_type text NOT NULL CHECK (length(btrim(notification_type)) > 0) CONSTRAINT notifications_notification_type_size CHECK (length(notification_type) <= 200),
+  message           text NOT NULL CHECK (length(btrim(message)) > 0) CONSTRAINT notifications_message_size CHECK (length(message) <= 4000),
+  metadata          jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object') CONSTRAINT notifications_metadata_size CHECK (octet_length(metadata::text) <= 16384),
+  read_at           timestamptz,
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX notifications_recipient_idx ON booking.notifications (recipient_id, created_at DESC);
+CREATE INDEX notifications_unread_idx ON booking.notifications (recipient_id, notification_type) WHERE read_at IS NULL;
+CREATE INDEX notifications_organization_id_idx ON booking.notifications (organization_id);
+-- Not audited: messages about audited changes; marking one read is noise.
+SELECT booking_internal.register_table('notifications', 'notifications', false);
 
-CREATE FUNCTION booking_internal.check_json_object(p_name text, p_value jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF p_value IS NULL THEN
-    RETURN NULL;
-  END IF;
-  IF jsonb_typeof(p_value) <> 'object' THEN
-    RAISE EXCEPTION '% must be a JSON object, not %', p_name, jsonb_typeof(p_value) USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF octet_length(p_value::text) > 16384 THEN
-    RAISE EXCEPTION '% is larger than 16 kB', p_name USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  RETURN p_value;
-END $$;
-
--- The user whose notifications a call reads or marks: the caller (p_user_id NULL or the caller's
 -- own id), or, for a role that bypasses row-level security (service_role), the user named.
 CREATE FUNCTION booking_internal.notification_owner(p_user_id text) RETURNS text
 LANGUAGE plpgsql STABLE
@@ -2421,90 +2193,102 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Audit
+-- Bookings: notifications of status changes, in the same transaction. The booker hears of every
+-- change of their booking's status; the organization's owners, admins and staff hear of every
+-- new request waiting for them (a booking that becomes pending). Runs as the extension owner:
+-- a client submitting a request may not write to staff's notifications themselves.
 -- ---------------------------------------------------------------------------------------------
 
--- Record an action in the audit log (seed 004). The actor is the JWT subject, never an argument;
--- the organization is the entity's. Entity types are the audited tables (singular names are
--- accepted too): organizations, resources, availability_rules, availability_exceptions,
--- services, service_rules (by service id), bookings, conflicts. Who may: the organization's
--- owners, admins and staff; the booker, for their own booking; service_role, for any entity.
--- Runs as the extension owner because nobody else may write the append-only audit log.
-CREATE FUNCTION booking.log_action(p_entity_type text, p_entity_id uuid, p_action text,
-                                   p_old_values jsonb DEFAULT NULL, p_new_values jsonb DEFAULT NULL,
-                                   p_reason text DEFAULT NULL)
-RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+CREATE FUNCTION booking_internal.bookings_notify() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_table  text;
-  v_org    uuid;
-  v_booker text;
-  v_id     uuid;
+  v_what     text := coalesce(NEW.title, 'booking');
+  v_metadata jsonb := jsonb_strip_nulls(jsonb_build_object(
+                        'booking_id', NEW.id, 'resource_id', NEW.resource_id,
+                        'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+                        'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
+                        'reason', nullif(current_setting('booking.reason', true), ''),
+                        'changed_by', booking_internal.actor_id()));
 BEGIN
-  PERFORM booking_internal.check_text_argument('p_entity_type', p_entity_type, 100),
-          booking_internal.check_text_argument('p_action', p_action, 100),
-          booking_internal.check_json_object('p_old_values', p_old_values),
-          booking_internal.check_json_object('p_new_values', p_new_values);
-  IF p_reason IS NOT NULL THEN
-    PERFORM booking_internal.check_text_argument('p_reason', p_reason, 4000);
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;
   END IF;
-  IF p_entity_id IS NULL THEN
-    RAISE EXCEPTION 'p_entity_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    VALUES (NEW.organization_id, NEW.booked_by, 'booking_status',
+            format('Your %s is now %s.', v_what, replace(NEW.status, '_', ' ')), v_metadata);
   END IF;
-  v_table := CASE lower(btrim(p_entity_type))
-    WHEN 'organization' THEN 'organizations' WHEN 'resource' THEN 'resources'
-    WHEN 'availability_rule' THEN 'availability_rules' WHEN 'availability_exception' THEN 'availability_exceptions'
-    WHEN 'service' THEN 'services' WHEN 'service_rule' THEN 'service_rules'
-    WHEN 'booking' THEN 'bookings' WHEN 'conflict' THEN 'conflicts'
-    ELSE lower(btrim(p_entity_type)) END;
-  IF v_table NOT IN ('organizations', 'resources', 'availability_rules', 'availability_exceptions',
-                     'services', 'service_rules', 'bookings', 'conflicts') THEN
-    RAISE EXCEPTION 'unknown entity type "%"', p_entity_type
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Entity types: organizations, resources, availability_rules, availability_exceptions, services, service_rules, bookings, conflicts.';
+  IF NEW.status = 'pending' THEN
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    SELECT NEW.organization_id, m.user_id, 'booking_request',
+           format('New request to approve: %s.', v_what), v_metadata
+    FROM booking.members m
+    WHERE m.organization_id = NEW.organization_id AND m.is_active
+      AND m.role IN ('owner', 'admin', 'staff') AND m.user_id <> NEW.booked_by;
   END IF;
-  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
-    RAISE EXCEPTION 'logging an action needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
-  END IF;
-
-  EXECUTE format('SELECT %s, %s FROM booking.%I WHERE %I = $1',
-                 CASE v_table WHEN 'organizations' THEN 'id' ELSE 'organization_id' END,
-                 CASE v_table WHEN 'bookings' THEN 'booked_by' ELSE 'NULL::text' END,
-                 v_table,
-                 CASE v_table WHEN 'service_rules' THEN 'service_id' ELSE 'id' END)
-    INTO v_org, v_booker USING p_entity_id;
-  -- A booker logs about their own booking only while a member of its organization: a stranger
-  -- who booked in a public organization may not write into that tenant's append-only log.
-  IF NOT booking_internal.has_staff_rights(v_org)
-     AND NOT (v_booker IS NOT DISTINCT FROM booking.current_user_id() AND booking.is_member(v_org)) THEN
-    -- An unknown entity and one the caller may not log about look alike.
-    RAISE EXCEPTION 'unknown % % or you may not log actions on it', v_table, p_entity_id
-      USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  IF v_org IS NULL THEN
-    RAISE EXCEPTION 'unknown % %', v_table, p_entity_id USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-
-  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
-                                 old_values, new_values, reason, source)
-  VALUES (v_org, v_table, p_entity_id, p_action, booking.current_user_id(),
-          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', booking_internal.calling_role()),
-          p_old_values, p_new_values, p_reason, 'rpc')
-  RETURNING id INTO v_id;
-  RETURN v_id;
+  RETURN NULL;
 END $$;
+
+CREATE TRIGGER bookings_7_notify_insert AFTER INSERT ON booking.bookings
+  FOR EACH ROW WHEN (NEW.status = 'pending')
+  EXECUTE FUNCTION booking_internal.bookings_notify();
+CREATE TRIGGER bookings_7_notify_status AFTER UPDATE OF status ON booking.bookings
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION booking_internal.bookings_notify();
+
+-- notifications: the recipient reads, marks read and deletes theirs; staff send to members of
+-- their organization.
+CREATE POLICY notifications_select ON booking.notifications FOR SELECT
+  USING (recipient_id = (SELECT booking.current_user_id()));
+CREATE POLICY notifications_insert ON booking.notifications FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+              AND EXISTS (SELECT 1 FROM booking.members m
+                          WHERE m.organization_id = notifications.organization_id
+                            AND m.user_id = notifications.recipient_id));
+CREATE POLICY notifications_update ON booking.notifications FOR UPDATE
+  USING (recipient_id = (SELECT booking.current_user_id()))
+  WITH CHECK (recipient_id = (SELECT booking.current_user_id()));
+CREATE POLICY notifications_delete ON booking.notifications FOR DELETE
+  USING (recipient_id = (SELECT booking.current_user_id()));
+
+CREATE FUNCTION booking_internal.grant_notifications_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_role <> 'anon' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['send_notification', 'mark_notifications_read',
+                                                         'get_unread_count', 'get_unread_counts',
+                                                         'get_notifications_page', 'notification_owner']);
+  END IF;
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, DELETE ON booking.notifications TO authenticated;
+    GRANT UPDATE (read_at) ON booking.notifications TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.notifications IS 'A message to a user; the recipient reads it and marks it read.';
+COMMENT ON FUNCTION booking_internal.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
+COMMENT ON FUNCTION booking.send_notification(text, text, text, jsonb) IS 'Sends a notification (seed 004) and returns it as JSON (id, recipient_id, organization_id, message, notification_type, metadata, read_at, sent_at). Owners, admins and staff to active members of their organization (p_metadata.organization_id picks one when several are shared), service_role to anyone. 22023 for an empty recipient, message or type; 42501 otherwise refused.';
+COMMENT ON FUNCTION booking.mark_notifications_read(text, uuid[]) IS 'Marks the caller''s unread notifications read (all, or the ids given, at most 1000) and returns how many changed. p_user_id other than the caller: service_role only (else 42501).';
+COMMENT ON FUNCTION booking.get_unread_count(text) IS 'The caller''s unread notifications. p_user_id other than the caller: service_role only (else 42501).';
+COMMENT ON FUNCTION booking.get_unread_counts(text) IS 'The caller''s unread notifications per notification_type. p_user_id other than the caller: service_role only (else 42501).';
+COMMENT ON FUNCTION booking.get_notifications_page(text, integer, integer) IS 'A page of the caller''s notifications, newest first; p_limit 1 to 100 (default 20), p_offset from 0. p_user_id other than the caller: service_role only (else 42501).';
+COMMENT ON FUNCTION booking_internal.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
+COMMENT ON FUNCTION booking_internal.grant_notifications_privileges(text) IS 'Internal: the notifications module''s grants to an API role (called by grant_api_privileges).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:82
+-- src/outbox/mod.rs:7
 -- requires:
---   communication
+--   bookings
 
--- booking_ext: delivering the outbox (seed 000). Triggers enqueue an event for every booking
--- creation and status change in the same transaction (integrity.sql); workers running as
--- service_role take them out with these three functions.
+-- booking_ext, module outbox: integration events (seed 000). Triggers enqueue an event for every
+-- booking creation and status change in the same transaction (below); workers running as
+-- service_role take them out with claim_outbox, ack_outbox and fail_outbox.
 --
 -- Delivery is at least once: a worker claims rows for a lease (deliver_after moves to the end of
 -- the lease, so no other worker gets them meanwhile), delivers them and acknowledges them. A
@@ -2512,18 +2296,22 @@ END $$;
 -- again. A failed delivery is retried after a backoff that doubles from 30 seconds up to an hour.
 -- The functions run as the caller and are granted to service_role only.
 
-CREATE FUNCTION booking_internal.require_privileged(p_what text) RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF NOT booking_internal.is_privileged() THEN
-    RAISE EXCEPTION '% is for service_role only', p_what USING ERRCODE = 'insufficient_privilege';
-  END IF;
-END $$;
+CREATE TABLE booking.outbox (
+  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  topic           text NOT NULL CHECK (length(topic) > 0) CONSTRAINT outbox_topic_size CHECK (length(topic) <= 200),
+  payload         jsonb NOT NULL,
+  deliver_after   timestamptz NOT NULL DEFAULT now(),
+  delivered_at    timestamptz,
+  attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_error      text CONSTRAINT outbox_last_error_size CHECK (length(last_error) <= 4000),
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX outbox_due_idx ON booking.outbox (deliver_after) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_organization_id_idx ON booking.outbox (organization_id);
+-- Not audited: its rows are records themselves. pg_dump keeps its identity sequence too.
+SELECT booking_internal.register_table('outbox', 'outbox', false);
 
--- Claim up to p_limit (1 to 1000) due events, oldest due first, optionally of one topic, for
--- p_lease_seconds (1 to 3600). Each call counts as a delivery attempt. Rows locked by a
 -- concurrent claim are skipped, never waited for, so concurrent workers never get the same row.
 CREATE FUNCTION booking.claim_outbox(p_topic text DEFAULT NULL, p_limit integer DEFAULT 100,
                                      p_lease_seconds integer DEFAULT 60)
@@ -2598,18 +2386,184 @@ BEGIN
   END IF;
   RETURN v_row;
 END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Outbox: every booking creation and status change, in the same transaction (seed 000).
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.bookings_enqueue_outbox() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its outbox rows with it
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  VALUES (NEW.organization_id,
+          CASE TG_OP WHEN 'INSERT' THEN 'booking.created' ELSE 'booking.status_changed' END,
+          jsonb_build_object('booking_id', NEW.id, 'resource_id', NEW.resource_id,
+                             'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+                             'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at, 'seats', NEW.seats,
+                             'booked_by', NEW.booked_by));
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
+CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
+
+CREATE POLICY outbox_select ON booking.outbox FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+
+CREATE FUNCTION booking_internal.grant_outbox_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_role = 'service_role' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['claim_outbox', 'ack_outbox', 'fail_outbox']);
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.outbox IS 'Integration events to deliver, written in the same transaction as the change they describe.';
+COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
+COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';
+COMMENT ON FUNCTION booking.ack_outbox(bigint[]) IS 'service_role: marks outbox events delivered (at most 10000 ids); returns how many.';
+COMMENT ON FUNCTION booking.fail_outbox(bigint, text) IS 'service_role: records a failed delivery and schedules the retry after 30 s doubling per attempt, at most an hour; 22023 for an unknown or delivered event.';
+COMMENT ON FUNCTION booking_internal.grant_outbox_privileges(text) IS 'Internal: the outbox module''s grants to an API role (called by grant_api_privileges).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:87
+-- src/availability/mod.rs:688
 -- requires:
---   outbox
+--   bookings
+--   availability::get_available_slots
+--   availability::get_available_slots_any
+--   availability::find_next_slot
+--   availability::can_book_resource
+--   availability::booking_refusal
+--   availability::open_periods
 
--- booking_ext: finding and resolving what is wrong in existing data (seed 002's conflict log).
+-- booking_ext, module availability: the SQL side of the native slot engine (whose functions are
+-- declared in mod.rs beside this file): calculate_business_hours, the functions' documentation,
+-- planner settings and grants.
+
+-- A day's business hours as seed 004 shows them, computed by the native engine (exceptions
+-- applied, local time of the organization or resource). Minutes are real elapsed minutes: a
+-- 00:00-24:00 day is 1380 on a spring-forward date and 1500 on a fall-back date. A day with
+-- several breaks gives one row per break (the other columns repeat); a day without a break one
+-- row with NULL breaks; a closed day one row with is_open false and 0 minutes.
+CREATE FUNCTION booking.calculate_business_hours(p_organization_id uuid, p_date date, p_resource_id uuid DEFAULT NULL)
+RETURNS TABLE (day_name text, is_open boolean, start_time time, end_time time,
+               break_start time, break_end time, total_working_minutes integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH p AS (
+    SELECT period_start, period_end,
+           (period_start AT TIME ZONE time_zone)::time AS local_start,
+           CASE WHEN (period_end AT TIME ZONE time_zone)::date > p_date THEN time '24:00'
+                ELSE (period_end AT TIME ZONE time_zone)::time END AS local_end,
+           row_number() OVER (ORDER BY period_start) AS n
+    FROM booking.open_periods(p_organization_id, p_date, p_resource_id)
+  ), day AS (
+    SELECT count(*) > 0 AS is_open,
+           (SELECT local_start FROM p ORDER BY n LIMIT 1) AS first_start,
+           (SELECT local_end FROM p ORDER BY n DESC LIMIT 1) AS last_end,
+           coalesce(sum(extract(epoch FROM period_end - period_start)) / 60, 0)::integer AS minutes
+    FROM p
+  ), breaks AS (
+    SELECT a.local_end AS break_start, b.local_start AS break_end
+    FROM p a JOIN p b ON b.n = a.n + 1
+  )
+  SELECT btrim(to_char(p_date, 'Day')), day.is_open, day.first_start, day.last_end,
+         breaks.break_start, breaks.break_end, day.minutes
+  FROM day LEFT JOIN breaks ON true
+  ORDER BY breaks.break_start
+$$;
+
+-- The native scheduling functions run their few queries through plans kept for the session
+-- (SPI_keepplan). A custom plan per call would re-plan them every time, which costs more than
+-- the engine's work; their generic plans are as good (index scans keyed by resource and time).
+-- Those plans are made once, often while the tables are still small, where a sequential scan
+-- looks cheapest; but each query reads a few rows per resource, repeated for every resource of
+-- a pool, so index scans are always the right plan: enable_seqscan = off says so. The settings
+-- apply inside these functions only, with their search_path.
+ALTER FUNCTION booking.get_available_slots(uuid, timestamptz, timestamptz, integer, uuid, integer)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+ALTER FUNCTION booking.get_available_slots_any(uuid[], timestamptz, timestamptz, integer, uuid, integer)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+ALTER FUNCTION booking.find_next_slot(uuid[], timestamptz, integer, integer, interval)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+ALTER FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, integer)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+ALTER FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, integer, uuid)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+ALTER FUNCTION booking.open_periods(uuid, date, uuid)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+
+CREATE FUNCTION booking_internal.grant_availability_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- read-only, visibility checked inside: anyone may ask
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['get_available_slots', 'get_available_slots_any',
+                                                       'find_next_slot', 'can_book_resource', 'booking_refusal',
+                                                       'open_periods', 'calculate_business_hours']);
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON FUNCTION booking.get_available_slots(uuid, timestamptz, timestamptz, integer, uuid, integer) IS 'The free slots (slot_start, slot_end) of a resource in a window for a booking of p_duration_minutes and p_seats: weekly rules in local time, exceptions, buffers, slot grid, notice and horizon (service rules win), capacity. Reveals no booker.';
+COMMENT ON FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, integer) IS 'True exactly when a booking of that interval and seats would be accepted now: hours, exceptions, buffers, notice, horizon and capacity (same engine as get_available_slots).';
+COMMENT ON FUNCTION booking.get_available_slots_any(uuid[], timestamptz, timestamptz, integer, uuid, integer) IS 'The slots in which at least one of the resources is free, with the free ones (resource_ids, in the order asked): get_available_slots over a pool of at most 100 resources.';
+COMMENT ON FUNCTION booking.find_next_slot(uuid[], timestamptz, integer, integer, interval) IS 'The earliest free slot (slot_start, slot_end, resource_id) among the resources within p_within (at most 366 days) after p_after; no row when there is none. Searches a day, a week, then 30 days at a time.';
+COMMENT ON FUNCTION booking.open_periods(uuid, date, uuid) IS 'The open periods of one local day of an organization (or one of its resources) as instants, with the time zone used.';
+COMMENT ON FUNCTION booking.calculate_business_hours(uuid, date, uuid) IS 'A day''s hours (seed 004 shape) after exceptions; one row per break; real elapsed minutes across DST.';
+COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, integer, uuid) IS 'Why book() would refuse this booking now (closed, notice, horizon, overlap, capacity), or NULL when it would accept it.';
+COMMENT ON FUNCTION booking_internal.grant_availability_privileges(text) IS 'Internal: the availability module''s grants to an API role (called by grant_api_privileges).';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/conflicts/mod.rs:6
+-- requires:
+--   availability
+
+-- booking_ext, module conflicts: finding and resolving what is wrong in existing data (seed 002's conflict log).
 -- The integrity triggers keep new writes clean; data imported with triggers or constraints off,
 -- hours changed after bookings were made, or a resource moved to another time zone can still
 -- leave problems behind. Both functions run as the caller (owners, admins and staff of the
 -- organization, or service_role), so row-level security scopes what they read and write.
+
+CREATE TABLE booking.conflicts (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  resource_id     uuid NOT NULL,
+  conflict_type   text NOT NULL CHECK (conflict_type IN (
+                    'double_booking', 'timezone_mismatch', 'resource_unavailable', 'capacity_exceeded')),
+  severity        text NOT NULL DEFAULT 'medium' CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'investigating', 'resolved', 'ignored')),
+  details         jsonb NOT NULL DEFAULT '{}'::jsonb CONSTRAINT conflicts_details_size CHECK (octet_length(details::text) <= 16384),
+  -- What detect_conflicts() found, as a stable key (type, then the rows involved), so that
+  -- detecting again records nothing twice. NULL for conflicts recorded by hand.
+  fingerprint     text CONSTRAINT conflicts_fingerprint_size CHECK (length(fingerprint) <= 200),
+  resolution      text CONSTRAINT conflicts_resolution_size CHECK (length(resolution) <= 4000),
+  resolved_by     text CONSTRAINT conflicts_resolved_by_size CHECK (length(resolved_by) <= 200),
+  resolved_at     timestamptz,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (resource_id, organization_id)
+    REFERENCES booking.resources (id, organization_id) ON DELETE CASCADE
+);
+CREATE INDEX conflicts_organization_id_idx ON booking.conflicts (organization_id, status);
+CREATE INDEX conflicts_resource_id_idx ON booking.conflicts (resource_id, organization_id);
+CREATE UNIQUE INDEX conflicts_fingerprint_key ON booking.conflicts (organization_id, fingerprint)
+  WHERE fingerprint IS NOT NULL;
+SELECT booking_internal.register_table('conflicts', 'conflicts', true, 'conflict');
 
 -- Detect the conflicts of an organization's bookings in [p_from, p_to) (at most 366 days) and
 -- record each once: a conflict already recorded (same type and rows, whatever its status now)
@@ -2661,7 +2615,7 @@ BEGIN
     FROM booking.bookings b
     JOIN booking.resources r ON r.id = b.resource_id
     JOIN booking.organizations o ON o.id = b.organization_id
-    WHERE b.organization_id = p_organization_id AND b.status IN ('pending', 'approved') AND b.during && v_window
+    WHERE b.organization_id = p_organization_id AND booking_internal.holds_time(b.status) AND b.during && v_window
   ),
   double_booked AS (
     SELECT a.resource_id, 'double_booking'::text AS conflict_type, 'high'::text AS severity,
@@ -2793,84 +2747,133 @@ BEGIN
   END IF;
   RETURN v_row;
 END $$;
+
+CREATE POLICY conflicts_select ON booking.conflicts FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+
+SELECT booking_internal.create_staff_write_policies('conflicts');
+
+CREATE FUNCTION booking_internal.grant_conflicts_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_role <> 'anon' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['detect_conflicts', 'resolve_conflict']);
+  END IF;
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.conflicts TO authenticated;
+  END IF;
+END $$;
+
+-- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON TABLE booking.conflicts IS 'Problems detected in existing data: double booking, time-zone mismatch, unavailable resource, capacity exceeded.';
+COMMENT ON FUNCTION booking.detect_conflicts(uuid, timestamptz, timestamptz) IS 'Finds double bookings, seats above capacity, bookings outside opening hours and time-zone mismatches of an organization in a window (at most 366 days) and records each once; returns every conflict found. Staff of the organization or service_role.';
+COMMENT ON FUNCTION booking.resolve_conflict(uuid, text, text) IS 'Sets a conflict''s status (resolved and ignored need a resolution and record who and when; investigating; open again). Staff of the organization or service_role.';
+COMMENT ON FUNCTION booking_internal.grant_conflicts_privileges(text) IS 'Internal: the conflicts module''s grants to an API role (called by grant_api_privileges).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:607
--- booking_ext::aggregates::utilization_combine
-CREATE  FUNCTION booking_internal."utilization_combine"(
-	"a" internal, /* Internal */
-	"b" internal /* Internal */
+-- src/lib.rs:40
+CREATE SCHEMA IF NOT EXISTS booking_internal; /* booking_ext::booking_internal */
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:83
+-- booking_ext::reporting::peak_seats_deserialize
+CREATE  FUNCTION booking_internal."peak_seats_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
 ) RETURNS internal /* Internal */
-IMMUTABLE PARALLEL SAFE 
+IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'utilization_combine_wrapper';
+AS 'MODULE_PATHNAME', 'peak_seats_deserialize_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:629
--- requires:
---   utilization_trans
---   utilization_final
---   utilization_combine
---   utilization_serialize
---   utilization_deserialize
---   utilization_inverse
-
-
--- Seat-time is summed exactly (integer seat-microseconds), so the same state and an exact
--- inverse serve window frames. SSPACE: see FIXED_STATE_SPACE.
-CREATE AGGREGATE booking.utilization(during tstzrange, seats integer, capacity integer, open_time tstzrange) (
-  SFUNC = booking_internal.utilization_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.utilization_final,
-  COMBINEFUNC = booking_internal.utilization_combine,
-  SERIALFUNC = booking_internal.utilization_serialize, DESERIALFUNC = booking_internal.utilization_deserialize,
-  MSFUNC = booking_internal.utilization_trans, MINVFUNC = booking_internal.utilization_inverse,
-  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.utilization_final,
-  PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange) IS 'Seat-minutes held inside open_time divided by capacity x the length of open_time; 0 without rows. Skips rows with a NULL range or seats; capacity must be positive and open_time bounded, non-empty and the same in every row (22023 otherwise); bookings may be unbounded. Parallel; moving form for sliding window frames.';
+-- src/platform/transaction.rs:9
+-- booking_ext::platform::transaction::written_by_this_transaction
+CREATE  FUNCTION booking_internal."written_by_this_transaction"(
+	"xmin" xid /* pg_sys :: TransactionId */
+) RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'written_by_this_transaction_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:279
--- booking_ext::aggregates::peak_seats_moving_trans
-CREATE  FUNCTION booking_internal."peak_seats_moving_trans"(
+-- src/reporting/mod.rs:180
+-- booking_ext::reporting::busy_time_serialize
+CREATE  FUNCTION booking_internal."busy_time_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_time_serialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:76
+-- booking_ext::reporting::peak_seats_serialize
+CREATE  FUNCTION booking_internal."peak_seats_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_serialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:371
+-- booking_ext::reporting::utilization_deserialize
+CREATE  FUNCTION booking_internal."utilization_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_deserialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:56
+-- booking_ext::reporting::peak_seats_trans
+CREATE  FUNCTION booking_internal."peak_seats_trans"(
 	"state" internal, /* Internal */
 	"during" tstzrange, /* Option < TstzRangeArg > */
 	"seats" INT /* Option < i32 > */
 ) RETURNS internal /* Internal */
 IMMUTABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'peak_seats_moving_trans_wrapper';
+AS 'MODULE_PATHNAME', 'peak_seats_trans_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:314
--- requires:
---   peak_seats_trans
---   peak_seats_final
---   peak_seats_combine
---   peak_seats_serialize
---   peak_seats_deserialize
---   peak_seats_moving_trans
---   peak_seats_moving_inverse
---   peak_seats_moving_final
-
-
-CREATE AGGREGATE booking.peak_seats(during tstzrange, seats integer) (
-  SFUNC = booking_internal.peak_seats_trans, STYPE = internal, FINALFUNC = booking_internal.peak_seats_final,
-  COMBINEFUNC = booking_internal.peak_seats_combine,
-  SERIALFUNC = booking_internal.peak_seats_serialize, DESERIALFUNC = booking_internal.peak_seats_deserialize,
-  MSFUNC = booking_internal.peak_seats_moving_trans, MINVFUNC = booking_internal.peak_seats_moving_inverse,
-  MSTYPE = internal, MFINALFUNC = booking_internal.peak_seats_moving_final,
-  PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats held at one instant by the rows (half-open ranges: touching bookings do not add up); 0 without rows. Skips rows with a NULL range or seats; empty ranges hold nothing; unbounded ranges count; negative seats and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
+-- src/reporting/mod.rs:204
+-- booking_ext::reporting::busy_minutes_final
+CREATE  FUNCTION booking_internal."busy_minutes_final"(
+	"state" internal /* Internal */
+) RETURNS double precision /* f64 */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_minutes_final_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:367
--- booking_ext::aggregates::busy_time_deserialize
+-- src/reporting/mod.rs:175
+-- booking_ext::reporting::busy_time_combine
+CREATE  FUNCTION booking_internal."busy_time_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_time_combine_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:187
+-- booking_ext::reporting::busy_time_deserialize
 CREATE  FUNCTION booking_internal."busy_time_deserialize"(
 	"bytes" bytea, /* & [u8] */
 	"_unused" internal /* Internal */
@@ -2881,8 +2884,44 @@ AS 'MODULE_PATHNAME', 'busy_time_deserialize_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:344
--- booking_ext::aggregates::busy_time_trans
+-- src/reporting/mod.rs:114
+-- booking_ext::reporting::peak_seats_moving_inverse
+CREATE  FUNCTION booking_internal."peak_seats_moving_inverse"(
+	"state" internal, /* Internal */
+	"during" tstzrange, /* Option < TstzRangeArg > */
+	"seats" INT /* Option < i32 > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_moving_inverse_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:223
+-- booking_ext::reporting::busy_time_moving_inverse
+CREATE  FUNCTION booking_internal."busy_time_moving_inverse"(
+	"state" internal, /* Internal */
+	"during" tstzrange /* Option < TstzRangeArg > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_time_moving_inverse_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:244
+-- booking_ext::reporting::busy_minutes_moving_final
+CREATE  FUNCTION booking_internal."busy_minutes_moving_final"(
+	"state" internal /* Internal */
+) RETURNS double precision /* f64 */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_minutes_moving_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:164
+-- booking_ext::reporting::busy_time_trans
 CREATE  FUNCTION booking_internal."busy_time_trans"(
 	"state" internal, /* Internal */
 	"during" tstzrange /* Option < TstzRangeArg > */
@@ -2893,31 +2932,30 @@ AS 'MODULE_PATHNAME', 'busy_time_trans_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:497
--- requires:
---   busy_time_trans
---   busy_union_final
---   busy_time_combine
---   busy_time_serialize
---   busy_time_deserialize
---   busy_time_moving_trans
---   busy_time_moving_inverse
---   busy_union_moving_final
-
-
-CREATE AGGREGATE booking.busy_union(during tstzrange) (
-  SFUNC = booking_internal.busy_time_trans, STYPE = internal, FINALFUNC = booking_internal.busy_union_final,
-  COMBINEFUNC = booking_internal.busy_time_combine,
-  SERIALFUNC = booking_internal.busy_time_serialize, DESERIALFUNC = booking_internal.busy_time_deserialize,
-  MSFUNC = booking_internal.busy_time_moving_trans, MINVFUNC = booking_internal.busy_time_moving_inverse,
-  MSTYPE = internal, MFINALFUNC = booking_internal.busy_union_moving_final,
-  PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE booking.busy_union(tstzrange) IS 'The union of the ranges as a tstzmultirange in [) form, as range_agg gives for [) ranges (faster, and parallel); NULL without a non-NULL range, empty when all are empty; unbounded ranges count; -infinity/infinity bounds are 22023. Moving form for sliding window frames.';
+-- src/reporting/mod.rs:457
+-- booking_ext::reporting::rating_summary_final
+CREATE  FUNCTION booking_internal."rating_summary_final"(
+	"state" internal /* Internal */
+) RETURNS jsonb /* JsonB */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_final_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/aggregates.rs:522
+-- src/reporting/mod.rs:209
+-- booking_ext::reporting::busy_time_moving_trans
+CREATE  FUNCTION booking_internal."busy_time_moving_trans"(
+	"state" internal, /* Internal */
+	"during" tstzrange /* Option < TstzRangeArg > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_time_moving_trans_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:274
 -- requires:
 --   busy_time_trans
 --   busy_minutes_final
@@ -2941,18 +2979,323 @@ COMMENT ON AGGREGATE booking.busy_minutes(tstzrange) IS 'The length in minutes o
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:93
+-- src/reporting/mod.rs:359
+-- booking_ext::reporting::utilization_combine
+CREATE  FUNCTION booking_internal."utilization_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_combine_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:364
+-- booking_ext::reporting::utilization_serialize
+CREATE  FUNCTION booking_internal."utilization_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_serialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:340
+-- booking_ext::reporting::utilization_inverse
+CREATE  FUNCTION booking_internal."utilization_inverse"(
+	"state" internal, /* Internal */
+	"during" tstzrange, /* Option < TstzRangeArg > */
+	"seats" INT, /* Option < i32 > */
+	"capacity" INT, /* Option < i32 > */
+	"open_time" tstzrange /* Option < TstzRangeArg > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_inverse_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:450
+-- booking_ext::reporting::rating_summary_deserialize
+CREATE  FUNCTION booking_internal."rating_summary_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_deserialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:438
+-- booking_ext::reporting::rating_summary_combine
+CREATE  FUNCTION booking_internal."rating_summary_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_combine_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/platform/caller.rs:9
+-- booking_ext::platform::caller::is_privileged
+CREATE  FUNCTION booking_internal."is_privileged"() RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'is_privileged_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:94
+-- booking_ext::reporting::peak_seats_final
+CREATE  FUNCTION booking_internal."peak_seats_final"(
+	"state" internal /* Internal */
+) RETURNS INT /* i32 */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:424
+-- booking_ext::reporting::rating_summary_inverse
+CREATE  FUNCTION booking_internal."rating_summary_inverse"(
+	"state" internal, /* Internal */
+	"rating" INT /* Option < i32 > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_inverse_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/platform/caller.rs:18
+-- booking_ext::platform::caller::is_bulk_load
+CREATE  FUNCTION booking_internal."is_bulk_load"() RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'is_bulk_load_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:321
+-- booking_ext::reporting::utilization_trans
+CREATE  FUNCTION booking_internal."utilization_trans"(
+	"state" internal, /* Internal */
+	"during" tstzrange, /* Option < TstzRangeArg > */
+	"seats" INT, /* Option < i32 > */
+	"capacity" INT, /* Option < i32 > */
+	"open_time" tstzrange /* Option < TstzRangeArg > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_trans_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:410
+-- booking_ext::reporting::rating_summary_trans
+CREATE  FUNCTION booking_internal."rating_summary_trans"(
+	"state" internal, /* Internal */
+	"rating" INT /* Option < i32 > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_trans_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:71
+-- booking_ext::reporting::peak_seats_combine
+CREATE  FUNCTION booking_internal."peak_seats_combine"(
+	"a" internal, /* Internal */
+	"b" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_combine_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:99
+-- booking_ext::reporting::peak_seats_moving_trans
+CREATE  FUNCTION booking_internal."peak_seats_moving_trans"(
+	"state" internal, /* Internal */
+	"during" tstzrange, /* Option < TstzRangeArg > */
+	"seats" INT /* Option < i32 > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_moving_trans_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:237
+-- booking_ext::reporting::busy_union_moving_final
+CREATE  FUNCTION booking_internal."busy_union_moving_final"(
+	"state" internal /* Internal */
+) RETURNS tstzmultirange /* Option < TstzMultirange > */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_union_moving_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:443
+-- booking_ext::reporting::rating_summary_serialize
+CREATE  FUNCTION booking_internal."rating_summary_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rating_summary_serialize_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:472
 -- requires:
---   functions
+--   rating_summary_trans
+--   rating_summary_final
+--   rating_summary_combine
+--   rating_summary_serialize
+--   rating_summary_deserialize
+--   rating_summary_inverse
+
+
+-- SSPACE: see FIXED_STATE_SPACE.
+CREATE AGGREGATE booking.rating_summary(rating integer) (
+  SFUNC = booking_internal.rating_summary_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.rating_summary_final,
+  COMBINEFUNC = booking_internal.rating_summary_combine,
+  SERIALFUNC = booking_internal.rating_summary_serialize, DESERIALFUNC = booking_internal.rating_summary_deserialize,
+  MSFUNC = booking_internal.rating_summary_trans, MINVFUNC = booking_internal.rating_summary_inverse,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.rating_summary_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.rating_summary(integer) IS 'Ratings 1 to 5 summarised as jsonb {"count", "average" (rounded to hundredths, null without ratings), "histogram": {"1".."5"}}, as seed 004''s review statistics; skips NULL ratings, others outside 1-5 are 22023. Parallel; moving form for sliding window frames.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:197
+-- booking_ext::reporting::busy_union_final
+CREATE  FUNCTION booking_internal."busy_union_final"(
+	"state" internal /* Internal */
+) RETURNS tstzmultirange /* Option < TstzMultirange > */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'busy_union_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:249
+-- requires:
+--   busy_time_trans
+--   busy_union_final
+--   busy_time_combine
+--   busy_time_serialize
+--   busy_time_deserialize
+--   busy_time_moving_trans
+--   busy_time_moving_inverse
+--   busy_union_moving_final
+
+
+CREATE AGGREGATE booking.busy_union(during tstzrange) (
+  SFUNC = booking_internal.busy_time_trans, STYPE = internal, FINALFUNC = booking_internal.busy_union_final,
+  COMBINEFUNC = booking_internal.busy_time_combine,
+  SERIALFUNC = booking_internal.busy_time_serialize, DESERIALFUNC = booking_internal.busy_time_deserialize,
+  MSFUNC = booking_internal.busy_time_moving_trans, MINVFUNC = booking_internal.busy_time_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking_internal.busy_union_moving_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.busy_union(tstzrange) IS 'The union of the ranges as a tstzmultirange in [) form, as range_agg gives for [) ranges (faster, and parallel); NULL without a non-NULL range, empty when all are empty; unbounded ranges count; -infinity/infinity bounds are 22023. Moving form for sliding window frames.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:129
+-- booking_ext::reporting::peak_seats_moving_final
+CREATE  FUNCTION booking_internal."peak_seats_moving_final"(
+	"state" internal /* Internal */
+) RETURNS INT /* i32 */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'peak_seats_moving_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:134
+-- requires:
+--   peak_seats_trans
+--   peak_seats_final
+--   peak_seats_combine
+--   peak_seats_serialize
+--   peak_seats_deserialize
+--   peak_seats_moving_trans
+--   peak_seats_moving_inverse
+--   peak_seats_moving_final
+
+
+CREATE AGGREGATE booking.peak_seats(during tstzrange, seats integer) (
+  SFUNC = booking_internal.peak_seats_trans, STYPE = internal, FINALFUNC = booking_internal.peak_seats_final,
+  COMBINEFUNC = booking_internal.peak_seats_combine,
+  SERIALFUNC = booking_internal.peak_seats_serialize, DESERIALFUNC = booking_internal.peak_seats_deserialize,
+  MSFUNC = booking_internal.peak_seats_moving_trans, MINVFUNC = booking_internal.peak_seats_moving_inverse,
+  MSTYPE = internal, MFINALFUNC = booking_internal.peak_seats_moving_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.peak_seats(tstzrange, integer) IS 'The most seats held at one instant by the rows (half-open ranges: touching bookings do not add up); 0 without rows. Skips rows with a NULL range or seats; empty ranges hold nothing; unbounded ranges count; negative seats and -infinity/infinity bounds are 22023. Parallel; moving form for sliding window frames.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:376
+-- booking_ext::reporting::utilization_final
+CREATE  FUNCTION booking_internal."utilization_final"(
+	"state" internal /* Internal */
+) RETURNS double precision /* f64 */
+IMMUTABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'utilization_final_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:381
+-- requires:
+--   utilization_trans
+--   utilization_final
+--   utilization_combine
+--   utilization_serialize
+--   utilization_deserialize
+--   utilization_inverse
+
+
+-- Seat-time is summed exactly (integer seat-microseconds), so the same state and an exact
+-- inverse serve window frames. SSPACE: see FIXED_STATE_SPACE.
+CREATE AGGREGATE booking.utilization(during tstzrange, seats integer, capacity integer, open_time tstzrange) (
+  SFUNC = booking_internal.utilization_trans, STYPE = internal, SSPACE = 128, FINALFUNC = booking_internal.utilization_final,
+  COMBINEFUNC = booking_internal.utilization_combine,
+  SERIALFUNC = booking_internal.utilization_serialize, DESERIALFUNC = booking_internal.utilization_deserialize,
+  MSFUNC = booking_internal.utilization_trans, MINVFUNC = booking_internal.utilization_inverse,
+  MSTYPE = internal, MSSPACE = 128, MFINALFUNC = booking_internal.utilization_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE booking.utilization(tstzrange, integer, integer, tstzrange) IS 'Seat-minutes held inside open_time divided by capacity x the length of open_time; 0 without rows. Skips rows with a NULL range or seats; capacity must be positive and open_time bounded, non-empty and the same in every row (22023 otherwise); bookings may be unbounded. Parallel; moving form for sliding window frames.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/reporting/mod.rs:497
+-- requires:
+--   availability
 --   peak_seats
 --   busy_union
 --   busy_minutes
 --   utilization
 --   rating_summary
 
--- booking_ext: the reporting aggregates' support functions documented and closed, and the daily
--- usage view built on the aggregates. The aggregates are declared in src/aggregates.rs, next
--- to their support functions.
+-- booking_ext, module reporting: the reporting aggregates' support functions documented and
+-- closed, and the daily usage view built on the aggregates. The aggregates are declared in
+-- mod.rs beside this file, next to their support functions.
 
 -- The support functions take `internal` and serve only their aggregates: documented and
 -- closed to PUBLIC here, from the catalog, so that none is forgotten. Calling an aggregate
@@ -3002,9 +3345,9 @@ JOIN booking.organizations o ON o.id = r.organization_id
 CROSS JOIN LATERAL (SELECT coalesce(r.time_zone, o.time_zone) AS time_zone) z
 CROSS JOIN LATERAL (
   SELECT (SELECT min(b.starts_at) FROM booking.bookings b
-          WHERE b.organization_id = r.organization_id AND b.status IN ('pending', 'approved')) AS first_start,
+          WHERE b.organization_id = r.organization_id AND booking_internal.holds_time(b.status)) AS first_start,
          (SELECT max(b.ends_at) FROM booking.bookings b
-          WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved')) AS last_end
+          WHERE b.resource_id = r.id AND booking_internal.holds_time(b.status)) AS last_end
 ) span
 CROSS JOIN LATERAL generate_series((span.first_start AT TIME ZONE z.time_zone)::date::timestamp,
                                    ((span.last_end - interval '1 microsecond') AT TIME ZONE z.time_zone)::date::timestamp,
@@ -3017,7 +3360,7 @@ CROSS JOIN LATERAL (
          booking.peak_seats(b.during * local_day.span, b.seats) AS peak_seats,
          count(*) AS bookings
   FROM booking.bookings b
-  WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved') AND b.during && local_day.span
+  WHERE b.resource_id = r.id AND booking_internal.holds_time(b.status) AND b.during && local_day.span
 ) held
 CROSS JOIN LATERAL (
   -- utilisation of the whole day: each open period's, weighted by its length
@@ -3027,7 +3370,7 @@ CROSS JOIN LATERAL (
     SELECT extract(epoch FROM op.period_end - op.period_start)::float8 / 60 AS minutes,
            (SELECT booking.utilization(b.during, b.seats, r.capacity, tstzrange(op.period_start, op.period_end))
             FROM booking.bookings b
-            WHERE b.resource_id = r.id AND b.status IN ('pending', 'approved')
+            WHERE b.resource_id = r.id AND booking_internal.holds_time(b.status)
               AND b.during && tstzrange(op.period_start, op.period_end)) AS utilization
     FROM booking.open_periods(r.organization_id, d.day::date, r.id) op
   ) p
@@ -3041,127 +3384,34 @@ COMMENT ON COLUMN booking.resource_daily_usage.utilization IS 'Seat-minutes held
 COMMENT ON COLUMN booking.resource_daily_usage.peak_seats IS 'The most seats held at one instant of the day.';
 COMMENT ON COLUMN booking.resource_daily_usage.bookings IS 'The pending and approved bookings touching the day.';
 
--- The API roles' grants cover every table and view that exists when they run; again now that
--- the view exists.
-SELECT booking.grant_api_privileges();
+CREATE FUNCTION booking_internal.grant_reporting_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- the aggregates (their support functions need no grant: Postgres checks those against the
+  -- aggregate's owner)
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['peak_seats', 'busy_union', 'busy_minutes',
+                                                       'utilization', 'rating_summary']);
+END $$;
+
+COMMENT ON FUNCTION booking_internal.grant_reporting_privileges(text) IS 'Internal: the reporting module''s grants to an API role (called by grant_api_privileges).';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/lib.rs:106
+-- src/platform/mod.rs:18
 -- finalize
--- booking_ext: documentation in the catalog (\d+ and \df+ show it; PostgREST's OpenAPI too).
--- Runs last. A test checks that every table and function of the schema has a comment.
-
-COMMENT ON TABLE booking.organizations IS 'A tenant: slug, name, IANA time_zone, is_public (anonymous visitors see its bookable resources and hours), settings.';
-COMMENT ON TABLE booking.members IS 'Membership of a user (JWT subject) in an organization, with role owner, admin, staff, member or client.';
-COMMENT ON TABLE booking.resources IS 'Something bookable (space, equipment, person, other) with capacity, time zone, approval, buffers, slot interval, notice and horizon.';
-COMMENT ON TABLE booking.availability_rules IS 'Weekly opening hours in local wall-clock time; resource_id NULL is the organization default; several rows a day express breaks.';
-COMMENT ON TABLE booking.availability_exceptions IS 'A closed or open time range for a resource or (resource_id NULL) the whole organization.';
-COMMENT ON TABLE booking.services IS 'A service an organization offers, with duration and price.';
-COMMENT ON TABLE booking.service_rules IS 'Booking rules of one service: notice, horizon, deposit, concurrency, staff-only, auto-confirm.';
-COMMENT ON TABLE booking.bookings IS 'A reservation of a resource for [starts_at, ends_at). pending and approved hold time; no overlap on capacity 1, never above capacity N.';
-COMMENT ON TABLE booking.booking_services IS 'The services in a booking, with duration and price at booking time.';
-COMMENT ON TABLE booking.booking_transitions IS 'Every status change of a booking, with who made it and why. Written by the database.';
-COMMENT ON TABLE booking.notifications IS 'A message to a user; the recipient reads it and marks it read.';
-COMMENT ON TABLE booking.audit_log IS 'Append-only record of inserts, updates (changed columns) and deletes of the business tables, with actor and reason.';
-COMMENT ON TABLE booking.outbox IS 'Integration events to deliver, written in the same transaction as the change they describe.';
-COMMENT ON TABLE booking.conflicts IS 'Problems detected in existing data: double booking, time-zone mismatch, unavailable resource, capacity exceeded.';
-COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) range.';
-
-COMMENT ON FUNCTION booking.current_user_id() IS 'The caller''s id: the JWT sub claim (request.jwt.claim.sub or request.jwt.claims ->> ''sub''); NULL when anonymous.';
-COMMENT ON FUNCTION booking.current_role() IS 'The caller''s API role: the JWT role claim, else the database role running the statement.';
-COMMENT ON FUNCTION booking.is_valid_time_zone(text) IS 'True when the name is an IANA time zone (exact spelling) that both Postgres and the engine''s time-zone database know; the rule the tables'' time_zone columns are checked with.';
-COMMENT ON FUNCTION booking.user_organization_ids(text[]) IS 'The organizations the caller is an active member of (optionally only with one of the given roles), as uuid[].';
-COMMENT ON FUNCTION booking.public_organization_ids() IS 'The organizations marked is_public, as uuid[].';
-COMMENT ON FUNCTION booking.is_member(uuid) IS 'True when the caller is an active member of the organization, in any role.';
-COMMENT ON FUNCTION booking.is_staff(uuid) IS 'True when the caller is an owner, admin or staff member of the organization.';
-COMMENT ON FUNCTION booking.is_admin(uuid) IS 'True when the caller is an owner or admin of the organization.';
-COMMENT ON FUNCTION booking.create_api_roles() IS 'Creates the Supabase API roles anon, authenticated and service_role where missing, and grants booking_ext''s privileges to them. Superuser only.';
-COMMENT ON FUNCTION booking.grant_api_privileges() IS 'Grants booking_ext''s privileges to the API roles that exist; returns their names. Called at install and by create_api_roles().';
-COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
-COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
-COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
-COMMENT ON FUNCTION booking.get_available_slots(uuid, timestamptz, timestamptz, integer, uuid, integer) IS 'The free slots (slot_start, slot_end) of a resource in a window for a booking of p_duration_minutes and p_seats: weekly rules in local time, exceptions, buffers, slot grid, notice and horizon (service rules win), capacity. Reveals no booker.';
-COMMENT ON FUNCTION booking.can_book_resource(uuid, timestamptz, timestamptz, integer) IS 'True exactly when a booking of that interval and seats would be accepted now: hours, exceptions, buffers, notice, horizon and capacity (same engine as get_available_slots).';
-COMMENT ON FUNCTION booking.get_available_slots_any(uuid[], timestamptz, timestamptz, integer, uuid, integer) IS 'The slots in which at least one of the resources is free, with the free ones (resource_ids, in the order asked): get_available_slots over a pool of at most 100 resources.';
-COMMENT ON FUNCTION booking.find_next_slot(uuid[], timestamptz, integer, integer, interval) IS 'The earliest free slot (slot_start, slot_end, resource_id) among the resources within p_within (at most 366 days) after p_after; no row when there is none. Searches a day, a week, then 30 days at a time.';
-COMMENT ON FUNCTION booking.open_periods(uuid, date, uuid) IS 'The open periods of one local day of an organization (or one of its resources) as instants, with the time zone used.';
-COMMENT ON FUNCTION booking.calculate_business_hours(uuid, date, uuid) IS 'A day''s hours (seed 004 shape) after exceptions; one row per break; real elapsed minutes across DST.';
-COMMENT ON FUNCTION booking.calculate_duration_minutes(uuid[]) IS 'Sum of the services'' durations, each id counted as listed; inactive services count 0; unknown ids raise 22023.';
-COMMENT ON FUNCTION booking.booking_refusal(uuid, timestamptz, timestamptz, integer, uuid) IS 'Why book() would refuse this booking now (closed, notice, horizon, overlap, capacity), or NULL when it would accept it.';
-COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
-COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
-
-COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while a pg_dump restore loads rows (row_security off in a session logged in as a role that bypasses RLS); act rules and audit side effects are skipped then. An API session never counts, whatever it sets.';
-COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role the caller acts as (its SET ROLE, else its login role; never the owner of a SECURITY DEFINER function) is a superuser or bypasses row-level security.';
-COMMENT ON FUNCTION booking_internal.actor_id() IS 'Internal: the actor recorded in transitions and approvals: the JWT subject, else the login role.';
-COMMENT ON SCHEMA booking_internal IS 'booking_ext''s internals, not part of the API and not exposed by PostgREST: trigger functions, locks, the aggregates'' support functions, and the helpers that code running as the caller needs.';
-COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
-COMMENT ON FUNCTION booking_internal.touch_updated_at() IS 'Trigger: keeps updated_at current on real changes.';
-COMMENT ON FUNCTION booking_internal.check_time_zone() IS 'Trigger: refuses unknown time zones with 22023.';
-COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
-COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, no overlap on a capacity-1 resource and seats within capacity at every instant, under a lock on the resource.';
-COMMENT ON FUNCTION booking_internal.bookings_record_transition() IS 'Trigger: records each status change in booking_transitions.';
-COMMENT ON FUNCTION booking_internal.resources_capacity_changed() IS 'Trigger: capacity cannot shrink below the seats held.';
-COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
-COMMENT ON FUNCTION booking_internal.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
-
-COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a booking along the legal transitions for the caller (bookers: submit, resubmit, cancel until the start; staff and admins: every legal change), with a reason; PT409 for an illegal change or a booking that no longer fits, 42501 without the right, 22023 for bad input or an unknown booking.';
-COMMENT ON FUNCTION booking_internal.bookings_notify() IS 'Trigger: notifies the booker of each status change, and the organization''s staff of each new pending request, in the same transaction.';
-COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction, as lock_resource) so that bookers of a service with a concurrency limit take turns.';
-COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (a no-op update, skipped when the row version seen was written by this transaction) so that its writers take turns; returns its capacity.';
-
-COMMENT ON FUNCTION booking.send_notification(text, text, text, jsonb) IS 'Sends a notification (seed 004) and returns it as JSON (id, recipient_id, organization_id, message, notification_type, metadata, read_at, sent_at). Owners, admins and staff to active members of their organization (p_metadata.organization_id picks one when several are shared), service_role to anyone. 22023 for an empty recipient, message or type; 42501 otherwise refused.';
-COMMENT ON FUNCTION booking.mark_notifications_read(text, uuid[]) IS 'Marks the caller''s unread notifications read (all, or the ids given, at most 1000) and returns how many changed. p_user_id other than the caller: service_role only (else 42501).';
-COMMENT ON FUNCTION booking.get_unread_count(text) IS 'The caller''s unread notifications. p_user_id other than the caller: service_role only (else 42501).';
-COMMENT ON FUNCTION booking.get_unread_counts(text) IS 'The caller''s unread notifications per notification_type. p_user_id other than the caller: service_role only (else 42501).';
-COMMENT ON FUNCTION booking.get_notifications_page(text, integer, integer) IS 'A page of the caller''s notifications, newest first; p_limit 1 to 100 (default 20), p_offset from 0. p_user_id other than the caller: service_role only (else 42501).';
-COMMENT ON FUNCTION booking_internal.notification_owner(text) IS 'Internal: whose notifications a call is about: the JWT subject, or for service_role the p_user_id given; 42501 for anyone else''s.';
-COMMENT ON FUNCTION booking_internal.check_text_argument(text, text, integer) IS 'Internal: raises 22023 when a text argument is NULL, blank or longer than the limit; returns it otherwise.';
-COMMENT ON FUNCTION booking_internal.check_json_object(text, jsonb) IS 'Internal: raises 22023 when a jsonb argument is not an object or is larger than 16 kB; NULL passes.';
-COMMENT ON FUNCTION booking_internal.calling_role() IS 'Internal: the role that called a SECURITY DEFINER function (the SET ROLE in force, else the login role).';
-COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
-COMMENT ON FUNCTION booking_internal.require_privileged(text) IS 'Internal: raises 42501 unless the role running the statement bypasses row-level security (service_role).';
-COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';
-COMMENT ON FUNCTION booking.ack_outbox(bigint[]) IS 'service_role: marks outbox events delivered (at most 10000 ids); returns how many.';
-COMMENT ON FUNCTION booking.fail_outbox(bigint, text) IS 'service_role: records a failed delivery and schedules the retry after 30 s doubling per attempt, at most an hour; 22023 for an unknown or delivered event.';
-COMMENT ON FUNCTION booking.detect_conflicts(uuid, timestamptz, timestamptz) IS 'Finds double bookings, seats above capacity, bookings outside opening hours and time-zone mismatches of an organization in a window (at most 366 days) and records each once; returns every conflict found. Staff of the organization or service_role.';
-COMMENT ON FUNCTION booking.resolve_conflict(uuid, text, text) IS 'Sets a conflict''s status (resolved and ignored need a resolution and record who and when; investigating; open again). Staff of the organization or service_role.';
-
--- Privileges: no function of the two schemas is executable by PUBLIC; grant_api_privileges()
--- grants each to the API roles that should call it (its lists say which), now and whenever
--- create_api_roles() runs later.
+-- booking_ext, module platform, last step of the install script (after every module).
+-- No function of the two schemas is executable by PUBLIC; grant_api_privileges() grants each
+-- to the API roles that should call it (each module's grant_<module>_privileges says which),
+-- now and whenever create_api_roles() runs later.
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA booking, booking_internal FROM PUBLIC;
 SELECT booking.grant_api_privileges();
 
--- The native scheduling functions run their few queries through plans kept for the session
--- (SPI_keepplan). A custom plan per call would re-plan them every time, which costs more than
--- the engine's work; their generic plans are as good (index scans keyed by resource and time).
--- Those plans are made once, often while the tables are still small, where a sequential scan
--- looks cheapest; but each query reads a few rows per resource, repeated for every resource of
--- a pool, so index scans are always the right plan: enable_seqscan = off says so. The settings
--- apply inside these functions only, with their search_path.
-DO $$
-DECLARE f regprocedure;
-BEGIN
-  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-           WHERE p.pronamespace = 'booking'::regnamespace
-             AND p.proname IN ('get_available_slots', 'get_available_slots_any', 'find_next_slot',
-                               'can_book_resource', 'booking_refusal', 'open_periods') LOOP
-    EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
-    EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
-  END LOOP;
-END $$;
-COMMENT ON FUNCTION booking_internal.booker_may_insert(uuid, text) IS 'Internal: may a caller who is not staff create a booking in this organization for this person (themselves, in an organization they belong to or that is public)? Used by the bookings insert policy and bookings_guard.';
-COMMENT ON FUNCTION booking_internal.organization_is_fixed() IS 'Trigger: refuses (42501) an UPDATE that moves a row to another organization, for every caller.';
-COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service.';
+-- The platform's native functions (mod.rs beside this file) exist only now.
+COMMENT ON FUNCTION booking.is_valid_time_zone(text) IS 'True when the name is an IANA time zone (exact spelling) that both Postgres and the engine''s time-zone database know; the rule the tables'' time_zone columns are checked with.';
+COMMENT ON FUNCTION booking_internal.is_bulk_load() IS 'Internal: true while a pg_dump restore loads rows (row_security off in a session logged in as a role that bypasses RLS); act rules and audit side effects are skipped then. An API session never counts, whatever it sets.';
+COMMENT ON FUNCTION booking_internal.is_privileged() IS 'Internal: true when the role the caller acts as (its SET ROLE, else its login role; never the owner of a SECURITY DEFINER function) is a superuser or bypasses row-level security.';
 COMMENT ON FUNCTION booking_internal.written_by_this_transaction(xid) IS 'Internal: true when a row version (its xmin) was written by this transaction or a live subtransaction of it; the row locks use it to take each lock once.';
-COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
-COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
-COMMENT ON COLUMN booking.resources.max_booking_minutes IS 'The longest booking someone who is not the organization''s staff may make (book() and the table alike); default a week, at most 366 days.';
-COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';
-COMMENT ON FUNCTION booking_internal.may_book_in(uuid) IS 'Internal: may the caller book in this organization at all (it is public, or they are an active member)?';
-COMMENT ON FUNCTION booking_internal.has_membership(uuid, text[]) IS 'Internal: is the caller an active member of the organization, with one of the roles given (any when NULL)? One probe of the members key; is_member, is_staff, is_admin and may_book_in ask it.';
-COMMENT ON FUNCTION booking_internal.has_staff_rights(uuid) IS 'Internal: does the caller have staff rights in the organization (its owners, admins and staff, or a role that bypasses row-level security)?';
 /* </end connected objects> */
 
