@@ -23,7 +23,7 @@ mod conflicts;
 mod notifications;
 mod outbox;
 mod platform;
-#[allow(unsafe_code)]
+#[allow(unsafe_code)] // the one module with unsafe (see the crate attributes above)
 mod postgres;
 mod reporting;
 mod resources;
