@@ -8,7 +8,7 @@
 //! Postgres's C API lives in `postgres/`, the one place with `unsafe`.
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, bookings,
-//! availability, notifications, outbox, conflicts, reporting; then platform's finalize.
+//! availability, notifications, outbox, conflicts, reporting, workshops; then platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]
@@ -31,6 +31,7 @@ mod services;
 mod tenancy;
 #[cfg(any(test, feature = "pg_test"))]
 mod testing;
+mod workshops;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -193,16 +193,17 @@ fn cut(text: &str, limit: usize) -> String {
 // Rows: what an upgrade must keep.
 // ---------------------------------------------------------------------------------------------
 
-/// The extension's tables and sequences with their columns as they are now.
+/// The tables and sequences holding the user's data (those pg_dump keeps: the extension's
+/// config tables), with their columns as they are now. The extension's own rows (the table
+/// registry) come from its scripts and may grow with an upgrade; the catalog comparison covers
+/// them.
 fn data_relations(c: &mut postgres::Client) -> Vec<(String, char, String)> {
     c.query(
         "SELECT c.oid::regclass::text, c.relkind::text,
                 coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
                           FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-         FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
-         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'booking_ext')
-           AND c.relkind IN ('r', 'p', 'S')
+         FROM pg_extension e CROSS JOIN unnest(e.extconfig) AS x(oid) JOIN pg_class c ON c.oid = x.oid
+         WHERE e.extname = 'booking_ext' AND c.relkind IN ('r', 'p', 'S')
          ORDER BY 1",
         &[],
     )

@@ -80,3 +80,29 @@ LANGUAGE sql AS $$
 $$;
 
 SELECT booking.create_api_roles();
+
+-- Workshop rows for the suites that need them (not in the shared fixtures, whose bookings other
+-- suites count): a published public workshop W1 with a 3-seat session S1 (u-client registered)
+-- and a 12-seat session S2, both in the Digital Lab in January 2031, and a draft workshop W2.
+CREATE FUNCTION pg_temp.workshop_fixtures() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  lab constant uuid := '00000000-0000-4000-a000-000000000001';
+BEGIN
+  INSERT INTO booking.workshops (id, organization_id, title, default_resource_id, capacity, status) VALUES
+    ('00000000-0000-4000-a000-000000000901', lab, 'Intro to 3D printing', '00000000-0000-4000-a000-000000000103', 3, 'published'),
+    ('00000000-0000-4000-a000-000000000902', lab, 'Staff training', '00000000-0000-4000-a000-000000000103', 12, 'draft');
+  INSERT INTO booking.bookings (id, organization_id, resource_id, booked_by, title, starts_at, ends_at, status, seats) VALUES
+    ('00000000-0000-4000-a000-000000000411', lab, '00000000-0000-4000-a000-000000000103', 'u-staff', 'Intro to 3D printing',
+     '2031-01-14 10:00 America/New_York', '2031-01-14 12:00 America/New_York', 'approved', 3),
+    ('00000000-0000-4000-a000-000000000412', lab, '00000000-0000-4000-a000-000000000103', 'u-staff', 'Intro to 3D printing',
+     '2031-01-21 10:00 America/New_York', '2031-01-21 12:00 America/New_York', 'approved', 12),
+    ('00000000-0000-4000-a000-000000000413', lab, '00000000-0000-4000-a000-000000000103', 'u-staff', 'Staff training',
+     '2031-01-28 10:00 America/New_York', '2031-01-28 12:00 America/New_York', 'approved', 12);
+  INSERT INTO booking.workshop_sessions (id, organization_id, workshop_id, booking_id, capacity) VALUES
+    ('00000000-0000-4000-a000-000000000911', lab, '00000000-0000-4000-a000-000000000901', '00000000-0000-4000-a000-000000000411', 3),
+    ('00000000-0000-4000-a000-000000000912', lab, '00000000-0000-4000-a000-000000000901', '00000000-0000-4000-a000-000000000412', 12),
+    ('00000000-0000-4000-a000-000000000913', lab, '00000000-0000-4000-a000-000000000902', '00000000-0000-4000-a000-000000000413', 12);
+  INSERT INTO booking.workshop_registrations (id, session_id, user_id) VALUES
+    ('00000000-0000-4000-a000-000000000921', '00000000-0000-4000-a000-000000000911', 'u-client');
+END $$;

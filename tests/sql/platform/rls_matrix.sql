@@ -2,6 +2,7 @@
 -- identity set exactly as PostgREST sets it. Each case targets a row of the Oolite lab (or
 -- inserts one) and is rolled back at once, so cases cannot influence each other.
 -- Allowed means the statement touched at least one row; denied means SQLSTATE 42501 or no row.
+SELECT pg_temp.workshop_fixtures();
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -79,7 +80,22 @@ INSERT INTO rls_case VALUES
  ('conflicts', 'select', $q$SELECT 1 FROM booking.conflicts WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY'),
  ('conflicts', 'insert', $q$INSERT INTO booking.conflicts (organization_id, resource_id, conflict_type) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101', 'double_booking')$q$, 'nnnnYYY'),
  ('conflicts', 'update', $q$UPDATE booking.conflicts SET status = 'resolved' WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY'),
- ('conflicts', 'delete', $q$DELETE FROM booking.conflicts WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY');
+ ('conflicts', 'delete', $q$DELETE FROM booking.conflicts WHERE id = '00000000-0000-4000-a000-000000000801'$q$, 'nnnnYYY'),
+
+ ('workshops', 'select', $q$SELECT 1 FROM booking.workshops WHERE id = '00000000-0000-4000-a000-000000000901'$q$, 'YYYYYYY'),
+ ('workshops', 'insert', $q$INSERT INTO booking.workshops (organization_id, title) VALUES ('00000000-0000-4000-a000-000000000001', 'Soldering')$q$, 'nnnnYYY'),
+ ('workshops', 'update', $q$UPDATE booking.workshops SET title = 'Intro to printing' WHERE id = '00000000-0000-4000-a000-000000000901'$q$, 'nnnnYYY'),
+ ('workshops', 'delete', $q$DELETE FROM booking.workshops WHERE id = '00000000-0000-4000-a000-000000000901'$q$, 'nnnnYYY'),
+
+ ('workshop_sessions', 'select', $q$SELECT 1 FROM booking.workshop_sessions WHERE id = '00000000-0000-4000-a000-000000000911'$q$, 'YYYYYYY'),
+ ('workshop_sessions', 'insert', $q$INSERT INTO booking.workshop_sessions (organization_id, workshop_id, booking_id) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000901', '00000000-0000-4000-a000-000000000402')$q$, 'nnnnYYY'),
+ ('workshop_sessions', 'update', $q$UPDATE booking.workshop_sessions SET capacity = 2 WHERE id = '00000000-0000-4000-a000-000000000911'$q$, 'nnnnYYY'),
+ ('workshop_sessions', 'delete', $q$DELETE FROM booking.workshop_sessions WHERE id = '00000000-0000-4000-a000-000000000911'$q$, 'nnnnYYY'),
+
+ ('workshop_registrations', 'select', $q$SELECT 1 FROM booking.workshop_registrations WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnYnYYY'),
+ ('workshop_registrations', 'insert', $q$INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES ('00000000-0000-4000-a000-000000000912', coalesce(booking.current_user_id(), 'svc'))$q$, 'nYYYYYY'),
+ ('workshop_registrations', 'update', $q$UPDATE booking.workshop_registrations SET metadata = '{"diet": "vegan"}' WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnYnYYY'),
+ ('workshop_registrations', 'delete', $q$DELETE FROM booking.workshop_registrations WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnnnYYY');
 
 DO $$
 DECLARE
@@ -133,7 +149,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 15 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 18 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');

@@ -12,6 +12,14 @@ CREATE TEMP TABLE expected_surface (name text PRIMARY KEY, executors text, secur
 INSERT INTO expected_surface VALUES
     -- booking: the API (and the grant functions administrators call)
     ('ack_outbox', 'service_role', false),
+    ('accept_offer', 'authenticated,service_role', false),
+    ('advance_waitlists', 'service_role', true),
+    ('cancel_registration', 'authenticated,service_role', false),
+    ('check_in', 'authenticated,service_role', false),
+    ('create_session', 'authenticated,service_role', false),
+    ('mark_no_shows', 'authenticated,service_role', false),
+    ('register_for_session', 'authenticated,service_role', false),
+    ('waitlist_position', 'authenticated,service_role', true),
     ('book', 'authenticated', true),
     ('booking_refusal', 'anon,authenticated,service_role', true),
     ('booking_statuses', 'anon,authenticated,service_role', false),
@@ -53,6 +61,20 @@ INSERT INTO expected_surface VALUES
     -- booking_internal
     ('booking_internal.actor_id', 'authenticated,service_role', false),
     ('booking_internal.audit_log_append_only', '', false),
+    ('booking_internal.bookings_follow_workshop_session', '', true),
+    ('booking_internal.fill_session', '', true),
+    ('booking_internal.grant_workshops_privileges', '', false),
+    ('booking_internal.lock_workshop_session', '', true),
+    ('booking_internal.notify_registrant', '', true),
+    ('booking_internal.refuse_registration', 'authenticated,service_role', false),
+    ('booking_internal.registration_holds_seats', '', false),
+    ('booking_internal.session_facts', '', true),
+    ('booking_internal.session_seats_held', '', true),
+    ('booking_internal.workshop_registrations_after', '', true),
+    ('booking_internal.workshop_registrations_guard', '', true),
+    ('booking_internal.workshop_sessions_capacity_raised', '', true),
+    ('booking_internal.workshop_sessions_guard', '', true),
+    ('booking_internal.workshops_cancelled', '', true),
     ('booking_internal.create_staff_write_policies', '', false),
     ('booking_internal.grant_audit_privileges', '', false),
     ('booking_internal.grant_availability_privileges', '', false),
@@ -180,11 +202,13 @@ BEGIN
                         AND has_schema_privilege('authenticated', 'booking_internal', 'USAGE')
                         AND has_schema_privilege('service_role', 'booking_internal', 'USAGE'),
                         'USAGE on booking_internal: authenticated and service_role only');
-  -- Besides functions, booking_internal holds the table registry only (with its key and
-  -- sequence), which no API role may touch (rls_matrix.sql checks that).
+  -- Besides functions, booking_internal holds the table registry (with its key and sequence),
+  -- which no API role may touch (rls_matrix.sql checks that), and the sequence of the
+  -- workshops' waiting lines.
   PERFORM pg_temp.check((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
                          WHERE relnamespace = 'booking_internal'::regnamespace)
                         = ARRAY['registered_tables', 'registered_tables_entity_type_key',
-                                'registered_tables_pkey', 'registered_tables_position_seq'],
-                        'booking_internal holds functions and the table registry only');
+                                'registered_tables_pkey', 'registered_tables_position_seq',
+                                'workshop_queue_numbers'],
+                        'booking_internal holds functions, the table registry and the workshops'' queue numbers only');
 END $$;
