@@ -225,7 +225,7 @@ BEGIN
   GET DIAGNOSTICS v_changed = ROW_COUNT;
 
   SELECT * INTO v_session FROM booking_internal.session_facts(p_session_id);
-  IF NOT FOUND OR NOT v_session.session_holds_time OR v_session.starts_at <= now() THEN
+  IF v_session.organization_id IS NULL OR NOT v_session.session_holds_time OR v_session.starts_at <= now() THEN
     RETURN v_changed;
   END IF;
   v_free := v_session.capacity - booking_internal.session_seats_held(p_session_id);
@@ -433,6 +433,18 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- Staff deleting a registration that held seats frees them too.
+CREATE FUNCTION booking_internal.workshop_registrations_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT booking_internal.is_bulk_load() THEN
+    PERFORM booking_internal.fill_session(OLD.session_id);
+  END IF;
+  RETURN NULL;
+END $$;
+
 CREATE TRIGGER workshop_registrations_1_guard BEFORE INSERT OR UPDATE ON booking.workshop_registrations
   FOR EACH ROW EXECUTE FUNCTION booking_internal.workshop_registrations_guard();
 CREATE TRIGGER workshop_registrations_6_after_insert AFTER INSERT ON booking.workshop_registrations
@@ -440,6 +452,9 @@ CREATE TRIGGER workshop_registrations_6_after_insert AFTER INSERT ON booking.wor
 CREATE TRIGGER workshop_registrations_6_after_status AFTER UPDATE OF status ON booking.workshop_registrations
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking_internal.workshop_registrations_after();
+CREATE TRIGGER workshop_registrations_6_after_delete AFTER DELETE ON booking.workshop_registrations
+  FOR EACH ROW WHEN (OLD.status IN ('registered', 'offered'))
+  EXECUTE FUNCTION booking_internal.workshop_registrations_deleted();
 
 -- ---------------------------------------------------------------------------------------------
 -- Sessions: their booking and capacity.
@@ -465,8 +480,8 @@ BEGIN
     RAISE EXCEPTION 'new row violates row-level security policy for table "workshop_sessions"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF TG_OP = 'UPDATE' AND NEW.booking_id IS DISTINCT FROM OLD.booking_id THEN
-    RAISE EXCEPTION 'a session''s booking cannot change' USING ERRCODE = 'insufficient_privilege',
+  IF TG_OP = 'UPDATE' AND (NEW.booking_id IS DISTINCT FROM OLD.booking_id OR NEW.workshop_id IS DISTINCT FROM OLD.workshop_id) THEN
+    RAISE EXCEPTION 'a session''s booking and workshop cannot change' USING ERRCODE = 'insufficient_privilege',
       HINT = 'Move the booking itself (its times), or create another session.';
   END IF;
   SELECT * INTO v_booking FROM booking.bookings WHERE id = NEW.booking_id AND organization_id = NEW.organization_id;
@@ -877,6 +892,7 @@ COMMENT ON FUNCTION booking_internal.fill_session(uuid) IS 'Internal: expires a 
 COMMENT ON FUNCTION booking_internal.refuse_registration(text, text) IS 'Internal: raises PT409 with the reason in DETAIL.';
 COMMENT ON FUNCTION booking_internal.workshop_registrations_guard() IS 'Trigger: the caller''s right, the registration rules and the derived status, queue number and times of every registration write.';
 COMMENT ON FUNCTION booking_internal.workshop_registrations_after() IS 'Trigger: an outbox event for each registration and status change; a freed seat goes to the next in line.';
+COMMENT ON FUNCTION booking_internal.workshop_registrations_deleted() IS 'Trigger: the seats of a deleted registration go to the next in line.';
 COMMENT ON FUNCTION booking_internal.workshop_sessions_guard() IS 'Trigger: sessions are staff''s, keep their booking, hold it for at least their capacity and never shrink below the seats taken.';
 COMMENT ON FUNCTION booking_internal.workshop_sessions_capacity_raised() IS 'Trigger: a session''s raised capacity goes to the people waiting.';
 COMMENT ON FUNCTION booking_internal.bookings_follow_workshop_session() IS 'Trigger: a session''s booking keeps its seats; moving it tells the registrants; cancelling it cancels the registrations.';

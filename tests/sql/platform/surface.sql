@@ -71,6 +71,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.session_facts', '', true),
     ('booking_internal.session_seats_held', '', true),
     ('booking_internal.workshop_registrations_after', '', true),
+    ('booking_internal.workshop_registrations_deleted', '', true),
     ('booking_internal.workshop_registrations_guard', '', true),
     ('booking_internal.workshop_sessions_capacity_raised', '', true),
     ('booking_internal.workshop_sessions_guard', '', true),

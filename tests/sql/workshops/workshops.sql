@@ -300,6 +300,30 @@ BEGIN
   PERFORM pg_temp.act_as('superuser');
 END $$;
 
+-- Staff deleting a registration that held a seat frees it for the next in line.
+DO $$
+DECLARE
+  v_session booking.workshop_sessions;
+  v_first   uuid;
+BEGIN
+  PERFORM pg_temp.act_as('staff');
+  v_session := booking.create_session('00000000-0000-4000-a000-000000000902', now() + interval '3 days', now() + interval '3 days 1 hour', 1);
+  UPDATE booking.workshops SET offer_minutes = NULL WHERE id = '00000000-0000-4000-a000-000000000902';
+  PERFORM pg_temp.act_as('superuser');
+  INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES (v_session.id, 'u-client') RETURNING id INTO v_first;
+  INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES (v_session.id, 'u-member');
+  PERFORM pg_temp.act_as('staff');
+  DELETE FROM booking.workshop_registrations WHERE id = v_first;
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT status FROM booking.workshop_registrations WHERE session_id = v_session.id AND user_id = 'u-member') = 'registered',
+                        'the seat of a deleted registration went to the next in line');
+  PERFORM pg_temp.act_as('staff');
+  PERFORM pg_temp.check(pg_temp.refusal(format('UPDATE booking.workshop_sessions SET workshop_id = %L WHERE id = %L',
+                          '00000000-0000-4000-a000-000000000901', v_session.id)) = '42501/',
+                        'a session does not move to another workshop');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
+
 -- A cross-tenant registration is refused before anything of the other tenant is read.
 DO $$
 BEGIN
