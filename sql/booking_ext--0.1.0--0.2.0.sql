@@ -7,6 +7,8 @@
 -- unless the result equals a fresh install of 0.2.0. Frozen (never edited again) when 0.2.0 is
 -- released. See docs/upgrades.md.
 
+SELECT pg_catalog.set_config('search_path', 'booking, pg_catalog, pg_temp', true);
+
 -- =============================================================================================
 -- New module: workshops (src/workshops/workshops.sql, as of 0.2.0).
 -- =============================================================================================
