@@ -102,3 +102,65 @@ FROM booking.audit_log a
 WHERE a.created_at >= :'story_start'
 ORDER BY a.created_at, a.id;
 COMMIT;
+
+\echo
+\echo '7. A class in the Digital Lab fills up. Staff open "Soldering basics" next Thursday 18:00-20:00 for 2 people:'
+\echo '   the session books the room for its seats, so the room''s capacity rules hold for it too.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+INSERT INTO booking.workshops (organization_id, title, default_resource_id, capacity, status)
+SELECT o.id, 'Soldering basics', r.id, 2, 'published'
+FROM booking.organizations o JOIN booking.resources r ON r.organization_id = o.id
+WHERE o.slug = 'oolite' AND r.title = 'Digital Lab'
+RETURNING id AS workshop \gset
+SELECT s.id AS session
+FROM booking.create_session(:'workshop', (:'tuesday'::date + 2 + time '18:00') AT TIME ZONE 'America/New_York',
+                            (:'tuesday'::date + 2 + time '20:00') AT TIME ZONE 'America/New_York') s \gset
+SELECT w.title, to_char(s.starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS starts_new_york,
+       s.capacity AS seats, r.title AS room, b.status AS room_booking
+FROM booking.workshop_sessions s JOIN booking.workshops w ON w.id = s.workshop_id
+JOIN booking.resources r ON r.id = s.resource_id JOIN booking.bookings b ON b.id = s.booking_id
+WHERE s.id = :'session';
+COMMIT;
+
+\echo '   Ana, Ben, the member u-member and Dr. Reis register, in that order; the last two wait in line:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT id AS registration FROM booking.register_for_session(:'session') \gset
+SELECT r.user_id AS who, r.status, booking.waitlist_position(r) AS place_in_line
+FROM booking.workshop_registrations r WHERE r.id = :'registration';
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client2","role":"authenticated"}', true) \gset
+SELECT id AS registration FROM booking.register_for_session(:'session') \gset
+SELECT r.user_id AS who, r.status, booking.waitlist_position(r) AS place_in_line
+FROM booking.workshop_registrations r WHERE r.id = :'registration';
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT id AS registration FROM booking.register_for_session(:'session') \gset
+SELECT r.user_id AS who, r.status, booking.waitlist_position(r) AS place_in_line
+FROM booking.workshop_registrations r WHERE r.id = :'registration';
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-outsider","role":"authenticated"}', true) \gset
+SELECT id AS registration FROM booking.register_for_session(:'session') \gset
+SELECT r.user_id AS who, r.status, booking.waitlist_position(r) AS place_in_line
+FROM booking.workshop_registrations r WHERE r.id = :'registration';
+COMMIT;
+
+\echo '   Ben cancels. In the same transaction the first in line gets his seat and is told:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client2","role":"authenticated"}', true) \gset
+SELECT user_id AS who, status, cancellation_reason
+FROM booking.cancel_registration((SELECT id FROM booking.workshop_registrations WHERE session_id = :'session'), 'working late');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT r.user_id AS who, r.status, booking.waitlist_position(r) AS place_in_line
+FROM booking.workshop_registrations r WHERE r.session_id = :'session' ORDER BY r.queue_number;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT notification_type, message FROM booking.notifications WHERE notification_type = 'registration_promoted';
+COMMIT;
