@@ -312,8 +312,10 @@ BEGIN
   NEW.organization_id := v_session.organization_id;
   NEW.workshop_id := v_session.workshop_id;
 
-  IF TG_OP = 'INSERT' OR (OLD.status = 'cancelled' AND NEW.status <> 'cancelled') THEN
-    -- A new registration, or a cancelled one registered again: its status is derived.
+  IF TG_OP = 'INSERT' OR (NEW.status <> 'cancelled'
+                          AND (OLD.status = 'cancelled' OR (OLD.status = 'offered' AND OLD.offer_expires_at <= now()))) THEN
+    -- A new registration, or a cancelled one (or one whose offer lapsed) registered again: its
+    -- status is derived.
     IF v_session.workshop_status = 'cancelled' OR v_session.session_cancelled OR NOT v_session.session_holds_time THEN
       PERFORM booking_internal.refuse_registration('session_cancelled', 'This session is cancelled.');
     END IF;
@@ -378,7 +380,7 @@ BEGIN
     END IF;
     NEW.offer_expires_at := NULL;
   ELSIF NEW.status = 'cancelled' AND OLD.status IN ('registered', 'waitlisted', 'offered') THEN
-    IF NOT (v_own OR v_staff OR (OLD.status = 'offered' AND OLD.offer_expires_at <= now())) THEN
+    IF NOT (v_own OR v_staff OR v_session.session_cancelled OR (OLD.status = 'offered' AND OLD.offer_expires_at <= now())) THEN
       RAISE EXCEPTION 'only the registrant or staff may cancel a registration' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF v_own AND NOT v_staff AND NOT v_session.session_cancelled AND v_session.starts_at <= now() THEN
@@ -455,7 +457,7 @@ CREATE TRIGGER workshop_registrations_6_after_status AFTER UPDATE OF status ON b
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking_internal.workshop_registrations_after();
 CREATE TRIGGER workshop_registrations_6_after_delete AFTER DELETE ON booking.workshop_registrations
-  FOR EACH ROW WHEN (OLD.status IN ('registered', 'offered'))
+  FOR EACH ROW WHEN (OLD.status IN ('registered', 'offered', 'attended'))
   EXECUTE FUNCTION booking_internal.workshop_registrations_deleted();
 
 -- ---------------------------------------------------------------------------------------------
@@ -473,14 +475,17 @@ BEGIN
   IF booking_internal.is_bulk_load() OR (TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD) THEN
     RETURN NEW;  -- a restore, or the session lock's no-op update
   END IF;
+  -- Only staff create sessions (the insert policy says so, but it is checked after this
+  -- trigger). An UPDATE reaches this trigger only for a row the update policy let the caller
+  -- change (staff), or from this module keeping the session's copy of its booking current
+  -- (whoever moved or cancelled the booking).
   IF TG_OP = 'INSERT' THEN
     NEW.organization_id := coalesce(NEW.organization_id,
                                     (SELECT w.organization_id FROM booking.workshops w WHERE w.id = NEW.workshop_id));
-  END IF;
-  -- Only staff write sessions (the policies say so, but they are checked after this trigger).
-  IF NOT booking_internal.has_staff_rights(NEW.organization_id) THEN
-    RAISE EXCEPTION 'new row violates row-level security policy for table "workshop_sessions"'
-      USING ERRCODE = 'insufficient_privilege';
+    IF NOT booking_internal.has_staff_rights(NEW.organization_id) THEN
+      RAISE EXCEPTION 'new row violates row-level security policy for table "workshop_sessions"'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
   END IF;
   IF TG_OP = 'UPDATE' AND (NEW.booking_id IS DISTINCT FROM OLD.booking_id OR NEW.workshop_id IS DISTINCT FROM OLD.workshop_id) THEN
     RAISE EXCEPTION 'a session''s booking and workshop cannot change' USING ERRCODE = 'insufficient_privilege',
@@ -645,9 +650,11 @@ CREATE POLICY workshop_registrations_delete ON booking.workshop_registrations FO
 -- ---------------------------------------------------------------------------------------------
 
 -- Where a waitlisted registration stands in its session's line (1 = next), NULL for any other
--- status. PostgREST shows it as a computed column: .select('*, waitlist_position').
+-- status. PostgREST shows it as a computed column: .select('*, waitlist_position'). VOLATILE so
+-- that it sees the row the same statement wrote (an insert's RETURNING, register_for_session's
+-- result).
 CREATE FUNCTION booking.waitlist_position(p_registration booking.workshop_registrations) RETURNS integer
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -688,7 +695,7 @@ BEGIN
   END IF;
   BEGIN
     INSERT INTO booking.bookings (organization_id, resource_id, booked_by, title, starts_at, ends_at, seats, status, source)
-    VALUES (v_workshop.organization_id, coalesce(p_resource_id, v_workshop.default_resource_id), booking.current_user_id(),
+    VALUES (v_workshop.organization_id, coalesce(p_resource_id, v_workshop.default_resource_id), coalesce(booking.current_user_id(), booking.current_role()),
             v_workshop.title, p_start, p_end, coalesce(p_capacity, v_workshop.capacity), 'approved', 'api')
     RETURNING id INTO v_booking;
   EXCEPTION WHEN exclusion_violation THEN
@@ -720,7 +727,7 @@ BEGIN
     RAISE EXCEPTION 'p_session_id must be given and p_seats be 1 to 100' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT * INTO v_row FROM booking.workshop_registrations WHERE session_id = p_session_id AND user_id = v_user;
-  IF FOUND AND v_row.status <> 'cancelled' THEN
+  IF FOUND AND v_row.status <> 'cancelled' AND NOT (v_row.status = 'offered' AND v_row.offer_expires_at <= now()) THEN
     RETURN v_row;
   ELSIF FOUND THEN
     UPDATE booking.workshop_registrations SET status = 'registered'
@@ -824,6 +831,9 @@ BEGIN
   END IF;
   IF v_row.status <> 'offered' THEN
     PERFORM booking_internal.refuse_registration('no_offer', 'There is no offer to accept for this registration.');
+  END IF;
+  IF v_row.offer_expires_at <= now() THEN
+    PERFORM booking_internal.refuse_registration('offer_expired', 'This offer has expired.');
   END IF;
   UPDATE booking.workshop_registrations SET status = 'registered' WHERE id = p_registration_id
   RETURNING * INTO v_row;

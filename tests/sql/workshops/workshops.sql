@@ -297,7 +297,36 @@ BEGIN
   PERFORM pg_temp.act_as('client2');
   r := booking.accept_offer((SELECT id FROM booking.workshop_registrations WHERE session_id = v_session.id AND user_id = 'u-client2'));
   PERFORM pg_temp.check(r.status = 'registered' AND r.offer_expires_at IS NULL, 'the next one accepted in time');
+  -- the person whose offer lapsed registers again: at the end of the line (the session is full)
+  PERFORM pg_temp.act_as('member');
+  r := booking.register_for_session(v_session.id);
+  PERFORM pg_temp.check(r.status = 'waitlisted' AND booking.waitlist_position(r) = 1,
+                        'a lapsed offer registers again, at the end of the line, and its place shows in the same statement');
   PERFORM pg_temp.act_as('superuser');
+END $$;
+
+-- A session on a client's own booking: the client may still cancel their booking, and the
+-- session's registrations go with it; service_role creates sessions too.
+DO $$
+DECLARE
+  v_session booking.workshop_sessions;
+BEGIN
+  PERFORM pg_temp.act_as('staff');
+  INSERT INTO booking.workshop_sessions (workshop_id, booking_id)
+  VALUES ('00000000-0000-4000-a000-000000000901', '00000000-0000-4000-a000-000000000402') RETURNING * INTO v_session;
+  PERFORM pg_temp.act_as('superuser');
+  UPDATE booking.workshops SET status = 'published' WHERE id = '00000000-0000-4000-a000-000000000901';
+  INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES (v_session.id, 'u-member');
+  PERFORM pg_temp.act_as('client2');
+  PERFORM booking.set_booking_status('00000000-0000-4000-a000-000000000402', 'cancelled', 'plans changed');
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT status FROM booking.workshop_registrations WHERE session_id = v_session.id) = 'cancelled',
+                        'the booker''s cancellation cancelled the session''s registrations');
+  PERFORM pg_temp.act_as('service_role');
+  v_session := booking.create_session('00000000-0000-4000-a000-000000000902', now() + interval '9 days', now() + interval '9 days 1 hour', 2);
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT booked_by FROM booking.bookings WHERE id = v_session.booking_id) = 'service_role',
+                        'service_role''s session is booked in its name');
 END $$;
 
 -- Staff deleting a registration that held a seat frees it for the next in line.
@@ -313,6 +342,7 @@ BEGIN
   INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES (v_session.id, 'u-client') RETURNING id INTO v_first;
   INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES (v_session.id, 'u-member');
   PERFORM pg_temp.act_as('staff');
+  PERFORM booking.check_in(v_first);  -- attended holds the seat too
   DELETE FROM booking.workshop_registrations WHERE id = v_first;
   PERFORM pg_temp.act_as('superuser');
   PERFORM pg_temp.check((SELECT status FROM booking.workshop_registrations WHERE session_id = v_session.id AND user_id = 'u-member') = 'registered',
