@@ -5,7 +5,12 @@
 #   1. each native scheduling function against the plain-SQL way (tests/bench/reference.sql)
 #      and, for the slot list, the floor; the run fails if they disagree on any slot;
 #   2. book() against a bare INSERT of the same kind of rows, 8 pgbench clients each, twice in
-#      turn, then a check that no desk is oversubscribed.
+#      turn, then a check that no desk is oversubscribed;
+#   3. register_for_session + cancel_registration against a plain INSERT + UPDATE of the same
+#      rows into a table without triggers (tests/bench/workshops*.pgbench, dataset
+#      tests/bench/workshops_dataset.sql), 8 clients each, twice in turn, with p50/p95/p99
+#      latencies from pgbench's per-transaction logs, then a check that no session holds more
+#      seats than its capacity and none has a seat free while people wait.
 # BOOKING_BENCH_PG picks another major version, BOOKING_BENCH_SECONDS the pgbench duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,3 +68,68 @@ for round in 1 2; do
   done
 done
 python3 -c "b, i = ${tps_sum[book]}, ${tps_sum[insert]}; print(f'book() throughput: {b / i:.0%} of the bare INSERT (mean of 2 rounds: {b / 2:.0f} vs {i / 2:.0f} transactions/s)')"
+
+echo "== workshops write side: $clients clients for ${seconds} s each, 200 sessions of 12 seats with 11 taken, 1 000 people"
+psql_bench -d bench -f tests/bench/workshops_dataset.sql >/dev/null
+# Back to the rows as loaded before each run (the 11 people of each session stay registered
+# throughout), and the outbox's account of what a run did.
+reset_workshops="SET row_security = off;
+  DELETE FROM booking.workshop_registrations WHERE user_id NOT LIKE 'wb-bg-%';
+  DELETE FROM bench.workshop_registrations_plain WHERE user_id NOT LIKE 'wb-bg-%'"
+bench_events="booking.outbox WHERE payload ->> 'workshop_id' = 'b0000000-0000-4000-a007-000000000001'"
+joined_line="(SELECT count(*) FROM $bench_events AND payload ->> 'status' = 'waitlisted'
+              AND topic IN ('workshop.registration_created', 'workshop.registration_status_changed'))"
+promotions="(SELECT count(*) FROM $bench_events AND topic = 'workshop.registration_promoted')"
+declare -A wk_tps_sum=([plain]=0 [rpc]=0)
+wk_p95s=()
+for round in 1 2; do
+  for writer in plain rpc; do
+    psql_bench -d bench -c "$reset_workshops" -c "VACUUM ANALYZE booking.workshop_sessions, booking.workshop_registrations, bench.workshop_registrations_plain" >/dev/null
+    script=tests/bench/workshops.pgbench
+    [ "$writer" = plain ] && script=tests/bench/workshops_plain.pgbench
+    read -r waitlisted0 promoted0 <<<"$(psql_bench -d bench -At -F ' ' -c "SELECT $joined_line, $promotions")"
+    rm -f "$bench_dir"/workshops_log.*
+    # --max-tries: a deadlock or serialization failure is tried again (and counted), as an app
+    # retries; any other error aborts the client and fails the run. Each pgbench transaction is
+    # one register and one cancel, so its latency is that of two calls.
+    if ! out=$("$bindir/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c $clients -j $clients -T "$seconds" \
+                 --max-tries=10 -l --log-prefix="$bench_dir/workshops_log" -f "$script" bench 2>&1); then
+      echo "$out" >&2
+      echo "pgbench failed: the benchmark fails" >&2
+      exit 1
+    fi
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+    retried=$(sed -n 's/^number of transactions retried: \([0-9]*\).*/\1/p' <<<"$out")
+    # Latencies (microseconds, third column of the per-transaction logs) of the completed ones.
+    read -r p50 p95 p99 < <(cat "$bench_dir"/workshops_log.* | awk '$3 ~ /^[0-9]+$/ { print $3 }' | sort -n |
+      awk '{ v[NR] = $1 } END { printf "%.2f %.2f %.2f\n", v[int(NR * 0.50 + 0.999)] / 1000, v[int(NR * 0.95 + 0.999)] / 1000, v[int(NR * 0.99 + 0.999)] / 1000 }')
+    if [ "$writer" = rpc ]; then
+      # Zero oversubscription: no session holds more seats than its capacity; and no seat is
+      # left free while people wait (every freed seat went to the line).
+      read -r over idle waitlisted promoted <<<"$(psql_bench -d bench -At -F ' ' -c "
+        SELECT count(*) FILTER (WHERE held > capacity), count(*) FILTER (WHERE held < capacity AND waiting),
+               $joined_line - $waitlisted0, $promotions - $promoted0
+        FROM (SELECT s.capacity, booking_internal.session_seats_held(s.id) AS held,
+                     EXISTS (SELECT 1 FROM booking.workshop_registrations r WHERE r.session_id = s.id AND r.status = 'waitlisted') AS waiting
+              FROM booking.workshop_sessions s WHERE s.workshop_id = 'b0000000-0000-4000-a007-000000000001') x")"
+      printf '%-7s round %s: %8.1f register+cancel/s, p50 %s ms, p95 %s ms, p99 %s ms; %s joined the line, %s promoted; %s retried (deadlock or serialization), %s failed; %s sessions oversubscribed, %s with a seat free while people wait\n' \
+        "$writer" "$round" "$tps" "$p50" "$p95" "$p99" "$waitlisted" "$promoted" "${retried:-0}" "${failed:-0}" "$over" "$idle"
+      wk_p95s+=("$p95")
+      if [ "$over" != 0 ] || [ "$idle" != 0 ] || [ "${failed:-0}" != 0 ]; then
+        echo "oversubscription, a seat left free while people wait, or failed transactions: the benchmark fails" >&2
+        exit 1
+      fi
+    else
+      printf '%-7s round %s: %8.1f register+cancel/s, p50 %s ms, p95 %s ms, p99 %s ms; %s retried, %s failed\n' \
+        "$writer" "$round" "$tps" "$p50" "$p95" "$p99" "${retried:-0}" "${failed:-0}"
+    fi
+    wk_tps_sum[$writer]=$(python3 -c "print(${wk_tps_sum[$writer]} + $tps)")
+  done
+done
+python3 -c "
+r, p = ${wk_tps_sum[rpc]}, ${wk_tps_sum[plain]}
+p95 = max(float(x) for x in '${wk_p95s[*]}'.split())
+print(f'register_for_session + cancel_registration: {r / p:.0%} of the plain INSERT + UPDATE (mean of 2 rounds: {r / 2:.0f} vs {p / 2:.0f} register+cancel/s)')
+print(f'targets: p95 under 10 ms (worst round {p95:.2f} ms for both calls): {\"met\" if p95 < 10 else \"NOT met\"}; '
+      f'at least 50% of the plain writes: {\"met\" if r >= 0.5 * p else \"NOT met\"}; zero oversubscription: met')"
