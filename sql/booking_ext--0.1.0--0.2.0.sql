@@ -158,13 +158,16 @@ BEGIN
 END $$;
 
 -- The seats a session's registrations hold now.
+-- (PL/pgSQL rather than SQL here and in session_facts: a SQL function with a SET clause is
+-- planned on every call; PL/pgSQL keeps its plans.)
 CREATE FUNCTION booking_internal.session_seats_held(p_session_id uuid) RETURNS integer
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(sum(r.seats), 0)::integer FROM booking.workshop_registrations r
-  WHERE r.session_id = p_session_id AND booking_internal.registration_holds_seats(r.status, r.offer_expires_at)
-$$;
+BEGIN
+  RETURN (SELECT coalesce(sum(r.seats), 0)::integer FROM booking.workshop_registrations r
+          WHERE r.session_id = p_session_id AND booking_internal.registration_holds_seats(r.status, r.offer_expires_at));
+END $$;
 
 -- What a registration needs to know about its session (NULL when there is no such session).
 CREATE FUNCTION booking_internal.session_facts(p_session_id uuid,
@@ -172,18 +175,42 @@ CREATE FUNCTION booking_internal.session_facts(p_session_id uuid,
   OUT ends_at timestamptz, OUT session_holds_time boolean, OUT session_cancelled boolean, OUT workshop_status text,
   OUT workshop_is_public boolean, OUT organization_is_public boolean, OUT registration_open_at timestamptz,
   OUT registration_close_at timestamptz, OUT check_in_minutes integer, OUT offer_minutes integer, OUT title text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
   SELECT s.organization_id, s.workshop_id, s.capacity, b.starts_at, b.ends_at, booking_internal.holds_time(b.status),
          b.status IN ('cancelled', 'rejected'), w.status, w.is_public, o.is_public, w.registration_open_at, w.registration_close_at,
          w.check_in_minutes, w.offer_minutes, w.title
+  INTO organization_id, workshop_id, capacity, starts_at, ends_at, session_holds_time, session_cancelled, workshop_status,
+       workshop_is_public, organization_is_public, registration_open_at, registration_close_at, check_in_minutes,
+       offer_minutes, title
   FROM booking.workshop_sessions s
   JOIN booking.bookings b ON b.id = s.booking_id
   JOIN booking.workshops w ON w.id = s.workshop_id
   JOIN booking.organizations o ON o.id = s.organization_id
-  WHERE s.id = p_session_id
-$$;
+  WHERE s.id = p_session_id;
+END $$;
+
+-- Lock the session of a registration the caller may change (theirs, or staff's), before the
+-- RPCs change it: the session's lock is always taken before a registration's row lock, as a
+-- cancellation that frees a seat takes them (its session, then the next person's row), so two
+-- writers of one session never wait on each other crosswise. Nothing happens for anyone
+-- else's registration (the update that follows then finds no row).
+CREATE FUNCTION booking_internal.lock_session_of_registration(p_registration_id uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_session uuid;
+BEGIN
+  SELECT r.session_id INTO v_session FROM booking.workshop_registrations r
+  WHERE r.id = p_registration_id
+    AND (r.user_id = booking.current_user_id() OR booking_internal.has_staff_rights(r.organization_id));
+  IF FOUND THEN
+    PERFORM booking_internal.lock_workshop_session(v_session);
+  END IF;
+END $$;
 
 -- Tell a person about their registration: a notification and an outbox event, in the same
 -- transaction as the change.
@@ -280,7 +307,7 @@ BEGIN
     RETURN NEW;  -- a restore replays rows that were judged when written
   END IF;
   IF TG_OP = 'UPDATE' AND (NEW.session_id IS DISTINCT FROM OLD.session_id OR NEW.user_id IS DISTINCT FROM OLD.user_id
-                           OR NEW.seats IS DISTINCT FROM OLD.seats) THEN
+                           OR (NEW.seats IS DISTINCT FROM OLD.seats AND OLD.status <> 'cancelled')) THEN
     RAISE EXCEPTION 'the session, person and seats of a registration cannot change'
       USING ERRCODE = 'insufficient_privilege', HINT = 'Cancel it and register again.';
   END IF;
@@ -315,7 +342,16 @@ BEGIN
   IF TG_OP = 'INSERT' OR (NEW.status <> 'cancelled'
                           AND (OLD.status = 'cancelled' OR (OLD.status = 'offered' AND OLD.offer_expires_at <= now()))) THEN
     -- A new registration, or a cancelled one (or one whose offer lapsed) registered again: its
-    -- status is derived.
+    -- status is derived. Registering again needs what registering needs: the session must
+    -- still be one the person may see.
+    IF TG_OP = 'UPDATE' AND NOT v_staff
+       AND NOT booking_internal.resource_is_visible(
+                 booking_internal.has_membership(v_session.organization_id, NULL),
+                 v_session.organization_is_public,
+                 v_session.workshop_is_public AND v_session.workshop_status = 'published') THEN
+      RAISE EXCEPTION 'new row violates row-level security policy for table "workshop_registrations"'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF v_session.workshop_status = 'cancelled' OR v_session.session_cancelled OR NOT v_session.session_holds_time THEN
       PERFORM booking_internal.refuse_registration('session_cancelled', 'This session is cancelled.');
     END IF;
@@ -332,7 +368,10 @@ BEGIN
       RAISE EXCEPTION 'a registration for % seats does not fit a session of %', NEW.seats, v_session.capacity
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM booking_internal.fill_session(NEW.session_id);  -- expired offers give their seats back first
+    IF EXISTS (SELECT 1 FROM booking.workshop_registrations
+               WHERE session_id = NEW.session_id AND status = 'offered' AND offer_expires_at <= now()) THEN
+      PERFORM booking_internal.fill_session(NEW.session_id);  -- lapsed offers give their seats on first
+    END IF;
     v_waiting := EXISTS (SELECT 1 FROM booking.workshop_registrations
                          WHERE session_id = NEW.session_id AND status = 'waitlisted'
                            AND id IS DISTINCT FROM NEW.id);
@@ -730,7 +769,8 @@ BEGIN
   IF FOUND AND v_row.status <> 'cancelled' AND NOT (v_row.status = 'offered' AND v_row.offer_expires_at <= now()) THEN
     RETURN v_row;
   ELSIF FOUND THEN
-    UPDATE booking.workshop_registrations SET status = 'registered'
+    PERFORM booking_internal.lock_session_of_registration(v_row.id);
+    UPDATE booking.workshop_registrations SET status = 'registered', seats = p_seats
     WHERE id = v_row.id RETURNING * INTO v_row;
     RETURN v_row;
   END IF;
@@ -758,6 +798,7 @@ BEGIN
   IF p_reason IS NOT NULL THEN
     PERFORM booking_internal.check_text_argument('p_reason', p_reason, 4000);
   END IF;
+  PERFORM booking_internal.lock_session_of_registration(p_registration_id);
   UPDATE booking.workshop_registrations
   SET status = 'cancelled', cancellation_reason = coalesce(p_reason, cancellation_reason)
   WHERE id = p_registration_id AND status <> 'cancelled'
@@ -785,6 +826,7 @@ BEGIN
     RAISE EXCEPTION 'unknown registration %', p_registration_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_row.status <> 'attended' THEN
+    PERFORM booking_internal.lock_session_of_registration(p_registration_id);
     UPDATE booking.workshop_registrations SET status = 'attended' WHERE id = p_registration_id
     RETURNING * INTO v_row;
   END IF;
@@ -792,9 +834,10 @@ BEGIN
 END $$;
 
 -- Staff, once a session has ended: its registrations still registered become no-shows.
--- Returns how many.
+-- Returns how many. Runs as the owner (to take the session's lock) once the caller's staff
+-- rights are established.
 CREATE FUNCTION booking.mark_no_shows(p_session_id uuid) RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -808,6 +851,7 @@ BEGIN
   IF now() < v_session.ends_at THEN
     PERFORM booking_internal.refuse_registration('not_ended', 'No-shows are marked once the session has ended.');
   END IF;
+  PERFORM booking_internal.lock_workshop_session(p_session_id);
   UPDATE booking.workshop_registrations SET status = 'no_show'
   WHERE session_id = p_session_id AND status = 'registered';
   GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -835,6 +879,7 @@ BEGIN
   IF v_row.offer_expires_at <= now() THEN
     PERFORM booking_internal.refuse_registration('offer_expired', 'This offer has expired.');
   END IF;
+  PERFORM booking_internal.lock_session_of_registration(p_registration_id);
   UPDATE booking.workshop_registrations SET status = 'registered' WHERE id = p_registration_id
   RETURNING * INTO v_row;
   RETURN v_row;
@@ -880,7 +925,7 @@ BEGIN
                                                          'mark_no_shows', 'accept_offer', 'create_session',
                                                          'waitlist_position',
                                                          -- booking_internal: what those call as the caller
-                                                         'refuse_registration']);
+                                                         'refuse_registration', 'lock_session_of_registration']);
   END IF;
   IF p_role = 'authenticated' THEN
     GRANT INSERT, UPDATE, DELETE ON booking.workshops, booking.workshop_sessions, booking.workshop_registrations
@@ -899,6 +944,7 @@ COMMENT ON FUNCTION booking_internal.registration_holds_seats(text, timestamptz)
 COMMENT ON FUNCTION booking_internal.lock_workshop_session(uuid) IS 'Internal: locks a session for the rest of the transaction (once), so that its writers take turns.';
 COMMENT ON FUNCTION booking_internal.session_seats_held(uuid) IS 'Internal: the seats a session''s registrations hold now.';
 COMMENT ON FUNCTION booking_internal.session_facts(uuid) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules.';
+COMMENT ON FUNCTION booking_internal.lock_session_of_registration(uuid) IS 'Internal: locks the session of a registration the caller may change, before the RPCs change it (session lock before row lock).';
 COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, text) IS 'Internal: a notification and an outbox event for a registrant.';
 COMMENT ON FUNCTION booking_internal.fill_session(uuid) IS 'Internal: expires a session''s lapsed offers and gives its free seats to the people waiting, in order; returns how many registrations changed.';
 COMMENT ON FUNCTION booking_internal.refuse_registration(text, text) IS 'Internal: raises PT409 with the reason in DETAIL.';

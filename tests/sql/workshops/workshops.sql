@@ -354,6 +354,26 @@ BEGIN
   PERFORM pg_temp.act_as('superuser');
 END $$;
 
+-- Registering again needs the right to see the session still; it may ask for other seats.
+DO $$
+DECLARE
+  r booking.workshop_registrations;
+BEGIN
+  PERFORM pg_temp.act_as('outsider');
+  r := booking.register_for_session('00000000-0000-4000-a000-000000000913');
+  PERFORM booking.cancel_registration(r.id);
+  r := booking.register_for_session('00000000-0000-4000-a000-000000000913', 2);
+  PERFORM pg_temp.check(r.seats = 2 AND r.status = 'registered', 'registered again, for two seats');
+  PERFORM booking.cancel_registration(r.id);
+  PERFORM pg_temp.act_as('admin');
+  UPDATE booking.workshops SET is_public = false WHERE id = '00000000-0000-4000-a000-000000000902';
+  PERFORM pg_temp.act_as('outsider');
+  PERFORM pg_temp.check(pg_temp.refusal($q$SELECT booking.register_for_session('00000000-0000-4000-a000-000000000913')$q$) = '42501/',
+                        'registering again in a workshop no longer visible: 42501');
+  PERFORM pg_temp.act_as('superuser');
+  UPDATE booking.workshops SET is_public = true WHERE id = '00000000-0000-4000-a000-000000000902';
+END $$;
+
 -- A cross-tenant registration is refused before anything of the other tenant is read.
 DO $$
 BEGIN
