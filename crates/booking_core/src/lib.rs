@@ -11,6 +11,9 @@ pub mod availability;
 pub mod bookings;
 pub mod interrupts;
 pub mod reporting;
+// Recurring series: a pattern's dates from the `rrule` crate, its instants by the slot engine's
+// local-to-UTC rule, so a series and the slots agree on every DST change.
+pub mod series;
 pub mod time;
 
 // The bindings convert with the same time-zone database the engine uses.
