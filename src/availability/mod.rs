@@ -25,19 +25,19 @@ use crate::postgres::{
     caller_bypasses_rls, timestamptz_from_unix as from_unix, unix_micros as to_unix,
 };
 
-fn required<T>(value: Option<T>, name: &str) -> T {
+pub(crate) fn required<T>(value: Option<T>, name: &str) -> T {
     value.unwrap_or_else(|| invalid_parameter(format!("{name} must not be NULL")))
 }
 
-fn engine_error(e: AvailabilityError) -> ! {
+pub(crate) fn engine_error(e: AvailabilityError) -> ! {
     invalid_parameter(e.to_string())
 }
 
 /// A resource's schedule as the engine wants it, plus the rules that depend on "now".
-struct Schedule {
-    id: Uuid,
-    resource: Resource,
-    organization_id: Uuid,
+pub(crate) struct Schedule {
+    pub(crate) id: Uuid,
+    pub(crate) resource: Resource,
+    pub(crate) organization_id: Uuid,
     min_notice_minutes: i64,
     max_advance_days: Option<i64>,
     now: i64,
@@ -53,7 +53,7 @@ fn parse_time_zone(name: &str) -> Tz {
 /// work): the resource and the service's rules, the weekly rules and the exceptions touching
 /// `hours`. An id the caller may not see is "unknown", like one that does not exist. The
 /// bookings come from `holding_bookings`.
-fn load_resources(
+pub(crate) fn load_resources(
     client: &SpiClient,
     ids: &[Uuid],
     service_id: Option<Uuid>,
@@ -226,7 +226,7 @@ fn load_organization_hours(
 }
 
 /// The request with notice and horizon resolved against now.
-fn request(schedule: &Schedule, window: Interval, duration: i64, seats: i32) -> Request {
+pub(crate) fn request(schedule: &Schedule, window: Interval, duration: i64, seats: i32) -> Request {
     Request {
         window,
         duration,
@@ -239,7 +239,7 @@ fn request(schedule: &Schedule, window: Interval, duration: i64, seats: i32) -> 
 }
 
 /// Open time is read from a few days before the window (the grid's anchor may lie there).
-fn hours_span(window: Interval) -> Interval {
+pub(crate) fn hours_span(window: Interval) -> Interval {
     Interval::new(
         window.start - (availability::LOOKBACK_DAYS + 2) * MICROS_PER_DAY,
         window.end + MICROS_PER_DAY,

@@ -3,6 +3,11 @@
 -- inserts one) and is rolled back at once, so cases cannot influence each other.
 -- Allowed means the statement touched at least one row; denied means SQLSTATE 42501 or no row.
 SELECT pg_temp.workshop_fixtures();
+-- a series of u-client's (its occurrences are not needed here)
+INSERT INTO booking.booking_series (id, organization_id, resource_id, booked_by, rrule, frequency, first_date,
+                                    local_start, duration, time_zone)
+VALUES ('00000000-0000-4000-a000-000000000931', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101',
+        'u-client', 'FREQ=WEEKLY;COUNT=2', 'weekly', '2031-02-03', '10:00', '1 hour', 'America/New_York');
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -95,7 +100,13 @@ INSERT INTO rls_case VALUES
  ('workshop_registrations', 'select', $q$SELECT 1 FROM booking.workshop_registrations WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnYnYYY'),
  ('workshop_registrations', 'insert', $q$INSERT INTO booking.workshop_registrations (session_id, user_id) VALUES ('00000000-0000-4000-a000-000000000912', coalesce(booking.current_user_id(), 'svc'))$q$, 'nYYYYYY'),
  ('workshop_registrations', 'update', $q$UPDATE booking.workshop_registrations SET metadata = '{"diet": "vegan"}' WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnYnYYY'),
- ('workshop_registrations', 'delete', $q$DELETE FROM booking.workshop_registrations WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnnnYYY');
+ ('workshop_registrations', 'delete', $q$DELETE FROM booking.workshop_registrations WHERE id = '00000000-0000-4000-a000-000000000921'$q$, 'nnnnYYY'),
+
+ -- series are written by their RPCs; only service_role writes the table directly
+ ('booking_series', 'select', $q$SELECT 1 FROM booking.booking_series WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnYnYYY'),
+ ('booking_series', 'insert', $q$INSERT INTO booking.booking_series (organization_id, resource_id, booked_by, rrule, frequency, first_date, local_start, duration, time_zone) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101', coalesce(booking.current_user_id(), 'svc'), 'FREQ=DAILY;COUNT=2', 'daily', '2031-02-03', '10:00', '1 hour', 'America/New_York')$q$, 'nnnnnnY'),
+ ('booking_series', 'update', $q$UPDATE booking.booking_series SET title = 'Weekly lesson' WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnnnnnY'),
+ ('booking_series', 'delete', $q$DELETE FROM booking.booking_series WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnnnnnY');
 
 DO $$
 DECLARE
@@ -149,7 +160,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 18 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 19 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');

@@ -1,0 +1,127 @@
+-- Recurring series: preview, all-or-nothing booking with every refusal in DETAIL, skip mode,
+-- the local time kept across a DST change, and changing occurrences. The VR Headset (capacity 1,
+-- auto-approves) of the Oolite lab (America/New_York, open Mon-Fri 10-13 and 14-18).
+DO $$
+DECLARE
+  vr    constant uuid := '00000000-0000-4000-a000-000000000101';
+  lab   constant uuid := '00000000-0000-4000-a000-000000000001';
+  e     record;
+  v     jsonb;
+  v_b   booking.bookings;
+  v_sid uuid;
+  v_n   integer;
+BEGIN
+  -- a booking of another client on Monday 17 February 2031 at 10:00
+  INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status)
+  VALUES (lab, vr, 'u-client2', '2031-02-17 10:00 America/New_York', '2031-02-17 11:00 America/New_York', 'approved');
+
+  PERFORM pg_temp.act_as('client');
+  -- canonical pattern and fields
+  SELECT * INTO e FROM booking_internal.series_pattern('freq=weekly;count=4;byday=mo');
+  PERFORM pg_temp.check(e.rrule = 'FREQ=WEEKLY;BYDAY=MO;COUNT=4' AND e.frequency = 'weekly' AND e.week_days = '{1}'
+                        AND e.end_after = 4 AND e.interval = 1, format('series_pattern: %s', e));
+  -- preview: four Mondays, the third refused for overlap
+  PERFORM pg_temp.check(
+    (SELECT array_agg(coalesce(refusal, '-') ORDER BY occurrence_start)
+     FROM booking.preview_series(vr, '2031-02-03 10:00 America/New_York', '2031-02-03 11:00 America/New_York',
+                                 'FREQ=WEEKLY;COUNT=4')) = '{-,-,overlap,-}',
+    'preview names the overlapping occurrence');
+  PERFORM pg_temp.check(
+    (SELECT max(occurrence_start) FROM booking.preview_series(vr, '2031-02-03 10:00 America/New_York',
+                                   '2031-02-03 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=4'))
+    = '2031-02-24 10:00 America/New_York', 'the last occurrence');
+  -- core errors are 22023
+  PERFORM pg_temp.expect_error('22023', $q$SELECT * FROM booking.preview_series('00000000-0000-4000-a000-000000000101', '2031-02-03 15:00Z', '2031-02-03 16:00Z', 'FREQ=WEEKLY')$q$);
+  PERFORM pg_temp.expect_error('22023', $q$SELECT * FROM booking.preview_series('00000000-0000-4000-a000-000000000101', '2031-02-03 15:00Z', '2031-02-03 16:00Z', 'FREQ=DAILY;COUNT=731')$q$);
+  PERFORM pg_temp.expect_error('22023', $q$SELECT * FROM booking.preview_series('00000000-0000-4000-a000-000000000101', '2031-02-03 15:00Z', '2031-02-03 16:00Z', 'FREQ=YEARLY;COUNT=2')$q$);
+
+  -- all or nothing: PT409 with every refused occurrence in DETAIL, nothing written
+  SELECT * INTO e FROM pg_temp.error_of($q$SELECT booking.book_series('00000000-0000-4000-a000-000000000101',
+    '2031-02-03 10:00 America/New_York', '2031-02-03 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=4', 'Lesson')$q$);
+  PERFORM pg_temp.check(e.state = 'PT409', format('all or nothing: %s', e));
+  PERFORM pg_temp.check(jsonb_array_length(e.detail::jsonb) = 1 AND e.detail::jsonb -> 0 ->> 'reason' = 'overlap'
+                        AND (e.detail::jsonb -> 0 ->> 'local_date') = '2031-02-17', format('detail: %s', e.detail));
+  PERFORM pg_temp.check(NOT EXISTS (SELECT FROM booking.booking_series), 'nothing written');
+
+  -- skip mode: three booked, the third skipped and recorded
+  v := booking.book_series(vr, '2031-02-03 10:00 America/New_York', '2031-02-03 11:00 America/New_York',
+                           'FREQ=WEEKLY;COUNT=4', 'Lesson', p_skip_conflicts => true);
+  v_sid := (v -> 'series' ->> 'id')::uuid;
+  PERFORM pg_temp.check(jsonb_array_length(v -> 'bookings') = 3 AND jsonb_array_length(v -> 'skipped') = 1,
+                        format('skip mode: %s', v));
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.bookings WHERE series_id = v_sid AND status = 'approved') = 3,
+                        'three approved occurrences');
+  PERFORM pg_temp.check((SELECT exceptions = '{2031-02-17}' AND time_zone = 'America/New_York' AND local_start = '10:00'
+                                AND booked_by = 'u-client' FROM booking.booking_series WHERE id = v_sid), 'the series row');
+
+  -- the other client sees neither the series nor may change its occurrences
+  PERFORM pg_temp.act_as('client2');
+  PERFORM pg_temp.check(NOT EXISTS (SELECT FROM booking.booking_series WHERE id = v_sid), 'series are private');
+  SELECT id INTO v_b.id FROM booking.bookings WHERE false;
+  PERFORM pg_temp.expect_error('22023', format('SELECT booking.cancel_series(%L)', v_sid));
+
+  -- cancel one occurrence: its date becomes skipped
+  PERFORM pg_temp.act_as('superuser');
+  SELECT * INTO v_b FROM booking.bookings WHERE series_id = v_sid ORDER BY starts_at LIMIT 1;
+  PERFORM pg_temp.act_as('client');
+  v_b := booking.cancel_occurrence(v_b.id, 'ill');
+  PERFORM pg_temp.check(v_b.status = 'cancelled', 'occurrence cancelled');
+  PERFORM pg_temp.check((SELECT exceptions FROM booking.booking_series WHERE id = v_sid) = '{2031-02-03,2031-02-17}',
+                        'cancelled date skipped');
+  -- a skipped date can be booked again
+  v_b := booking.restore_occurrence(v_sid, '2031-02-03');
+  PERFORM pg_temp.check(v_b.status = 'approved' AND v_b.starts_at = '2031-02-03 10:00 America/New_York'
+                        AND v_b.series_id = v_sid, format('restored: %s', v_b));
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.restore_occurrence(%L, %L)', v_sid, '2031-02-17')) = 'PT409/overlap',
+                        'a restored date that no longer fits is refused');
+
+  -- move an occurrence: staff may (the booker may not move an approved booking)
+  PERFORM pg_temp.act_as('staff');
+  v_b := booking.move_occurrence(v_b.id, '2031-02-03 14:00 America/New_York', '2031-02-03 15:00 America/New_York');
+  PERFORM pg_temp.check(v_b.starts_at = '2031-02-03 14:00 America/New_York' AND v_b.series_id = v_sid, 'moved');
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.move_occurrence(%L, %L, %L)', v_b.id,
+                                               '2031-02-03 20:00 America/New_York', '2031-02-03 21:00 America/New_York')) = 'PT409/closed',
+                        'a move out of opening hours is refused');
+
+  -- this and all following: from 24 February on, Tuesdays at 11:00
+  PERFORM pg_temp.act_as('superuser');
+  SELECT * INTO v_b FROM booking.bookings WHERE series_id = v_sid AND starts_at = '2031-02-24 10:00 America/New_York';
+  PERFORM pg_temp.act_as('client');
+  v := booking.update_series_from(v_b.id, 'FREQ=WEEKLY;COUNT=2', '2031-02-25 11:00 America/New_York',
+                                  '2031-02-25 12:00 America/New_York');
+  PERFORM pg_temp.check(jsonb_array_length(v -> 'bookings') = 2 AND (v -> 'series' ->> 'split_from')::uuid = v_sid,
+                        format('split: %s', v));
+  PERFORM pg_temp.check((SELECT rrule FROM booking.booking_series WHERE id = v_sid) = 'FREQ=WEEKLY;UNTIL=20310223',
+                        'the old series ends before the split');
+  PERFORM pg_temp.check((SELECT status FROM booking.bookings WHERE id = v_b.id) = 'cancelled', 'following cancelled');
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.bookings WHERE series_id = v_sid AND status = 'approved') = 2,
+                        'earlier occurrences unchanged');
+
+  -- cancel the new series
+  v_n := booking.cancel_series((v -> 'series' ->> 'id')::uuid, 'moving away');
+  PERFORM pg_temp.check(v_n = 2, 'cancel_series cancels what is to come');
+
+  -- an anonymous caller cannot book a series
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.expect_error('42501', $q$SELECT booking.book_series('00000000-0000-4000-a000-000000000101',
+    '2031-03-03 10:00 America/New_York', '2031-03-03 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=2')$q$);
+END $$;
+
+-- A weekly series at 02:30 across the US spring-forward (Sunday 9 March 2031): the occurrence
+-- in the gap is at 03:00 EDT, the others at 02:30 local; each lasts one hour.
+DO $$
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  PERFORM pg_temp.check(
+    (SELECT array_agg(occurrence_start ORDER BY occurrence_start)
+     FROM booking.preview_series('00000000-0000-4000-a000-000000000101', '2031-03-02 02:30 America/New_York',
+                                 '2031-03-02 03:30 America/New_York', 'FREQ=WEEKLY;COUNT=3'))
+    = ARRAY['2031-03-02 07:30Z', '2031-03-09 07:00Z', '2031-03-16 06:30Z']::timestamptz[],
+    'spring-forward keeps the occurrence at 03:00 EDT');
+  PERFORM pg_temp.check(
+    (SELECT bool_and(occurrence_end - occurrence_start = interval '1 hour' AND refusal = 'closed')
+     FROM booking.preview_series('00000000-0000-4000-a000-000000000101', '2031-03-02 02:30 America/New_York',
+                                 '2031-03-02 03:30 America/New_York', 'FREQ=WEEKLY;COUNT=3')),
+    'one hour each, closed at night');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
