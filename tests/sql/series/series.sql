@@ -15,11 +15,11 @@ BEGIN
   INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, status)
   VALUES (lab, vr, 'u-client2', '2031-02-17 10:00 America/New_York', '2031-02-17 11:00 America/New_York', 'approved');
 
-  PERFORM pg_temp.act_as('client');
-  -- canonical pattern and fields
+  -- canonical pattern and fields (internal: the owner's)
   SELECT * INTO e FROM booking_internal.series_pattern('freq=weekly;count=4;byday=mo');
   PERFORM pg_temp.check(e.rrule = 'FREQ=WEEKLY;BYDAY=MO;COUNT=4' AND e.frequency = 'weekly' AND e.week_days = '{1}'
                         AND e.end_after = 4 AND e.interval = 1, format('series_pattern: %s', e));
+  PERFORM pg_temp.act_as('client');
   -- preview: four Mondays, the third refused for overlap
   PERFORM pg_temp.check(
     (SELECT array_agg(coalesce(refusal, '-') ORDER BY occurrence_start)
