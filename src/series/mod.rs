@@ -61,6 +61,8 @@ fn pg_date(d: NaiveDate) -> pgrx::datum::Date {
 /// (COUNT). 22023 with the core's message for a pattern outside the supported subset.
 #[pg_extern(immutable, parallel_safe, schema = "booking_internal")]
 #[search_path(pg_catalog, pg_temp)]
+// pgrx spells a RETURNS TABLE as a tuple of name! columns; a type alias cannot carry the names.
+#[allow(clippy::type_complexity)]
 pub fn series_pattern(
     p_rrule: Option<String>,
 ) -> TableIterator<
@@ -187,20 +189,16 @@ pub fn preview_series(
             .pop()
             .expect("one schedule");
         let tz = schedule.resource.tz;
-        let found =
-            series::occurrences(&pattern, local_of(start, tz), end - start, tz, &[])
-                .unwrap_or_else(|e| series_error(e));
+        let found = series::occurrences(&pattern, local_of(start, tz), end - start, tz, &[])
+            .unwrap_or_else(|e| series_error(e));
         let (Some(first), Some(last)) = (found.first(), found.last()) else {
             return Vec::new();
         };
         let buffers = schedule.resource.buffer_before + schedule.resource.buffer_after;
-        let bookings = holding_bookings(&[(
-            schedule.id,
-            first.start - buffers,
-            last.end + buffers,
-        )])
-        .pop()
-        .expect("one resource's bookings");
+        let bookings =
+            holding_bookings(&[(schedule.id, first.start - buffers, last.end + buffers)])
+                .pop()
+                .expect("one resource's bookings");
         found
             .iter()
             .map(|o| {
@@ -209,9 +207,14 @@ pub fn preview_series(
                 // The bookings are in the order of their ends: skip those ending before this
                 // occurrence's reach.
                 let from = bookings.partition_point(|b| b.during.end <= o.start - buffers);
-                let refusal =
-                    availability::refusal(&schedule.resource, &bookings[from..], &req, o.start, o.end)
-                        .unwrap_or_else(|e| crate::availability::engine_error(e));
+                let refusal = availability::refusal(
+                    &schedule.resource,
+                    &bookings[from..],
+                    &req,
+                    o.start,
+                    o.end,
+                )
+                .unwrap_or_else(|e| crate::availability::engine_error(e));
                 (o.start, o.end, refusal.map(|r| r.code().to_owned()))
             })
             .collect()
@@ -225,12 +228,7 @@ pub fn preview_series(
 extension_sql_file!(
     "series.sql",
     name = "series",
-    requires = [
-        "workshops",
-        series_pattern,
-        expand_series,
-        preview_series
-    ]
+    requires = ["workshops", series_pattern, expand_series, preview_series]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
