@@ -1081,6 +1081,29 @@ ALTER TABLE booking.bookings ADD CONSTRAINT bookings_series_same_organization FO
   REFERENCES booking.booking_series (id, organization_id) ON DELETE SET NULL (series_id);
 CREATE INDEX bookings_series_id_idx ON booking.bookings (series_id, organization_id);
 
+-- A booking names a series only as one of its occurrences: the series' own person and resource
+-- (a writer cannot attach their booking to someone else's series, or to a cancelled one).
+-- Judged by the rule, whoever writes.
+CREATE FUNCTION booking_internal.bookings_series_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NEW;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM booking.booking_series s
+                 WHERE s.id = NEW.series_id AND s.organization_id = NEW.organization_id
+                   AND s.booked_by = NEW.booked_by AND s.resource_id = NEW.resource_id AND NOT s.is_cancelled) THEN
+    RAISE EXCEPTION 'a booking can name only a series of its own person and resource that is not cancelled'
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_series_occurrence';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER bookings_1_series BEFORE INSERT OR UPDATE OF series_id, booked_by, resource_id ON booking.bookings
+  FOR EACH ROW WHEN (NEW.series_id IS NOT NULL)
+  EXECUTE FUNCTION booking_internal.bookings_series_guard();
+
 -- booking_series: the booker sees their own, staff their organization's. Rows are written by
 -- the RPCs below (running as the owner); only service_role writes the table directly.
 CREATE POLICY booking_series_select ON booking.booking_series FOR SELECT
@@ -1161,6 +1184,10 @@ DECLARE
   v_local    timestamp := p_start AT TIME ZONE p_time_zone;
 BEGIN
   SELECT * INTO v_pattern FROM booking_internal.series_pattern(p_rrule);
+  -- the rule book's lock order: the service's rules, then the resource
+  IF p_service_id IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(p_service_id);
+  END IF;
   PERFORM booking_internal.lock_resource(p_resource_id);
   INSERT INTO booking.booking_series (organization_id, resource_id, service_id, booked_by, title, rrule, frequency,
                                       "interval", week_days, month_days, end_date, end_after, first_date,
@@ -1372,6 +1399,9 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT * INTO v_series FROM booking.booking_series WHERE id = v_row.series_id;
+  IF v_series.service_id IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(v_series.service_id);
+  END IF;
   PERFORM booking_internal.lock_resource(v_series.resource_id);
   v_split := (v_row.starts_at AT TIME ZONE v_series.time_zone)::date;
   -- the old series ends the day before
@@ -1422,6 +1452,9 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no skipped date % in series %', p_date, p_series_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF v_series.service_id IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(v_series.service_id);
+  END IF;
   PERFORM booking_internal.lock_resource(v_series.resource_id);
   UPDATE booking.booking_series SET exceptions = array_remove(exceptions, p_date) WHERE id = p_series_id;
   RETURN booking_internal.book_occurrence(v_series, v_occ.occurrence_start, v_occ.occurrence_end);
@@ -1463,6 +1496,7 @@ COMMENT ON FUNCTION booking.cancel_series(uuid, text) IS 'Cancels the occurrence
 COMMENT ON FUNCTION booking.update_series_from(uuid, text, timestamptz, timestamptz, text, boolean) IS 'This and all following: ends the series before the occurrence, cancels the occurrences from there and books a new series with the new pattern; past occurrences never change.';
 COMMENT ON FUNCTION booking.restore_occurrence(uuid, date) IS 'Books a skipped date of a series again and removes it from the exceptions; PT409 when it no longer fits.';
 COMMENT ON FUNCTION booking_internal.grant_series_privileges(text) IS 'Internal: the series module''s grants to an API role (called by grant_api_privileges).';
+COMMENT ON FUNCTION booking_internal.bookings_series_guard() IS 'Trigger: a booking names only a series of its own person and resource that is not cancelled.';
 -- =============================================================================================
 -- As the install script's last step (src/platform/finalize.sql): nothing new is executable by
 -- PUBLIC, and the API roles get the new module's privileges.

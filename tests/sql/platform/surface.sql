@@ -69,6 +69,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.actor_id', 'authenticated,service_role', false),
     ('booking_internal.audit_log_append_only', '', false),
     ('booking_internal.bookings_follow_workshop_session', '', true),
+    ('booking_internal.bookings_series_guard', '', true),
     ('booking_internal.fill_session', '', true),
     ('booking_internal.grant_workshops_privileges', '', false),
     ('booking_internal.lock_session_of_registration', 'authenticated,service_role', true),

@@ -125,3 +125,26 @@ BEGIN
     'one hour each, closed at night');
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- A booking names only a series of its own person and resource: nobody attaches a booking to
+-- someone else's series, whether by INSERT or UPDATE.
+DO $$
+DECLARE
+  v_result jsonb;
+  v_series uuid;
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  v_result := booking.book_series('00000000-0000-4000-a000-000000000103', '2031-02-03 10:00 America/New_York',
+                                  '2031-02-03 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=2');
+  v_series := (v_result -> 'series' ->> 'id')::uuid;
+  PERFORM pg_temp.act_as('client2');
+  PERFORM pg_temp.check(pg_temp.refusal(format(
+    $q$INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, series_id)
+       VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000103', 'u-client2',
+               '2031-02-05 10:00 America/New_York', '2031-02-05 11:00 America/New_York', %L)$q$, v_series)) LIKE '23514/%',
+    'attaching a booking to someone else''s series: 23514');
+  PERFORM pg_temp.check(pg_temp.refusal(format(
+    $q$UPDATE booking.bookings SET series_id = %L WHERE booked_by = 'u-client2'$q$, v_series)) LIKE '23514/%',
+    'moving one into it by UPDATE: 23514');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
