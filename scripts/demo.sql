@@ -164,3 +164,36 @@ BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
 SELECT notification_type, message FROM booking.notifications WHERE notification_type = 'registration_promoted';
 COMMIT;
+
+\echo
+\echo '8. A weekly class for a semester: Tuesdays 17:00-18:00 New York time from 4 February 2031, 16 weeks,'
+\echo '   across the change to summer time on 9 March. The lab closes for spring break on 18 March;'
+\echo '   the preview shows that one occurrence refused, every other one at 17:00 local time:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+INSERT INTO booking.availability_exceptions (organization_id, during, kind, reason)
+SELECT id, tstzrange('2031-03-18 00:00 America/New_York', '2031-03-19 00:00 America/New_York'), 'closed', 'Spring break'
+FROM booking.organizations WHERE slug = 'oolite';
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT id AS lab FROM booking.resources WHERE title = 'Digital Lab' \gset
+SELECT to_char(occurrence_start AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS new_york,
+       to_char(occurrence_start AT TIME ZONE 'UTC', 'HH24:MI') AS utc, coalesce(refusal, '') AS refusal
+FROM booking.preview_series(:'lab', '2031-02-04 17:00 America/New_York', '2031-02-04 18:00 America/New_York',
+                            'FREQ=WEEKLY;COUNT=16')
+WHERE occurrence_start < '2031-03-26';
+\echo '   Booking it all or nothing is refused (PT409, the refused date in DETAIL); skipping conflicts books the 15 others:'
+DO $$
+BEGIN
+  PERFORM booking.book_series((SELECT id FROM booking.resources WHERE title = 'Digital Lab'),
+                              '2031-02-04 17:00 America/New_York', '2031-02-04 18:00 America/New_York',
+                              'FREQ=WEEKLY;COUNT=16', 'Printmaking class');
+EXCEPTION WHEN SQLSTATE 'PT409' THEN
+  RAISE NOTICE 'refused (PT409): %', SQLERRM;
+END $$;
+SELECT jsonb_array_length(r -> 'bookings') AS booked, r -> 'skipped' -> 0 ->> 'local_date' AS skipped_date,
+       r -> 'skipped' -> 0 ->> 'reason' AS why
+FROM booking.book_series(:'lab', '2031-02-04 17:00 America/New_York', '2031-02-04 18:00 America/New_York',
+                         'FREQ=WEEKLY;COUNT=16', 'Printmaking class', p_skip_conflicts => true) AS r;
+COMMIT;
