@@ -1077,6 +1077,9 @@ SELECT booking_internal.register_table('booking_series', 'series', true, 'bookin
 -- fresh install and an upgrade put the column in the same place. Deleting a series keeps its
 -- bookings, detached.
 ALTER TABLE booking.bookings ADD COLUMN series_id uuid;
+-- The occurrence's own date in its series (local), kept when the booking is moved, so that
+-- cancelling a moved occurrence skips the series' date and restoring brings that date back.
+ALTER TABLE booking.bookings ADD COLUMN series_date date;
 ALTER TABLE booking.bookings ADD CONSTRAINT bookings_series_same_organization FOREIGN KEY (series_id, organization_id)
   REFERENCES booking.booking_series (id, organization_id) ON DELETE SET NULL (series_id);
 CREATE INDEX bookings_series_id_idx ON booking.bookings (series_id, organization_id);
@@ -1127,7 +1130,7 @@ CREATE POLICY booking_series_delete ON booking.booking_series FOR DELETE
 -- One occurrence, booked as book() books: staff get the rule book here (the table lets staff
 -- book freely), everyone else in the bookings trigger; PT409 with the reason in DETAIL.
 -- Called by the series RPCs (running as the owner), after they established the caller's right.
-CREATE FUNCTION booking_internal.book_occurrence(p_series booking.booking_series, p_start timestamptz,
+CREATE FUNCTION booking_internal.book_occurrence(p_series booking.booking_series, p_local_date date, p_start timestamptz,
                                                  p_end timestamptz)
 RETURNS booking.bookings
 LANGUAGE plpgsql VOLATILE
@@ -1145,9 +1148,9 @@ BEGIN
   END IF;
   BEGIN
     INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title,
-                                  starts_at, ends_at, seats, status, source, series_id)
+                                  starts_at, ends_at, seats, status, source, series_id, series_date)
     VALUES (p_series.organization_id, p_series.resource_id, p_series.service_id, p_series.booked_by, p_series.title,
-            p_start, p_end, p_series.seats, v_status, 'api', p_series.id)
+            p_start, p_end, p_series.seats, v_status, 'api', p_series.id, p_local_date)
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
@@ -1199,7 +1202,7 @@ BEGIN
   FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
   LOOP
     BEGIN
-      v_row := booking_internal.book_occurrence(v_series, v_occ.occurrence_start, v_occ.occurrence_end);
+      v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
       v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
                                                  'ends_at', v_row.ends_at, 'status', v_row.status);
     EXCEPTION WHEN SQLSTATE 'PT409' THEN
@@ -1303,7 +1306,7 @@ BEGIN
   v_row := booking.set_booking_status(p_booking_id, 'cancelled', p_reason);
   UPDATE booking.booking_series
   SET exceptions = (SELECT array_agg(DISTINCT d ORDER BY d)
-                    FROM unnest(exceptions || (v_row.starts_at AT TIME ZONE v_series.time_zone)::date) AS d)
+                    FROM unnest(exceptions || coalesce(v_row.series_date, (v_row.starts_at AT TIME ZONE v_series.time_zone)::date)) AS d)
   WHERE id = v_series.id;
   RETURN v_row;
 END $$;
@@ -1403,7 +1406,7 @@ BEGIN
     PERFORM booking_internal.lock_service_rules(v_series.service_id);
   END IF;
   PERFORM booking_internal.lock_resource(v_series.resource_id);
-  v_split := (v_row.starts_at AT TIME ZONE v_series.time_zone)::date;
+  v_split := coalesce(v_row.series_date, (v_row.starts_at AT TIME ZONE v_series.time_zone)::date);
   -- the old series ends the day before
   IF v_split <= v_series.first_date THEN
     UPDATE booking.booking_series SET is_cancelled = true WHERE id = v_series.id;
@@ -1416,7 +1419,8 @@ BEGIN
     WHERE s.id = v_series.id;
   END IF;
   FOR v_id IN SELECT b.id FROM booking.bookings b
-              WHERE b.series_id = v_series.id AND b.starts_at >= v_row.starts_at
+              WHERE b.series_id = v_series.id
+                AND coalesce(b.series_date, (b.starts_at AT TIME ZONE v_series.time_zone)::date) >= v_split
                 AND b.status IN ('draft', 'pending', 'approved', 'changes_requested')
               ORDER BY b.starts_at LOOP
     PERFORM booking.set_booking_status(v_id, 'cancelled', 'series changed');
@@ -1457,7 +1461,7 @@ BEGIN
   END IF;
   PERFORM booking_internal.lock_resource(v_series.resource_id);
   UPDATE booking.booking_series SET exceptions = array_remove(exceptions, p_date) WHERE id = p_series_id;
-  RETURN booking_internal.book_occurrence(v_series, v_occ.occurrence_start, v_occ.occurrence_end);
+  RETURN booking_internal.book_occurrence(v_series, p_date, v_occ.occurrence_start, v_occ.occurrence_end);
 END $$;
 
 -- Who may call the series functions.
@@ -1485,7 +1489,8 @@ COMMENT ON COLUMN booking.booking_series.exceptions IS 'Skipped local dates (can
 COMMENT ON FUNCTION booking.preview_series(uuid, timestamptz, timestamptz, text, integer, uuid) IS 'Every occurrence book_series would book, with why it would be refused now (booking_refusal''s reasons) or NULL; read-only; 22023 for a pattern beyond the limits (730 occurrences, 1096 days).';
 COMMENT ON FUNCTION booking_internal.series_pattern(text) IS 'Internal: the canonical RRULE text of a pattern and its fields (frequency, interval, week_days 0 = Sunday, month_days, end_date, end_after); 22023 outside the supported subset.';
 COMMENT ON FUNCTION booking_internal.expand_series(text, timestamp, interval, text, date[]) IS 'Internal: the occurrences of a pattern from a local first start in a time zone, each lasting the duration, without the skipped dates (the core''s rules); 22023 beyond its limits.';
-COMMENT ON FUNCTION booking_internal.book_occurrence(booking.booking_series, timestamptz, timestamptz) IS 'Internal: books one occurrence of a series as book() books (the rule book, the bookings triggers); PT409 with the reason in DETAIL.';
+COMMENT ON COLUMN booking.bookings.series_date IS 'The occurrence''s own local date in its series, kept when the booking is moved.';
+COMMENT ON FUNCTION booking_internal.book_occurrence(booking.booking_series, date, timestamptz, timestamptz) IS 'Internal: books one occurrence of a series as book() books (the rule book, the bookings triggers); PT409 with the reason in DETAIL.';
 COMMENT ON FUNCTION booking_internal.create_series(text, uuid, uuid, text, timestamptz, timestamptz, text, text, integer, uuid, boolean, uuid) IS 'Internal: creates a series and books its occurrences under the resource''s lock; all or nothing (PT409, DETAIL the refusals as JSON) unless conflicts are skipped.';
 COMMENT ON FUNCTION booking_internal.series_caller() IS 'Internal: the signed-in caller of a series RPC; 42501 when anonymous.';
 COMMENT ON FUNCTION booking_internal.occurrence_for_caller(uuid) IS 'Internal: an occurrence of a series the caller may change (theirs, or their organization''s for staff); 22023 otherwise.';

@@ -148,3 +148,31 @@ BEGIN
     'moving one into it by UPDATE: 23514');
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- A moved occurrence keeps its date in the series: cancelling it skips the series' date, and
+-- restoring brings that date back at the series' time.
+DO $$
+DECLARE
+  v_result jsonb;
+  v_series uuid;
+  v_first  uuid;
+  v_row    booking.bookings;
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  v_result := booking.book_series('00000000-0000-4000-a000-000000000103', '2032-01-05 10:00 America/New_York',
+                                  '2032-01-05 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=3');
+  v_series := (v_result -> 'series' ->> 'id')::uuid;
+  v_first := (v_result -> 'bookings' -> 0 ->> 'id')::uuid;
+  PERFORM pg_temp.act_as('staff');
+  PERFORM booking.move_occurrence(v_first, '2032-01-06 10:00 America/New_York', '2032-01-06 11:00 America/New_York');
+  PERFORM pg_temp.act_as('client');
+  PERFORM booking.cancel_occurrence(v_first);
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT exceptions FROM booking.booking_series WHERE id = v_series) = '{2032-01-05}',
+                        'cancelling the moved occurrence skips the series'' own date');
+  PERFORM pg_temp.act_as('client');
+  v_row := booking.restore_occurrence(v_series, '2032-01-05');
+  PERFORM pg_temp.check(v_row.starts_at = '2032-01-05 10:00 America/New_York' AND v_row.series_date = '2032-01-05',
+                        'and restoring brings it back at the series'' time');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
