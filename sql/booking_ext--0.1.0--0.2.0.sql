@@ -1181,9 +1181,9 @@ DECLARE
   v_occ      record;
   v_row      booking.bookings;
   v_detail   text;
-  v_booked   jsonb := '[]';
-  v_refused  jsonb := '[]';
-  v_skipped  date[] := '{}';
+  v_booked   jsonb := '[]'::jsonb;
+  v_refused  jsonb := '[]'::jsonb;
+  v_skipped  date[] := '{}'::date[];
   v_local    timestamp := p_start AT TIME ZONE p_time_zone;
 BEGIN
   SELECT * INTO v_pattern FROM booking_internal.series_pattern(p_rrule);
@@ -1350,11 +1350,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_series booking.booking_series;
   v_id     uuid;
   v_count  integer := 0;
 BEGIN
-  SELECT * INTO v_series FROM booking.booking_series s
+  PERFORM 1 FROM booking.booking_series s
   WHERE s.id = p_series_id
     AND (s.booked_by = booking.current_user_id() OR booking_internal.has_staff_rights(s.organization_id));
   IF NOT FOUND THEN
