@@ -300,7 +300,7 @@ impl Pool {
             bookings: None,
         };
         if size != Size::Search {
-            pool.bookings = Some(pool.bookings_for(window));
+            pool.bookings = Some(pool.bookings_for(client, window));
         }
         pool
     }
@@ -322,7 +322,7 @@ impl Pool {
 
     /// Each resource's time-holding bookings that can touch `span` once its buffers are
     /// counted.
-    fn bookings_for(&self, span: Interval) -> Vec<Vec<Booking>> {
+    fn bookings_for(&self, client: &SpiClient, span: Interval) -> Vec<Vec<Booking>> {
         let requests: Vec<(Uuid, i64, i64)> = self
             .schedules
             .iter()
@@ -331,7 +331,7 @@ impl Pool {
                 (s.id, span.start - reach, span.end + reach)
             })
             .collect();
-        holding_bookings(&requests)
+        holding_bookings(client, &requests)
     }
 }
 
@@ -519,7 +519,7 @@ pub fn find_next_slot(
         }
         let pool = Pool::load(client, &ids, None, window, duration, seats, Size::Search);
         let members = pool.members();
-        availability::next_slot(&members, |span| pool.bookings_for(span))
+        availability::next_slot(&members, |span| pool.bookings_for(client, span))
             .unwrap_or_else(|e| engine_error(e))
     });
     TableIterator::new(found.map(|(s, i)| (from_unix(s.start), from_unix(s.end), ids[i])))

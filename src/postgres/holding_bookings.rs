@@ -17,7 +17,12 @@
 
 use booking_core::availability::{Booking, Interval};
 use pgrx::pg_sys;
+use pgrx::prelude::TimestampWithTimeZone;
+use pgrx::spi::SpiClient;
 use pgrx::{PgTupleDesc, Uuid};
+
+use crate::postgres::spi::query;
+use crate::postgres::timestamptz_from_unix;
 
 use booking_core::time::POSTGRES_EPOCH_MICROS as PG_EPOCH_MICROS;
 use std::ffi::CStr;
@@ -85,10 +90,64 @@ unsafe fn column_offsets(index: pg_sys::Relation) -> [usize; 4] {
     offsets
 }
 
+/// How far past the end of a window the index of ends is read. A booking that starts before
+/// the window ends may end any time later, but reading every later end would make each check
+/// cost as much as the resource's whole future (a lab with two years of bookings read them
+/// all for every booking). So the scan stops here, and the few bookings still running then
+/// come from the GiST index (long_bookings).
+const ENDS_SCAN_REACH: i64 = booking_core::availability::MICROS_PER_DAY;
+
 /// For each `(resource, after, before)`, in order: the holding bookings (pending or approved)
 /// of the resource that end after `after` and start before `before` (Unix microseconds), in
-/// the order of their ends. The relations are opened and the scan begun once for all of them.
-pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
+/// the order of their ends.
+pub fn holding_bookings(client: &SpiClient, requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
+    let mut all = scan_ends_index(requests);
+    for (i, booking) in long_bookings(client, requests) {
+        // They end after every booking the scan found: the order of ends holds.
+        all[i].push(booking);
+    }
+    all
+}
+
+/// The holding bookings that start before `before` and end more than ENDS_SCAN_REACH after
+/// it: those containing [before - 1 µs, before + ENDS_SCAN_REACH + 1 µs), one probe of the
+/// GiST index per request, in the order of requests and then of ends.
+fn long_bookings(client: &SpiClient, requests: &[(Uuid, i64, i64)]) -> Vec<(usize, Booking)> {
+    let ids: Vec<Uuid> = requests.iter().map(|r| r.0).collect();
+    let froms: Vec<TimestampWithTimeZone> = requests
+        .iter()
+        .map(|r| timestamptz_from_unix(r.2 - 1))
+        .collect();
+    let tos: Vec<TimestampWithTimeZone> = requests
+        .iter()
+        .map(|r| timestamptz_from_unix(r.2.saturating_add(ENDS_SCAN_REACH + 1)))
+        .collect();
+    let rows = query(
+        client,
+        "SELECT r.ord::int4, (extract(epoch FROM lower(b.during)) * 1000000)::int8,
+                (extract(epoch FROM upper(b.during)) * 1000000)::int8, b.seats
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS r(resource_id, from_at, to_at, ord)
+         JOIN booking.bookings b ON b.resource_id = r.resource_id AND booking_internal.holds_time(b.status)
+                                AND b.during @> tstzrange(r.from_at, r.to_at)
+         ORDER BY r.ord, upper(b.during)",
+        &[ids.into(), froms.into(), tos.into()],
+    );
+    rows.map(|row| {
+        let get = |n: usize| row.get::<i64>(n).expect("a column").expect("not null");
+        (
+            row.get::<i32>(1).unwrap().unwrap() as usize - 1,
+            Booking {
+                during: Interval::new(get(2), get(3)),
+                seats: row.get::<i32>(4).unwrap().unwrap(),
+            },
+        )
+    })
+    .collect()
+}
+
+/// The part of holding_bookings read from the index of ends, up to ENDS_SCAN_REACH past each
+/// window. The relations are opened and the scan begun once for all the requests.
+fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
     let mut all = Vec::with_capacity(requests.len());
     // SAFETY: this follows nodeIndexonlyscan.c's IndexOnlyNext. Every pointer comes from
     // Postgres and is used while the scan is open; the index's columns are checked to be
@@ -192,6 +251,9 @@ pub fn holding_bookings(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
                     )
                 };
                 let (start, end) = (start + PG_EPOCH_MICROS, end + PG_EPOCH_MICROS);
+                if end > before.saturating_add(ENDS_SCAN_REACH) {
+                    break; // the rest end later still: long_bookings finds those that matter
+                }
                 if start < before {
                     bookings.push(Booking {
                         during: Interval::new(start, end),

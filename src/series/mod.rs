@@ -182,7 +182,7 @@ pub fn preview_series(
     let end = to_unix(required(p_end, "p_end"), "p_end");
     let seats = required(p_seats, "p_seats");
     let pattern = parse(p_rrule);
-    let rows = Spi::connect(|client| {
+    let rows: Vec<(i64, i64, Option<String>)> = Spi::connect(|client| {
         // The hours of every day a series may reach (the core's horizon), read once.
         let reach = Interval::new(start, start + (MAX_HORIZON_DAYS + 2) * MICROS_PER_DAY);
         let schedule = load_resources(client, &[resource_id], p_service_id, hours_span(reach))
@@ -191,30 +191,23 @@ pub fn preview_series(
         let tz = schedule.resource.tz;
         let found = series::occurrences(&pattern, local_of(start, tz), end - start, tz, &[])
             .unwrap_or_else(|e| series_error(e));
-        let (Some(first), Some(last)) = (found.first(), found.last()) else {
-            return Vec::new();
-        };
         let buffers = schedule.resource.buffer_before + schedule.resource.buffer_after;
-        let bookings =
-            holding_bookings(&[(schedule.id, first.start - buffers, last.end + buffers)])
-                .pop()
-                .expect("one resource's bookings");
+        // Each occurrence's own bookings (those its buffers can touch), read in one pass over
+        // the index for the whole series.
+        let reaches: Vec<(pgrx::Uuid, i64, i64)> = found
+            .iter()
+            .map(|o| (schedule.id, o.start - buffers, o.end + buffers))
+            .collect();
+        let bookings = holding_bookings(client, &reaches);
         found
             .iter()
-            .map(|o| {
+            .zip(&bookings)
+            .map(|(o, bookings)| {
                 let window = Interval::new(o.start, o.end);
                 let req = request(&schedule, window, o.end - o.start, seats);
-                // The bookings are in the order of their ends: skip those ending before this
-                // occurrence's reach.
-                let from = bookings.partition_point(|b| b.during.end <= o.start - buffers);
-                let refusal = availability::refusal(
-                    &schedule.resource,
-                    &bookings[from..],
-                    &req,
-                    o.start,
-                    o.end,
-                )
-                .unwrap_or_else(|e| crate::availability::engine_error(e));
+                let refusal =
+                    availability::refusal(&schedule.resource, bookings, &req, o.start, o.end)
+                        .unwrap_or_else(|e| crate::availability::engine_error(e));
                 (o.start, o.end, refusal.map(|r| r.code().to_owned()))
             })
             .collect()

@@ -225,3 +225,36 @@ BEGIN
   PERFORM pg_temp.expect_error('22023', 'INSERT INTO booking.organizations (slug, name, time_zone) VALUES (''tz-test'', ''TZ'', ''europe/paris'')');
   PERFORM pg_temp.expect_error('22023', 'UPDATE booking.resources SET time_zone = ''Mars/Olympus_Mons'' WHERE id = ''00000000-0000-4000-a000-000000000101''');
 END $$;
+
+-- Long bookings: the engine reads a resource's bookings by their ends up to a day past the
+-- window, and those still running after that through the GiST index. A booking of three days
+-- that covers the window is found either way, by every function that reads bookings; so is
+-- the seat a long booking holds on a resource of several seats.
+DO $$
+DECLARE
+  scanner constant uuid := '00000000-0000-4000-a000-000000000104';
+  space   constant uuid := '00000000-0000-4000-a000-000000000103';
+  v_next  timestamptz;
+BEGIN
+  INSERT INTO booking.bookings (organization_id, resource_id, booked_by, starts_at, ends_at, seats, status)
+  VALUES ('00000000-0000-4000-a000-000000000001', scanner, 'u-staff', '2030-04-01 12:00 America/New_York',
+          '2030-04-04 12:00 America/New_York', 1, 'approved'),
+         ('00000000-0000-4000-a000-000000000001', space, 'u-staff', '2030-04-01 12:00 America/New_York',
+          '2030-04-04 12:00 America/New_York', 11, 'approved');
+  PERFORM pg_temp.check(booking.booking_refusal(scanner, '2030-04-02 11:00 America/New_York', '2030-04-02 12:00 America/New_York') = 'overlap',
+                        'inside a three-day booking: overlap');
+  PERFORM pg_temp.check(pg_temp.slot_starts(scanner, '2030-04-02') = '', 'no slot inside a three-day booking');
+  PERFORM pg_temp.check(NOT booking.can_book_resource(scanner, '2030-04-03 16:00 America/New_York', '2030-04-03 17:00 America/New_York'),
+                        'the last day but one of a three-day booking');
+  PERFORM pg_temp.check(booking.booking_refusal(space, '2030-04-02 11:00 America/New_York', '2030-04-02 12:00 America/New_York', 2) = 'capacity',
+                        'a long booking''s seats count: 11 of 12 taken');
+  PERFORM pg_temp.check(booking.booking_refusal(space, '2030-04-02 11:00 America/New_York', '2030-04-02 12:00 America/New_York', 1) IS NULL,
+                        'the twelfth seat is free');
+  PERFORM pg_temp.check((SELECT string_agg(coalesce(refusal, 'free'), ' ' ORDER BY occurrence_start)
+                         FROM booking.preview_series(scanner, '2030-04-02 11:00 America/New_York', '2030-04-02 12:00 America/New_York',
+                                                     'FREQ=WEEKLY;COUNT=2')) = 'overlap free',
+                        'preview_series: the first occurrence falls in the long booking');
+  SELECT slot_start INTO v_next FROM booking.find_next_slot(ARRAY[scanner], '2030-04-01 14:00 America/New_York', 60);
+  PERFORM pg_temp.check(v_next = '2030-04-04 12:00 America/New_York', 'next slot when the long booking ends: ' || v_next);
+  DELETE FROM booking.bookings WHERE resource_id IN (scanner, space) AND starts_at = '2030-04-01 12:00 America/New_York';
+END $$;
