@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Keeps the module copies in the unreleased upgrade script equal to their sources.
+
+An upgrade script (sql/booking_ext--A--B.sql) holds whole copies of the module files that are new
+in version B, between the lines `-- BEGIN COPY <path>` and `-- END COPY <path>`. This script
+writes each file's current text between its markers; with --check it changes nothing and exits 1
+when a copy differs (scripts/lint.sh runs it so). The upgrade test (tests/upgrade.rs) proves the
+result equals a fresh install either way. Released scripts (sql/released.sha256) are never
+touched: the script refuses to edit one.
+"""
+import hashlib
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(__file__).resolve().parent.parent
+check = "--check" in sys.argv[1:]
+released = {line.split()[1] for line in (root / "sql/released.sha256").read_text().splitlines() if line.strip()}
+marker = re.compile(r"^-- (BEGIN|END) COPY (\S+)$")
+status = 0
+for script in sorted((root / "sql").glob("booking_ext--*--*.sql")):
+    lines = script.read_text().split("\n")
+    out, copying = [], None
+    for line in lines:
+        m = marker.match(line)
+        if m and m.group(1) == "BEGIN":
+            copying = m.group(2)
+            out.append(line)
+            out.extend((root / copying).read_text().rstrip("\n").split("\n"))
+        elif m and m.group(1) == "END":
+            if m.group(2) != copying:
+                sys.exit(f"{script.name}: END COPY {m.group(2)} does not close BEGIN COPY {copying}")
+            copying = None
+            out.append(line)
+        elif copying is None:
+            out.append(line)
+    if copying is not None:
+        sys.exit(f"{script.name}: BEGIN COPY {copying} is never closed")
+    text = "\n".join(out)
+    if text == script.read_text():
+        continue
+    rel = str(script.relative_to(root))
+    if check:
+        print(f"{rel}: a module copy differs from its source (run scripts/sync-upgrade-script.py)")
+        status = 1
+    elif any(rel.endswith(r) or r.endswith(script.name) for r in released):
+        sys.exit(f"{rel} is released and never edited")
+    else:
+        script.write_text(text)
+        print(f"{rel}: module copies brought up to date")
+sys.exit(status)
