@@ -13,6 +13,7 @@ SELECT pg_catalog.set_config('search_path', 'booking, pg_catalog, pg_temp', true
 -- New module: workshops (src/workshops/workshops.sql, as of 0.2.0).
 -- =============================================================================================
 
+-- BEGIN COPY src/workshops/workshops.sql
 -- booking_ext, module workshops: group activities (seed 000). A workshop has sessions; each
 -- session holds one booking of a room (so the room's capacity and overlap rules apply to it)
 -- and a number of seats; people register for a session, and when it is full they wait in line.
@@ -170,7 +171,9 @@ BEGIN
 END $$;
 
 -- What a registration needs to know about its session (NULL when there is no such session).
-CREATE FUNCTION booking_internal.session_facts(p_session_id uuid,
+-- With p_lock the session is locked first (lock_workshop_session), so that what is read holds
+-- until the transaction ends: the writers' one call for both.
+CREATE FUNCTION booking_internal.session_facts(p_session_id uuid, p_lock boolean,
   OUT organization_id uuid, OUT workshop_id uuid, OUT capacity integer, OUT starts_at timestamptz,
   OUT ends_at timestamptz, OUT session_holds_time boolean, OUT session_cancelled boolean, OUT workshop_status text,
   OUT workshop_is_public boolean, OUT organization_is_public boolean, OUT registration_open_at timestamptz,
@@ -179,6 +182,9 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  IF p_lock THEN
+    PERFORM booking_internal.lock_workshop_session(p_session_id);
+  END IF;
   SELECT s.organization_id, s.workshop_id, s.capacity, b.starts_at, b.ends_at, booking_internal.holds_time(b.status),
          b.status IN ('cancelled', 'rejected'), w.status, w.is_public, o.is_public, w.registration_open_at, w.registration_close_at,
          w.check_in_minutes, w.offer_minutes, w.title
@@ -248,12 +254,10 @@ DECLARE
   v_next    booking.workshop_registrations;
   v_changed integer := 0;
 BEGIN
-  PERFORM booking_internal.lock_workshop_session(p_session_id);
+  SELECT * INTO v_session FROM booking_internal.session_facts(p_session_id, true);
   UPDATE booking.workshop_registrations SET status = 'cancelled', cancellation_reason = 'the offer expired'
   WHERE session_id = p_session_id AND status = 'offered' AND offer_expires_at <= now();
   GET DIAGNOSTICS v_changed = ROW_COUNT;
-
-  SELECT * INTO v_session FROM booking_internal.session_facts(p_session_id);
   IF v_session.organization_id IS NULL OR NOT v_session.session_holds_time OR v_session.starts_at <= now() THEN
     RETURN v_changed;
   END IF;
@@ -302,6 +306,7 @@ DECLARE
   v_session  record;
   v_waiting  boolean;
   v_held     integer;
+  v_lapsed   boolean;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NEW;  -- a restore replays rows that were judged when written
@@ -318,7 +323,9 @@ BEGIN
   -- An UPDATE reaches this trigger only for a row the update policy let the caller change (own
   -- or staff), or from this module's own functions moving the line on (promotions, expired
   -- offers, a cancelled session): those are judged below by the rules, not by who asks.
-  SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id);
+  -- An UPDATE locks the session and reads it at once; an INSERT reads it to judge the caller's
+  -- right before locking it.
+  SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id, TG_OP = 'UPDATE');
   v_staff := v_session.organization_id IS NOT NULL AND booking_internal.has_staff_rights(v_session.organization_id);
   v_own := NEW.user_id = booking.current_user_id();
   IF TG_OP = 'INSERT'
@@ -334,8 +341,9 @@ BEGIN
   END IF;
 
   -- Writers of the session take turns; what they decide on is read after the lock.
-  PERFORM booking_internal.lock_workshop_session(NEW.session_id);
-  SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id);
+  IF TG_OP = 'INSERT' THEN
+    SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id, true);
+  END IF;
   NEW.organization_id := v_session.organization_id;
   NEW.workshop_id := v_session.workshop_id;
 
@@ -368,14 +376,17 @@ BEGIN
       RAISE EXCEPTION 'a registration for % seats does not fit a session of %', NEW.seats, v_session.capacity
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT 1 FROM booking.workshop_registrations
-               WHERE session_id = NEW.session_id AND status = 'offered' AND offer_expires_at <= now()) THEN
-      PERFORM booking_internal.fill_session(NEW.session_id);  -- lapsed offers give their seats on first
-    END IF;
-    v_waiting := EXISTS (SELECT 1 FROM booking.workshop_registrations
-                         WHERE session_id = NEW.session_id AND status = 'waitlisted'
-                           AND id IS DISTINCT FROM NEW.id);
-    v_held := booking_internal.session_seats_held(NEW.session_id);
+    -- One look at the session's registrations: the seats held, whether anyone waits, and
+    -- whether an offer lapsed (its seats go to the line first, then the look is taken again).
+    FOR v_pass IN 1..2 LOOP
+      SELECT coalesce(sum(r.seats) FILTER (WHERE booking_internal.registration_holds_seats(r.status, r.offer_expires_at)), 0),
+             coalesce(bool_or(r.status = 'waitlisted' AND r.id IS DISTINCT FROM NEW.id), false),
+             coalesce(bool_or(r.status = 'offered' AND r.offer_expires_at <= now()), false)
+      INTO v_held, v_waiting, v_lapsed
+      FROM booking.workshop_registrations r WHERE r.session_id = NEW.session_id;
+      EXIT WHEN NOT v_lapsed OR v_pass = 2;
+      PERFORM booking_internal.fill_session(NEW.session_id);
+    END LOOP;
     NEW.status := CASE WHEN NOT v_waiting AND v_held + NEW.seats <= v_session.capacity
                        THEN 'registered' ELSE 'waitlisted' END;
     NEW.queue_number := nextval('booking_internal.workshop_queue_numbers');
@@ -774,14 +785,14 @@ BEGIN
     WHERE id = v_row.id RETURNING * INTO v_row;
     RETURN v_row;
   END IF;
-  BEGIN
-    INSERT INTO booking.workshop_registrations (session_id, user_id, seats)
-    VALUES (p_session_id, v_user, p_seats)
-    RETURNING * INTO v_row;
-  EXCEPTION WHEN unique_violation THEN
+  INSERT INTO booking.workshop_registrations (session_id, user_id, seats)
+  VALUES (p_session_id, v_user, p_seats)
+  ON CONFLICT (session_id, user_id) DO NOTHING
+  RETURNING * INTO v_row;
+  IF NOT FOUND THEN
     -- the same person registering twice at once: the other call's registration stands
     SELECT * INTO v_row FROM booking.workshop_registrations WHERE session_id = p_session_id AND user_id = v_user;
-  END;
+  END IF;
   RETURN v_row;
 END $$;
 
@@ -943,7 +954,7 @@ COMMENT ON TABLE booking.workshop_registrations IS 'A person''s registration for
 COMMENT ON FUNCTION booking_internal.registration_holds_seats(text, timestamptz) IS 'Internal: does a registration in this status hold its seats now (registered, attended, an unexpired offer)?';
 COMMENT ON FUNCTION booking_internal.lock_workshop_session(uuid) IS 'Internal: locks a session for the rest of the transaction (once), so that its writers take turns.';
 COMMENT ON FUNCTION booking_internal.session_seats_held(uuid) IS 'Internal: the seats a session''s registrations hold now.';
-COMMENT ON FUNCTION booking_internal.session_facts(uuid) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules.';
+COMMENT ON FUNCTION booking_internal.session_facts(uuid, boolean) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules; with p_lock true, read under the session''s lock (taken first).';
 COMMENT ON FUNCTION booking_internal.lock_session_of_registration(uuid) IS 'Internal: locks the session of a registration the caller may change, before the RPCs change it (session lock before row lock).';
 COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, text) IS 'Internal: a notification and an outbox event for a registrant.';
 COMMENT ON FUNCTION booking_internal.fill_session(uuid) IS 'Internal: expires a session''s lapsed offers and gives its free seats to the people waiting, in order; returns how many registrations changed.';
@@ -964,6 +975,7 @@ COMMENT ON FUNCTION booking.check_in(uuid) IS 'Checks a registrant in: staff, or
 COMMENT ON FUNCTION booking.mark_no_shows(uuid) IS 'Staff, after a session ended: its registrations still registered become no-shows; returns how many.';
 COMMENT ON FUNCTION booking.accept_offer(uuid) IS 'Accepts a seat offered in offer mode before the offer expires; PT409 once expired.';
 COMMENT ON FUNCTION booking.advance_waitlists() IS 'service_role: expires lapsed offers and gives free seats to the people waiting, for every session; returns how many registrations changed.';
+-- END COPY src/workshops/workshops.sql
 -- =============================================================================================
 -- New module: series (src/series/mod.rs's native functions, from the generated install script,
 -- then src/series/series.sql, as of 0.2.0).
@@ -1022,6 +1034,7 @@ AS 'MODULE_PATHNAME', 'preview_series_wrapper';
 -- src/series/series.sql
 -- ---------------------------------------------------------------------------------------------
 
+-- BEGIN COPY src/series/series.sql
 -- booking_ext, module series: recurring bookings (issue 19). A series holds a pattern (a subset
 -- of RFC 5545's RRULE, canonicalised by the core, with the seed's fields beside it), the local
 -- time of day and duration of its occurrences, the resource's time zone and the skipped dates;
@@ -1501,6 +1514,7 @@ COMMENT ON FUNCTION booking.update_series_from(uuid, text, timestamptz, timestam
 COMMENT ON FUNCTION booking.restore_occurrence(uuid, date) IS 'Books a skipped date of a series again and removes it from the exceptions; PT409 when it no longer fits.';
 COMMENT ON FUNCTION booking_internal.grant_series_privileges(text) IS 'Internal: the series module''s grants to an API role (called by grant_api_privileges).';
 COMMENT ON FUNCTION booking_internal.bookings_series_guard() IS 'Trigger: a booking names only a series of its own person and resource that is not cancelled.';
+-- END COPY src/series/series.sql
 -- =============================================================================================
 -- As the install script's last step (src/platform/finalize.sql): nothing new is executable by
 -- PUBLIC, and the API roles get the new module's privileges.
