@@ -20,6 +20,7 @@ mod audit;
 mod availability;
 mod bookings;
 mod conflicts;
+mod events;
 mod notifications;
 mod outbox;
 mod platform;

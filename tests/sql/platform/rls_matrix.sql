@@ -8,6 +8,38 @@ INSERT INTO booking.booking_series (id, organization_id, resource_id, booked_by,
                                     local_start, duration, time_zone)
 VALUES ('00000000-0000-4000-a000-000000000931', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101',
         'u-client', 'FREQ=WEEKLY;COUNT=2', 'weekly', '2031-02-03', '10:00', '1 hour', 'America/New_York');
+-- an event of u-client's booking in the Digital Lab, u-member on its team and assigned to it,
+-- a place, a kit (template and instance) planned for its activity, an issue u-member reported;
+-- and another approved booking without an event
+INSERT INTO booking.bookings (id, organization_id, resource_id, booked_by, starts_at, ends_at, status) VALUES
+  ('00000000-0000-4000-a000-000000000951', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000103',
+   'u-client', '2031-03-03 10:00 America/New_York', '2031-03-03 12:00 America/New_York', 'approved'),
+  ('00000000-0000-4000-a000-000000000952', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000103',
+   'u-client', '2031-03-04 10:00 America/New_York', '2031-03-04 12:00 America/New_York', 'approved');
+INSERT INTO booking.locations (id, organization_id, name) VALUES
+  ('00000000-0000-4000-a000-000000000961', '00000000-0000-4000-a000-000000000001', 'Main hall');
+INSERT INTO booking.kit_templates (id, organization_id, name) VALUES
+  ('00000000-0000-4000-a000-000000000962', '00000000-0000-4000-a000-000000000001', 'Sound kit'),
+  ('00000000-0000-4000-a000-00000000096a', '00000000-0000-4000-a000-000000000001', 'Retired kit');
+INSERT INTO booking.kit_instances (id, organization_id, template_id, serial_number) VALUES
+  ('00000000-0000-4000-a000-000000000963', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000962', 'SK-1'),
+  ('00000000-0000-4000-a000-000000000969', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000962', 'SK-0');
+INSERT INTO booking.event_instances (id, organization_id, booking_id, starts_at, ends_at, location_id) VALUES
+  ('00000000-0000-4000-a000-000000000960', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000951',
+   now(), now(), '00000000-0000-4000-a000-000000000961');
+INSERT INTO booking.event_team_members (id, organization_id, event_instance_id, user_id, role) VALUES
+  ('00000000-0000-4000-a000-000000000964', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'u-member', 'runner');
+INSERT INTO booking.staff_assignments (id, organization_id, event_instance_id, user_id, role, starts_at, ends_at) VALUES
+  ('00000000-0000-4000-a000-000000000965', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'u-member', 'host', now(), now());
+INSERT INTO booking.activities (id, organization_id, event_instance_id, title) VALUES
+  ('00000000-0000-4000-a000-000000000966', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'DJ set');
+INSERT INTO booking.activity_kits (id, organization_id, activity_id, event_instance_id, kit_instance_id, status, starts_at, ends_at) VALUES
+  ('00000000-0000-4000-a000-000000000967', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000966',
+   '00000000-0000-4000-a000-000000000960', '00000000-0000-4000-a000-000000000963', 'assigned', now(), now());
+SELECT set_config('request.jwt.claims', '{"sub": "u-member", "role": "authenticated"}', false);
+INSERT INTO booking.event_issues (id, organization_id, event_instance_id, issue_type, description, severity) VALUES
+  ('00000000-0000-4000-a000-000000000968', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'equipment', 'Hum', 'low');
+SELECT set_config('request.jwt.claims', '', false);
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -106,7 +138,51 @@ INSERT INTO rls_case VALUES
  ('booking_series', 'select', $q$SELECT 1 FROM booking.booking_series WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnYnYYY'),
  ('booking_series', 'insert', $q$INSERT INTO booking.booking_series (organization_id, resource_id, booked_by, rrule, frequency, first_date, local_start, duration, time_zone) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101', coalesce(booking.current_user_id(), 'svc'), 'FREQ=DAILY;COUNT=2', 'daily', '2031-02-03', '10:00', '1 hour', 'America/New_York')$q$, 'nnnnnnY'),
  ('booking_series', 'update', $q$UPDATE booking.booking_series SET title = 'Weekly lesson' WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnnnnnY'),
- ('booking_series', 'delete', $q$DELETE FROM booking.booking_series WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnnnnnY');
+ ('booking_series', 'delete', $q$DELETE FROM booking.booking_series WHERE id = '00000000-0000-4000-a000-000000000931'$q$, 'nnnnnnY'),
+
+ -- events: members read the places and kits, staff manage them
+ ('locations', 'select', $q$SELECT 1 FROM booking.locations WHERE id = '00000000-0000-4000-a000-000000000961'$q$, 'nnYYYYY'),
+ ('locations', 'insert', $q$INSERT INTO booking.locations (organization_id, name) VALUES ('00000000-0000-4000-a000-000000000001', 'Annex')$q$, 'nnnnYYY'),
+ ('locations', 'update', $q$UPDATE booking.locations SET city = 'Miami' WHERE id = '00000000-0000-4000-a000-000000000961'$q$, 'nnnnYYY'),
+ ('locations', 'delete', $q$DELETE FROM booking.locations WHERE id = '00000000-0000-4000-a000-000000000961'$q$, 'nnnnYYY'),
+ ('kit_templates', 'select', $q$SELECT 1 FROM booking.kit_templates WHERE id = '00000000-0000-4000-a000-000000000962'$q$, 'nnYYYYY'),
+ ('kit_templates', 'insert', $q$INSERT INTO booking.kit_templates (organization_id, name) VALUES ('00000000-0000-4000-a000-000000000001', 'Light kit')$q$, 'nnnnYYY'),
+ ('kit_templates', 'update', $q$UPDATE booking.kit_templates SET description = 'Two speakers' WHERE id = '00000000-0000-4000-a000-000000000962'$q$, 'nnnnYYY'),
+ ('kit_templates', 'delete', $q$DELETE FROM booking.kit_templates WHERE id = '00000000-0000-4000-a000-00000000096a'$q$, 'nnnnYYY'),
+ ('kit_instances', 'select', $q$SELECT 1 FROM booking.kit_instances WHERE id = '00000000-0000-4000-a000-000000000963'$q$, 'nnYYYYY'),
+ ('kit_instances', 'insert', $q$INSERT INTO booking.kit_instances (organization_id, template_id, serial_number) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000962', 'SK-2')$q$, 'nnnnYYY'),
+ ('kit_instances', 'update', $q$UPDATE booking.kit_instances SET status = 'maintenance' WHERE id = '00000000-0000-4000-a000-000000000963'$q$, 'nnnnYYY'),
+ ('kit_instances', 'delete', $q$DELETE FROM booking.kit_instances WHERE id = '00000000-0000-4000-a000-000000000969'$q$, 'nnnnYYY'),
+ -- the booker sees the event; its people see it and what hangs on it; staff manage it
+ ('event_instances', 'select', $q$SELECT 1 FROM booking.event_instances WHERE id = '00000000-0000-4000-a000-000000000960'$q$, 'nnYYYYY'),
+ ('event_instances', 'insert', $q$INSERT INTO booking.event_instances (organization_id, booking_id, starts_at, ends_at) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000952', now(), now())$q$, 'nnnnnnY'),
+ ('event_instances', 'update', $q$UPDATE booking.event_instances SET notes = 'Bring cables' WHERE id = '00000000-0000-4000-a000-000000000960'$q$, 'nnnnYYY'),
+ ('event_instances', 'delete', $q$DELETE FROM booking.event_instances WHERE id = '00000000-0000-4000-a000-000000000960'$q$, 'nnnnYYY'),
+ ('event_team_members', 'select', $q$SELECT 1 FROM booking.event_team_members WHERE id = '00000000-0000-4000-a000-000000000964'$q$, 'nnnYYYY'),
+ ('event_team_members', 'insert', $q$INSERT INTO booking.event_team_members (organization_id, event_instance_id, user_id, role) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'u-new', 'helper')$q$, 'nnnnYYY'),
+ ('event_team_members', 'update', $q$UPDATE booking.event_team_members SET role = 'lead' WHERE id = '00000000-0000-4000-a000-000000000964'$q$, 'nnnnYYY'),
+ ('event_team_members', 'delete', $q$DELETE FROM booking.event_team_members WHERE id = '00000000-0000-4000-a000-000000000964'$q$, 'nnnnYYY'),
+ ('activities', 'select', $q$SELECT 1 FROM booking.activities WHERE id = '00000000-0000-4000-a000-000000000966'$q$, 'nnnYYYY'),
+ ('activities', 'insert', $q$INSERT INTO booking.activities (organization_id, event_instance_id, title) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'Games')$q$, 'nnnnYYY'),
+ ('activities', 'update', $q$UPDATE booking.activities SET description = 'Loud' WHERE id = '00000000-0000-4000-a000-000000000966'$q$, 'nnnnYYY'),
+ ('activities', 'delete', $q$DELETE FROM booking.activities WHERE id = '00000000-0000-4000-a000-000000000966'$q$, 'nnnnYYY'),
+ ('staff_assignments', 'select', $q$SELECT 1 FROM booking.staff_assignments WHERE id = '00000000-0000-4000-a000-000000000965'$q$, 'nnnYYYY'),
+ ('staff_assignments', 'insert', $q$INSERT INTO booking.staff_assignments (organization_id, event_instance_id, user_id, role, starts_at, ends_at) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'u-new', 'runner', now(), now())$q$, 'nnnnYYY'),
+ ('staff_assignments', 'update', $q$UPDATE booking.staff_assignments SET feedback = 'Fine' WHERE id = '00000000-0000-4000-a000-000000000965'$q$, 'nnnYYYY'),
+ ('staff_assignments', 'delete', $q$DELETE FROM booking.staff_assignments WHERE id = '00000000-0000-4000-a000-000000000965'$q$, 'nnnnYYY'),
+ ('activity_kits', 'select', $q$SELECT 1 FROM booking.activity_kits WHERE id = '00000000-0000-4000-a000-000000000967'$q$, 'nnnYYYY'),
+ ('activity_kits', 'insert', $q$INSERT INTO booking.activity_kits (organization_id, activity_id, event_instance_id, starts_at, ends_at) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000966', '00000000-0000-4000-a000-000000000960', now(), now())$q$, 'nnnnYYY'),
+ ('activity_kits', 'update', $q$UPDATE booking.activity_kits SET notes = 'Check the mixer' WHERE id = '00000000-0000-4000-a000-000000000967'$q$, 'nnnYYYY'),
+ ('activity_kits', 'delete', $q$DELETE FROM booking.activity_kits WHERE id = '00000000-0000-4000-a000-000000000967'$q$, 'nnnnYYY'),
+ -- the log: its event's people and staff read it; only service_role adds to it; nobody edits it
+ ('event_state_transitions', 'select', $q$SELECT 1 FROM booking.event_state_transitions WHERE event_instance_id = '00000000-0000-4000-a000-000000000960'$q$, 'nnnYYYY'),
+ ('event_state_transitions', 'insert', $q$INSERT INTO booking.event_state_transitions (organization_id, event_instance_id, machine, entity_id, to_state, changed_by) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'event_instance', '00000000-0000-4000-a000-000000000960', 'scheduled', 'svc')$q$, 'nnnnnnY'),
+ ('event_state_transitions', 'update', $q$UPDATE booking.event_state_transitions SET reason = 'rewritten' WHERE event_instance_id = '00000000-0000-4000-a000-000000000960'$q$, 'nnnnnnn'),
+ ('event_state_transitions', 'delete', $q$DELETE FROM booking.event_state_transitions WHERE event_instance_id = '00000000-0000-4000-a000-000000000960'$q$, 'nnnnnnn'),
+ ('event_issues', 'select', $q$SELECT 1 FROM booking.event_issues WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnYYYY'),
+ ('event_issues', 'insert', $q$INSERT INTO booking.event_issues (organization_id, event_instance_id, issue_type, description, severity) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'safety', 'Wet floor', 'high')$q$, 'nnnYYYY'),
+ ('event_issues', 'update', $q$UPDATE booking.event_issues SET status = 'in_progress' WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnnYYY'),
+ ('event_issues', 'delete', $q$DELETE FROM booking.event_issues WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnnYYY');
 
 DO $$
 DECLARE
@@ -160,7 +236,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 19 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 29 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
