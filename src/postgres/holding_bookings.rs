@@ -101,10 +101,21 @@ const ENDS_SCAN_REACH: i64 = booking_core::availability::MICROS_PER_DAY;
 /// of the resource that end after `after` and start before `before` (Unix microseconds), in
 /// the order of their ends.
 pub fn holding_bookings(client: &SpiClient, requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
-    let mut all = scan_ends_index(requests);
-    for (i, booking) in long_bookings(client, requests) {
-        // They end after every booking the scan found: the order of ends holds.
-        all[i].push(booking);
+    let (mut all, cut) = scan_ends_index(requests);
+    // Only a scan stopped at the reach can have left a long booking behind: where the resource's
+    // bookings ran out before it, there is none.
+    let stopped: Vec<(usize, (Uuid, i64, i64))> = requests
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| cut[*i])
+        .map(|(i, r)| (i, *r))
+        .collect();
+    if !stopped.is_empty() {
+        let asked: Vec<(Uuid, i64, i64)> = stopped.iter().map(|(_, r)| *r).collect();
+        for (k, booking) in long_bookings(client, &asked) {
+            // They end after every booking the scan found: the order of ends holds.
+            all[stopped[k].0].push(booking);
+        }
     }
     all
 }
@@ -146,9 +157,12 @@ fn long_bookings(client: &SpiClient, requests: &[(Uuid, i64, i64)]) -> Vec<(usiz
 }
 
 /// The part of holding_bookings read from the index of ends, up to ENDS_SCAN_REACH past each
-/// window. The relations are opened and the scan begun once for all the requests.
-fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
+/// window, and for each request whether the scan stopped there (true) or ran out of the
+/// resource's bookings first. The relations are opened and the scan begun once for all the
+/// requests.
+fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> (Vec<Vec<Booking>>, Vec<bool>) {
     let mut all = Vec::with_capacity(requests.len());
+    let mut cut = Vec::with_capacity(requests.len());
     // SAFETY: this follows nodeIndexonlyscan.c's IndexOnlyNext. Every pointer comes from
     // Postgres and is used while the scan is open; the index's columns are checked to be
     // (uuid, timestamptz, timestamptz, int4) before any value is read as such; an ERROR raised
@@ -180,6 +194,7 @@ fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
         let mut nulls = [false; 4];
         for &(resource, after, before) in requests {
             let mut bookings = Vec::new();
+            let mut stopped = false;
             let mut uuid = *resource.as_bytes();
             let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
             pg_sys::ScanKeyInit(
@@ -252,6 +267,7 @@ fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
                 };
                 let (start, end) = (start + PG_EPOCH_MICROS, end + PG_EPOCH_MICROS);
                 if end > before.saturating_add(ENDS_SCAN_REACH) {
+                    stopped = true;
                     break; // the rest end later still: long_bookings finds those that matter
                 }
                 if start < before {
@@ -262,6 +278,7 @@ fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
                 }
             }
             all.push(bookings);
+            cut.push(stopped);
         }
         if vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
             pg_sys::ReleaseBuffer(vm_buffer);
@@ -272,5 +289,5 @@ fn scan_ends_index(requests: &[(Uuid, i64, i64)]) -> Vec<Vec<Booking>> {
         pg_sys::index_close(index, pg_sys::NoLock as _);
         pg_sys::table_close(heap, pg_sys::NoLock as _);
     }
-    all
+    (all, cut)
 }
