@@ -295,3 +295,29 @@ BEGIN
   PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.staff_check_out(%L, NULL, repeat(''f'', 4001))', gen_random_uuid())) = '22023/', 'feedback over 4000 characters');
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- Each occurrence of a series is a booking: each approved one gets its own event; a location
+-- deleted leaves its events without one.
+DO $$
+DECLARE
+  v_result jsonb;
+  v_loc    uuid;
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  v_result := booking.book_series('00000000-0000-4000-a000-000000000103', '2031-03-10 14:00 America/New_York',
+                                  '2031-03-10 15:00 America/New_York', 'FREQ=WEEKLY;COUNT=3');
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.event_instances e JOIN booking.bookings b ON b.id = e.booking_id
+                         WHERE b.series_id = (v_result -> 'series' ->> 'id')::uuid) = 3, 'three occurrences, three events');
+  PERFORM pg_temp.act_as('client');
+  PERFORM booking.cancel_occurrence((v_result -> 'bookings' -> 1 ->> 'id')::uuid);
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT status FROM booking.event_instances WHERE booking_id = (v_result -> 'bookings' -> 1 ->> 'id')::uuid) = 'cancelled',
+                        'a cancelled occurrence cancels its event only');
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.event_instances e JOIN booking.bookings b ON b.id = e.booking_id
+                         WHERE b.series_id = (v_result -> 'series' ->> 'id')::uuid AND e.status = 'scheduled') = 2, 'the others stay');
+  INSERT INTO booking.locations (organization_id, name) VALUES ('00000000-0000-4000-a000-000000000001', 'Tent') RETURNING id INTO v_loc;
+  UPDATE booking.event_instances SET location_id = v_loc WHERE id = pg_temp.id('e3');
+  DELETE FROM booking.locations WHERE id = v_loc;
+  PERFORM pg_temp.check((SELECT location_id FROM booking.event_instances WHERE id = pg_temp.id('e3')) IS NULL, 'a deleted location leaves the event without one');
+END $$;
