@@ -902,38 +902,25 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER event_team_members_0_insert_right BEFORE INSERT ON booking.event_team_members
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right();
-CREATE TRIGGER event_team_members_1_guard BEFORE INSERT OR UPDATE ON booking.event_team_members
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_team_members_guard();
-CREATE TRIGGER activities_0_insert_right BEFORE INSERT ON booking.activities
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right();
-CREATE TRIGGER activities_1_guard BEFORE INSERT OR UPDATE ON booking.activities
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.activities_guard();
-CREATE TRIGGER activities_6_log_insert AFTER INSERT ON booking.activities
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.activities_log();
-CREATE TRIGGER activities_6_log_status AFTER UPDATE OF status ON booking.activities
-  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION booking_internal.activities_log();
-CREATE TRIGGER staff_assignments_0_insert_right BEFORE INSERT ON booking.staff_assignments
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right();
-CREATE TRIGGER staff_assignments_1_guard BEFORE INSERT OR UPDATE ON booking.staff_assignments
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.staff_assignments_guard();
-CREATE TRIGGER staff_assignments_6_log_insert AFTER INSERT ON booking.staff_assignments
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.staff_assignments_log();
-CREATE TRIGGER staff_assignments_6_log_status AFTER UPDATE OF status ON booking.staff_assignments
-  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION booking_internal.staff_assignments_log();
-CREATE TRIGGER activity_kits_0_insert_right BEFORE INSERT ON booking.activity_kits
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right();
-CREATE TRIGGER activity_kits_1_guard BEFORE INSERT OR UPDATE ON booking.activity_kits
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.activity_kits_guard();
-CREATE TRIGGER activity_kits_6_log_insert AFTER INSERT ON booking.activity_kits
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.activity_kits_log();
-CREATE TRIGGER activity_kits_6_log_status AFTER UPDATE OF status ON booking.activity_kits
-  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION booking_internal.activity_kits_log();
-CREATE TRIGGER event_issues_0_insert_right BEFORE INSERT ON booking.event_issues
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right();
-CREATE TRIGGER event_issues_1_guard BEFORE INSERT OR UPDATE ON booking.event_issues
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_issues_guard();
+-- Each table about an event: the insert right first, then its guard; the stateful ones log
+-- each change of state (booking_internal.<table>_guard and <table>_log above).
+DO $$
+DECLARE
+  v_table text;
+BEGIN
+  FOREACH v_table IN ARRAY ARRAY['event_team_members', 'activities', 'staff_assignments', 'activity_kits', 'event_issues'] LOOP
+    EXECUTE format('CREATE TRIGGER %1$I BEFORE INSERT ON booking.%2$I
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.event_rows_insert_right()', v_table || '_0_insert_right', v_table);
+    EXECUTE format('CREATE TRIGGER %1$I BEFORE INSERT OR UPDATE ON booking.%2$I
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.%3$I()', v_table || '_1_guard', v_table, v_table || '_guard');
+    CONTINUE WHEN v_table NOT IN ('activities', 'staff_assignments', 'activity_kits');
+    EXECUTE format('CREATE TRIGGER %1$I AFTER INSERT ON booking.%2$I
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.%3$I()', v_table || '_6_log_insert', v_table, v_table || '_log');
+    EXECUTE format('CREATE TRIGGER %1$I AFTER UPDATE OF status ON booking.%2$I
+                    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION booking_internal.%3$I()',
+                   v_table || '_6_log_status', v_table, v_table || '_log');
+  END LOOP;
+END $$;
 CREATE TRIGGER event_issues_6_reported AFTER INSERT ON booking.event_issues
   FOR EACH ROW EXECUTE FUNCTION booking_internal.event_issues_reported();
 
