@@ -2212,8 +2212,10 @@ BEGIN
       HINT = 'Cancel it and assign someone else.';
   END IF;
   -- The person assigned answers, checks in and out, and writes their locations and feedback;
-  -- the rest is staff's.
+  -- the rest is staff's. An assignment of a cancelled event is cancelled by the rule, whoever
+  -- cancelled the event (its field manager, or the booker cancelling the booking).
   IF NOT booking_internal.has_staff_rights(NEW.organization_id)
+     AND NOT (NEW.status = 'cancelled' AND v_event.status = 'cancelled')
      AND (NEW.role IS DISTINCT FROM OLD.role OR NEW.activity_id IS DISTINCT FROM OLD.activity_id
           OR NEW.special_instructions IS DISTINCT FROM OLD.special_instructions
           OR (NEW.status IS DISTINCT FROM OLD.status AND NEW.status NOT IN ('accepted', 'rejected', 'checked_in', 'checked_out'))) THEN
@@ -2279,8 +2281,11 @@ BEGIN
   END IF;
 
   PERFORM booking_internal.check_event_transition('activity_kit', OLD.status, NEW.status);
-  -- The event's people check kits out and return them; the rest is staff's.
+  -- The event's people check kits out and return them; the rest is staff's. A kit of a
+  -- cancelled event is freed by the rule, whoever cancelled the event.
   IF NOT booking_internal.has_staff_rights(NEW.organization_id)
+     AND NOT (v_event.status = 'cancelled' AND NEW.status = 'needed' AND NEW.kit_instance_id IS NULL
+              AND (NEW.kit_template_id, NEW.quantity) IS NOT DISTINCT FROM (OLD.kit_template_id, OLD.quantity))
      AND ((NEW.status IS DISTINCT FROM OLD.status AND NEW.status NOT IN ('checked_out', 'returned'))
           OR (NEW.kit_instance_id, NEW.kit_template_id, NEW.quantity)
              IS DISTINCT FROM (OLD.kit_instance_id, OLD.kit_template_id, OLD.quantity)) THEN

@@ -321,3 +321,49 @@ BEGIN
   DELETE FROM booking.locations WHERE id = v_loc;
   PERFORM pg_temp.check((SELECT location_id FROM booking.event_instances WHERE id = pg_temp.id('e3')) IS NULL, 'a deleted location leaves the event without one');
 END $$;
+
+-- What follows a cancellation is judged by the rule, not by who cancelled: the booker cancelling
+-- their booking, or the field manager cancelling the event, cancels its assignments and frees
+-- its kits though neither may change those rows themselves.
+DO $$
+DECLARE
+  org constant uuid := '00000000-0000-4000-a000-000000000001';
+  b   booking.bookings;
+  ev  uuid;
+  a   uuid;
+  k   uuid;
+  tpl uuid;
+  kit uuid;
+BEGIN
+  SELECT template_id, id INTO tpl, kit FROM booking.kit_instances WHERE serial_number = 'SK-001';
+  FOR i IN 1..2 LOOP
+    PERFORM pg_temp.act_as('client');
+    b := booking.book('00000000-0000-4000-a000-000000000103', format('2031-04-0%s 10:00 America/New_York', i)::timestamptz,
+                      format('2031-04-0%s 12:00 America/New_York', i)::timestamptz);
+    SELECT id INTO ev FROM booking.event_instances WHERE booking_id = b.id;
+    PERFORM pg_temp.act_as('staff');
+    a := (booking.assign_staff(ev, 'u-client2', 'host')).id;
+    UPDATE booking.event_instances SET field_manager_id = 'u-member' WHERE id = ev;
+    INSERT INTO booking.activities (organization_id, event_instance_id, title) VALUES (org, ev, 'Talk')
+    RETURNING id INTO k;
+    INSERT INTO booking.activity_kits (organization_id, activity_id, kit_instance_id, status)
+    VALUES (org, k, kit, 'assigned') RETURNING id INTO k;
+    IF i = 1 THEN
+      PERFORM pg_temp.act_as('client');
+      PERFORM booking.set_booking_status(b.id, 'cancelled');
+    ELSE
+      PERFORM pg_temp.act_as('member');
+      PERFORM booking.set_event_status(ev, 'cancelled', 'storm warning');
+    END IF;
+    PERFORM pg_temp.act_as('superuser');
+    PERFORM pg_temp.check((SELECT status FROM booking.event_instances WHERE id = ev) = 'cancelled', format('case %s: the event is cancelled', i));
+    PERFORM pg_temp.check((SELECT status FROM booking.staff_assignments WHERE id = a) = 'cancelled', format('case %s: its assignment too', i));
+    PERFORM pg_temp.check((SELECT status = 'needed' AND kit_instance_id IS NULL FROM booking.activity_kits WHERE id = k),
+                          format('case %s: its kit is freed', i));
+  END LOOP;
+  -- the rule does not open anything else: the assignee still cannot cancel a live assignment
+  PERFORM pg_temp.act_as('member');
+  PERFORM pg_temp.check(pg_temp.refusal(format('UPDATE booking.staff_assignments SET status = ''cancelled'' WHERE id = %L', pg_temp.id('a1'))) IN ('42501/', 'PT409/transition'),
+                        'an assignee does not cancel their own assignment');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
