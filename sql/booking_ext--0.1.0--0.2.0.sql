@@ -1909,7 +1909,7 @@ BEGIN
   IF p_from IS DISTINCT FROM p_to
      AND NOT EXISTS (SELECT 1 FROM booking.event_state_machines() m
                      WHERE m.machine = p_machine AND m.from_state = p_from AND m.to_state = p_to) THEN
-    RAISE EXCEPTION 'A % cannot go from % to %.', replace(p_machine, '_', ' '), p_from, p_to
+    RAISE EXCEPTION 'This % cannot go from % to %.', replace(p_machine, '_', ' '), p_from, p_to
       USING ERRCODE = 'PT409', DETAIL = 'transition',
             HINT = 'booking.event_state_machines() lists the legal transitions.';
   END IF;
@@ -2001,6 +2001,8 @@ CREATE FUNCTION booking_internal.bookings_generate_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_reason text;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
@@ -2011,10 +2013,14 @@ BEGIN
       VALUES (NEW.organization_id, NEW.id, NEW.starts_at, NEW.ends_at)
       ON CONFLICT (booking_id, organization_id) DO NOTHING;
     END IF;
-  ELSIF NEW.status IN ('cancelled', 'rejected') THEN
-    PERFORM set_config('booking.reason', 'the booking was ' || NEW.status, true);
+  ELSIF NEW.status IN ('cancelled', 'rejected')
+        AND EXISTS (SELECT 1 FROM booking.event_instances WHERE booking_id = NEW.id) THEN
+    -- the log's reason for these changes only: the transaction's own reason is put back
+    v_reason := current_setting('booking.reason', true);
+    PERFORM set_config('booking.reason', coalesce(nullif(v_reason, ''), 'the booking was ' || NEW.status), true);
     UPDATE booking.event_instances SET status = 'cancelled'
     WHERE booking_id = NEW.id AND status IN ('scheduled', 'preparation', 'in_progress', 'issue_reported');
+    PERFORM set_config('booking.reason', coalesce(v_reason, ''), true);
   END IF;
   IF TG_OP = 'UPDATE' AND (NEW.starts_at, NEW.ends_at) IS DISTINCT FROM (OLD.starts_at, OLD.ends_at) THEN
     UPDATE booking.event_instances SET starts_at = NEW.starts_at, ends_at = NEW.ends_at WHERE booking_id = NEW.id;
@@ -2114,10 +2120,24 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- A deleted event leaves its booking's derived columns true.
+CREATE FUNCTION booking_internal.event_instances_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT booking_internal.is_bulk_load() THEN
+    UPDATE booking.bookings SET event_count = NULL WHERE id = OLD.booking_id;
+  END IF;
+  RETURN NULL;
+END $$;
+
 CREATE TRIGGER event_instances_1_guard BEFORE INSERT OR UPDATE ON booking.event_instances
   FOR EACH ROW EXECUTE FUNCTION booking_internal.event_instances_guard();
 CREATE TRIGGER event_instances_6_after AFTER INSERT OR UPDATE OF status, starts_at, ends_at ON booking.event_instances
   FOR EACH ROW EXECUTE FUNCTION booking_internal.event_instances_after();
+CREATE TRIGGER event_instances_6_deleted AFTER DELETE ON booking.event_instances
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.event_instances_deleted();
 
 -- ---------------------------------------------------------------------------------------------
 -- Team members, activities, staff assignments, kits, issues: each row takes its organization
@@ -2251,6 +2271,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_event record;
+  v_kit   record;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NEW;
@@ -2269,6 +2290,22 @@ BEGIN
   END IF;
   NEW.starts_at := v_event.starts_at;
   NEW.ends_at := v_event.ends_at;
+  -- The instance serving a kit: of the kit's template, and available (not in maintenance or
+  -- retired) whenever it is planned anew or leaves with the event.
+  IF NEW.kit_instance_id IS NOT NULL
+     AND (TG_OP = 'INSERT' OR NEW.kit_instance_id IS DISTINCT FROM OLD.kit_instance_id
+          OR NEW.kit_template_id IS DISTINCT FROM OLD.kit_template_id
+          OR (NEW.status = 'checked_out' AND OLD.status <> 'checked_out')) THEN
+    SELECT k.template_id, k.status INTO v_kit FROM booking.kit_instances k
+    WHERE k.id = NEW.kit_instance_id AND k.organization_id = NEW.organization_id;
+    IF FOUND AND NEW.kit_template_id IS NOT NULL AND v_kit.template_id <> NEW.kit_template_id THEN
+      RAISE EXCEPTION 'kit instance % is not of the kit''s template', NEW.kit_instance_id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'activity_kits_instance_of_template';
+    END IF;
+    IF FOUND AND v_kit.status <> 'available' AND NEW.status IN ('assigned', 'prepared', 'checked_out') THEN
+      RAISE EXCEPTION 'This kit is %.', v_kit.status USING ERRCODE = 'PT409', DETAIL = 'kit_unavailable';
+    END IF;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW.status NOT IN ('needed', 'assigned') THEN
       RAISE EXCEPTION 'a kit starts needed or assigned, not %', NEW.status USING ERRCODE = 'PT409', DETAIL = 'transition';
@@ -2414,6 +2451,8 @@ CREATE FUNCTION booking_internal.event_issues_reported() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_reason text;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
@@ -2423,8 +2462,10 @@ BEGIN
           jsonb_build_object('issue_id', NEW.id, 'event_id', NEW.event_instance_id, 'severity', NEW.severity,
                              'issue_type', NEW.issue_type));
   IF EXISTS (SELECT 1 FROM booking.event_instances WHERE id = NEW.event_instance_id AND status = 'in_progress') THEN
+    v_reason := current_setting('booking.reason', true);
     PERFORM set_config('booking.reason', 'issue reported: ' || left(NEW.issue_type, 100), true);
     UPDATE booking.event_instances SET status = 'issue_reported' WHERE id = NEW.event_instance_id;
+    PERFORM set_config('booking.reason', coalesce(v_reason, ''), true);
   END IF;
   RETURN NULL;
 END $$;
@@ -2716,6 +2757,26 @@ BEGIN
   RETURN v_row;
 END $$;
 
+-- After a check-in or check-out that changed nothing: the assignment when it is already in one
+-- of p_done (a retry), 42501 when the caller sees it but may not change it (a team member),
+-- 22023 when they cannot see it.
+CREATE FUNCTION booking_internal.assignment_unchanged(p_assignment_id uuid, p_done text[])
+RETURNS booking.staff_assignments
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_row booking.staff_assignments;
+BEGIN
+  SELECT * INTO v_row FROM booking.staff_assignments WHERE id = p_assignment_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown assignment % or it is not yours', p_assignment_id USING ERRCODE = 'invalid_parameter_value';
+  ELSIF NOT v_row.status = ANY (p_done) THEN
+    RAISE EXCEPTION 'only the person assigned or staff check in and out' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN v_row;
+END $$;
+
 -- Check in (the person assigned, or staff), with where they are: once; a retry returns the
 -- assignment as it is and writes nothing.
 CREATE FUNCTION booking.staff_check_in(p_assignment_id uuid, p_location jsonb DEFAULT NULL)
@@ -2731,10 +2792,7 @@ BEGIN
   WHERE id = p_assignment_id AND status NOT IN ('checked_in', 'checked_out')
   RETURNING * INTO v_row;
   IF NOT FOUND THEN
-    SELECT * INTO v_row FROM booking.staff_assignments WHERE id = p_assignment_id;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown assignment % or it is not yours', p_assignment_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    v_row := booking_internal.assignment_unchanged(p_assignment_id, ARRAY['checked_in', 'checked_out']);
   END IF;
   RETURN v_row;
 END $$;
@@ -2757,10 +2815,26 @@ BEGIN
   WHERE id = p_assignment_id AND status <> 'checked_out'
   RETURNING * INTO v_row;
   IF NOT FOUND THEN
-    SELECT * INTO v_row FROM booking.staff_assignments WHERE id = p_assignment_id;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown assignment % or it is not yours', p_assignment_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    v_row := booking_internal.assignment_unchanged(p_assignment_id, ARRAY['checked_out']);
+  END IF;
+  RETURN v_row;
+END $$;
+
+-- After a checkout or return that changed nothing: the kit when it is already p_done (a
+-- retry), 42501 when the caller sees it but may not handle it, 22023 when they cannot see it.
+CREATE FUNCTION booking_internal.kit_unchanged(p_activity_kit_id uuid, p_done text)
+RETURNS booking.activity_kits
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_row booking.activity_kits;
+BEGIN
+  SELECT * INTO v_row FROM booking.activity_kits WHERE id = p_activity_kit_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown kit % or you may not handle it', p_activity_kit_id USING ERRCODE = 'invalid_parameter_value';
+  ELSIF v_row.status <> p_done THEN
+    RAISE EXCEPTION 'you may not handle this kit' USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN v_row;
 END $$;
@@ -2784,10 +2858,7 @@ BEGIN
       HINT = 'It must be returned first.';
   END;
   IF NOT FOUND THEN
-    SELECT * INTO v_row FROM booking.activity_kits WHERE id = p_activity_kit_id;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown kit % or you may not handle it', p_activity_kit_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    v_row := booking_internal.kit_unchanged(p_activity_kit_id, 'checked_out');
   END IF;
   RETURN v_row;
 END $$;
@@ -2805,10 +2876,7 @@ BEGIN
   WHERE id = p_activity_kit_id AND status <> 'returned'
   RETURNING * INTO v_row;
   IF NOT FOUND THEN
-    SELECT * INTO v_row FROM booking.activity_kits WHERE id = p_activity_kit_id;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'unknown kit % or you may not handle it', p_activity_kit_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    v_row := booking_internal.kit_unchanged(p_activity_kit_id, 'returned');
   END IF;
   RETURN v_row;
 END $$;
@@ -2878,7 +2946,8 @@ BEGIN
                                                        'staff_check_out', 'checkout_kit', 'return_kit',
                                                        'report_event_issue', 'resolve_event_issue',
                                                        -- booking_internal: what those and the policies call as the caller
-                                                       'my_event_ids', 'check_event_transition', 'set_reason']);
+                                                       'my_event_ids', 'check_event_transition', 'set_reason',
+                                                       'assignment_unchanged', 'kit_unchanged']);
   IF p_role = 'authenticated' THEN
     GRANT INSERT, UPDATE, DELETE ON booking.locations, booking.kit_templates, booking.kit_instances,
                                     booking.event_team_members, booking.activities,
@@ -2926,6 +2995,9 @@ COMMENT ON FUNCTION booking_internal.event_issues_reported() IS 'Trigger: a repo
 COMMENT ON FUNCTION booking_internal.my_event_ids(boolean) IS 'Internal: the events the caller is field manager, team member or assignee of (and booker, with p_with_bookers).';
 COMMENT ON FUNCTION booking.assignment_status(booking.staff_assignments) IS 'An assignment''s status as of now: no_show after the start plus the grace without a check-in, overdue after the end plus the limit without a check-out. A computed column for PostgREST.';
 COMMENT ON FUNCTION booking.close_overdue() IS 'service_role: persists no-shows and checks out people overdue as of their event''s end; returns how many assignments changed.';
+COMMENT ON FUNCTION booking_internal.assignment_unchanged(uuid, text[]) IS 'Internal: after a check-in or check-out that changed nothing, the assignment (a retry), 42501 (not theirs to change) or 22023 (unknown).';
+COMMENT ON FUNCTION booking_internal.kit_unchanged(uuid, text) IS 'Internal: after a checkout or return that changed nothing, the kit (a retry), 42501 (not theirs to handle) or 22023 (unknown).';
+COMMENT ON FUNCTION booking_internal.event_instances_deleted() IS 'Trigger: a deleted event leaves its booking''s derived columns true.';
 COMMENT ON FUNCTION booking_internal.set_reason(text) IS 'Internal: the reason the event log records for this transaction''s changes (22023 when too long).';
 COMMENT ON FUNCTION booking.set_event_status(uuid, text, text) IS 'Staff or the field manager: moves an event along its state machine (PT409 otherwise), logging the reason.';
 COMMENT ON FUNCTION booking.generate_event(uuid) IS 'Staff: the event of an approved booking (created once, as generation does for resources that generate events); returns it.';

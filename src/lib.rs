@@ -8,7 +8,8 @@
 //! Postgres's C API lives in `postgres/`, the one place with `unsafe`.
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, bookings,
-//! availability, notifications, outbox, conflicts, reporting, workshops, series; then platform's finalize.
+//! availability, notifications, outbox, conflicts, reporting, workshops, series, events; then
+//! platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]

@@ -230,6 +230,7 @@ END $$;
 DO $$
 BEGIN
   PERFORM pg_temp.act_as('staff');
+  PERFORM set_config('booking.reason', '', true);  -- (a reason given earlier holds for the transaction)
   UPDATE booking.bookings SET status = 'cancelled' WHERE id = pg_temp.id('b2');
   PERFORM pg_temp.check((SELECT status FROM booking.event_instances WHERE id = pg_temp.id('e2')) = 'cancelled', 'the event is cancelled');
   PERFORM pg_temp.check((SELECT status FROM booking.staff_assignments WHERE id = pg_temp.id('a2')) = 'cancelled', 'its assignments too');
@@ -366,4 +367,49 @@ BEGIN
   PERFORM pg_temp.check(pg_temp.refusal(format('UPDATE booking.staff_assignments SET status = ''cancelled'' WHERE id = %L', pg_temp.id('a1'))) IN ('42501/', 'PT409/transition'),
                         'an assignee does not cancel their own assignment');
   PERFORM pg_temp.act_as('superuser');
+END $$;
+
+-- Refusals that must not pass for success, and the records that must stay true.
+DO $$
+DECLARE
+  org  constant uuid := '00000000-0000-4000-a000-000000000001';
+  b    booking.bookings;
+  ev   uuid;
+  a    uuid;
+  act  uuid;
+  tpl2 uuid;
+  kit2 uuid;
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  b := booking.book('00000000-0000-4000-a000-000000000103', '2031-05-05 10:00 America/New_York', '2031-05-05 12:00 America/New_York');
+  SELECT id INTO ev FROM booking.event_instances WHERE booking_id = b.id;
+  PERFORM pg_temp.act_as('staff');
+  a := (booking.assign_staff(ev, 'u-client2', 'host')).id;
+  INSERT INTO booking.event_team_members (organization_id, event_instance_id, user_id, role) VALUES (org, ev, 'u-member', 'lead');
+  INSERT INTO booking.activities (organization_id, event_instance_id, title) VALUES (org, ev, 'Demo') RETURNING id INTO act;
+  INSERT INTO booking.kit_templates (organization_id, name) VALUES (org, 'Light kit') RETURNING id INTO tpl2;
+  INSERT INTO booking.kit_instances (organization_id, template_id, serial_number, status) VALUES (org, tpl2, 'LK-9', 'retired') RETURNING id INTO kit2;
+  PERFORM pg_temp.check(pg_temp.refusal(format($q$INSERT INTO booking.activity_kits (organization_id, activity_id, kit_instance_id, status) VALUES (%L, %L, %L, 'assigned')$q$, org, act, kit2))
+                        = 'PT409/kit_unavailable', 'a retired kit is not planned');
+  PERFORM pg_temp.check(pg_temp.refusal(format($q$INSERT INTO booking.activity_kits (organization_id, activity_id, kit_template_id, kit_instance_id, status)
+                                                  SELECT %L, %L, %L, id, 'assigned' FROM booking.kit_instances WHERE serial_number = 'SK-001'$q$, org, act, tpl2))
+                        LIKE '23514/%', 'an instance of another template is refused');
+  -- a team member sees the assignment but does not check someone else in
+  PERFORM pg_temp.act_as('member');
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.staff_check_in(%L)', a)) = '42501/', 'a team member does not check someone else in');
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.staff_check_out(%L)', a)) = '42501/', 'nor out');
+  -- a booking's own reason is not replaced by the events' one
+  PERFORM pg_temp.act_as('client');
+  PERFORM booking.set_booking_status(b.id, 'cancelled', 'moved abroad');
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT reason FROM booking.event_state_transitions WHERE entity_id = ev AND to_state = 'cancelled') = 'moved abroad',
+                        'the event''s log keeps the booking''s reason');
+  PERFORM pg_temp.check(current_setting('booking.reason', true) IS DISTINCT FROM 'the booking was cancelled', 'the transaction''s reason is left as it was');
+  -- deleting an event keeps its booking's derived columns true
+  DELETE FROM booking.event_instances WHERE id = ev;
+  PERFORM pg_temp.check((SELECT (event_generation_status, event_count) = ('none', 0) FROM booking.bookings WHERE id = b.id),
+                        'a booking whose event was deleted has none');
+  PERFORM pg_temp.check(pg_temp.refusal('SELECT booking.set_event_status(gen_random_uuid(), ''preparation'')') = '42501/', 'an unknown event');
+  PERFORM pg_temp.check((pg_temp.refusal_text(format('UPDATE booking.event_instances SET status = ''completed'' WHERE id = %L', pg_temp.id('e3')))) LIKE 'PT409/transition/This event instance cannot go from scheduled to completed.',
+                        'the refusal reads well');
 END $$;
