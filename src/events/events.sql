@@ -689,6 +689,14 @@ BEGIN
   END IF;
   NEW.starts_at := v_event.starts_at;
   NEW.ends_at := v_event.ends_at;
+  -- Writers of one person's time in an organization take turns before the exclusion constraint
+  -- judges them: two sessions inserting conflicting rows at once can otherwise each wait for the
+  -- other there (Postgres documents the deadlock), instead of one refusing the other.
+  IF NEW.status IN ('assigned', 'accepted', 'checked_in')
+     AND (TG_OP = 'INSERT' OR OLD.status NOT IN ('assigned', 'accepted', 'checked_in')
+          OR (NEW.starts_at, NEW.ends_at) IS DISTINCT FROM (OLD.starts_at, OLD.ends_at)) THEN
+    PERFORM pg_advisory_xact_lock(hashtext('booking_ext.staff_assignments'), hashtext(NEW.organization_id::text || '/' || NEW.user_id));
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW.status NOT IN ('assigned', 'offered') THEN
       RAISE EXCEPTION 'an assignment starts assigned or offered, not %', NEW.status USING ERRCODE = 'PT409', DETAIL = 'transition';
@@ -768,6 +776,15 @@ BEGIN
   END IF;
   NEW.starts_at := v_event.starts_at;
   NEW.ends_at := v_event.ends_at;
+  -- Writers of one kit instance take turns (its row's lock) before the exclusion constraint and
+  -- the one-checkout index judge them (see staff_assignments_guard).
+  IF NEW.kit_instance_id IS NOT NULL AND NEW.status IN ('assigned', 'prepared', 'checked_out')
+     AND (TG_OP = 'INSERT' OR NEW.kit_instance_id IS DISTINCT FROM OLD.kit_instance_id OR NEW.status <> OLD.status
+          OR (NEW.starts_at, NEW.ends_at) IS DISTINCT FROM (OLD.starts_at, OLD.ends_at)) THEN
+    PERFORM 1 FROM booking.kit_instances k
+    WHERE k.id = NEW.kit_instance_id AND k.organization_id = NEW.organization_id
+    FOR NO KEY UPDATE;
+  END IF;
   -- The instance serving a kit: of the kit's template, and available (not in maintenance or
   -- retired) whenever it is planned anew or leaves with the event.
   IF NEW.kit_instance_id IS NOT NULL

@@ -203,3 +203,120 @@ pub fn as_persona(tx: &mut postgres::Transaction<'_>, role: &str, sub: Option<&s
 pub fn sqlstate(e: &postgres::Error) -> Option<String> {
     e.code().map(|c| c.code().to_owned())
 }
+
+/// Connects as PostgREST's login role, which may only become the API roles.
+pub fn connect_as_api(cluster_url: &str) -> postgres::Client {
+    postgres::Client::connect(
+        &cluster_url.replace("user=postgres", "user=authenticator"),
+        postgres::NoTls,
+    )
+    .unwrap()
+}
+
+/// Prepares a database for `connect_as_api`: the login role PostgREST uses.
+pub fn create_authenticator(admin: &mut postgres::Client) {
+    admin
+        .batch_execute(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+                 CREATE ROLE authenticator LOGIN NOINHERIT;
+               END IF;
+             END $$;
+             GRANT anon, authenticated, service_role TO authenticator;",
+        )
+        .unwrap();
+}
+
+/// How many times `transaction_as` tried a transaction again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retries {
+    pub serialization: usize,
+    pub deadlock: usize,
+}
+
+impl std::ops::Add for Retries {
+    type Output = Retries;
+    fn add(self, o: Retries) -> Retries {
+        Retries {
+            serialization: self.serialization + o.serialization,
+            deadlock: self.deadlock + o.deadlock,
+        }
+    }
+}
+
+/// One transaction as `who` (role `authenticated`, as PostgREST runs it), tried again as an app
+/// must: on a serialization failure (40001, REPEATABLE READ only) and on a deadlock (40P01,
+/// counted so that the caller can assert there were none). Returns what `body` and the commit
+/// came to (any other error is the caller's to judge) and the retries.
+pub fn transaction_as<T>(
+    conn: &mut postgres::Client,
+    who: &str,
+    repeatable_read: bool,
+    mut body: impl FnMut(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> (Result<T, postgres::Error>, Retries) {
+    let mut retries = Retries::default();
+    loop {
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(if repeatable_read {
+                postgres::IsolationLevel::RepeatableRead
+            } else {
+                postgres::IsolationLevel::ReadCommitted
+            })
+            .start()
+            .unwrap();
+        as_persona(&mut tx, "authenticated", Some(who));
+        let res = body(&mut tx).and_then(|v| tx.commit().map(|_| v));
+        match res {
+            Err(e)
+                if repeatable_read
+                    && sqlstate(&e).as_deref() == Some("40001")
+                    && retries.serialization < 200 =>
+            {
+                retries.serialization += 1
+            }
+            Err(e) if sqlstate(&e).as_deref() == Some("40P01") && retries.deadlock < 20 => {
+                retries.deadlock += 1
+            }
+            res => return (res, retries),
+        }
+    }
+}
+
+/// Runs one thread per job, each with its own `connect_as_api` connection, all released at once.
+pub fn at_once<J: Send + 'static, T: Send + 'static>(
+    url: &str,
+    jobs: Vec<J>,
+    work: fn(&mut postgres::Client, usize, J) -> T,
+) -> Vec<T> {
+    at_once_warm(url, jobs, |_, _, _| {}, work)
+}
+
+/// `at_once`, each connection first running `warm_up` (before the barrier): a warm backend
+/// (functions compiled, caches loaded) starts its work in microseconds, where a cold one takes
+/// milliseconds, which staggers the sessions so that they hardly race.
+pub fn at_once_warm<J: Send + 'static, T: Send + 'static>(
+    url: &str,
+    jobs: Vec<J>,
+    warm_up: fn(&mut postgres::Client, usize, &J),
+    work: fn(&mut postgres::Client, usize, J) -> T,
+) -> Vec<T> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(jobs.len()));
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let (url, barrier) = (url.to_owned(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut conn = connect_as_api(&url);
+                warm_up(&mut conn, i, &job);
+                barrier.wait();
+                work(&mut conn, i, job)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("a client thread panicked"))
+        .collect()
+}
