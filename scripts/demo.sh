@@ -36,7 +36,7 @@ psql_demo -d booking_demo -f tests/fixtures/tenants.sql >/dev/null
 psql_demo -d booking_demo -P footer=off -f scripts/demo.sql
 
 db_port=$port
-say "9. The same database behind PostgREST 12, called the way an app calls it"
+say "10. The same database behind PostgREST 12, called the way an app calls it"
 secret=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 echo "$secret" >"$demo_dir/jwt-secret"
 postgrest_start "$demo_dir" "$db_port" booking_demo "$secret" "$bindir"
@@ -47,14 +47,14 @@ read -r printer day_start day_end < <(psql_demo -d booking_demo -At -F ' ' -c "
   FROM booking.resources r, (SELECT (date_trunc('week', now() AT TIME ZONE 'America/New_York')::date + 8)::timestamp AS d) t
   WHERE r.title = '3D Printer'")
 api=http://127.0.0.1:$api_port
-echo "Bea (u-client2) asks for next Tuesday's free hours of the 3D Printer, a read-only GET:"
+echo "Ben (u-client2) asks for next Tuesday's free hours of the 3D Printer, a read-only GET:"
 echo "  curl -H 'Accept-Profile: booking' -H \"Authorization: Bearer \$JWT\" \\"
 echo "       '$api/rpc/get_available_slots?p_resource_id=$printer&p_start=$day_start&p_end=$day_end&p_duration_minutes=60'"
 curl -s -H 'Accept-Profile: booking' -H "Authorization: Bearer $token" \
   "$api/rpc/get_available_slots?p_resource_id=$printer&p_start=$day_start&p_end=$day_end&p_duration_minutes=60"
 echo
 echo
-echo "She tries to book 10:00-11:00, which Ana holds (POST; the refusal is HTTP 409 with SQLSTATE PT409):"
+echo "He tries to book 10:00-11:00, which Ana holds (POST; the refusal is HTTP 409 with SQLSTATE PT409):"
 read -r start_10 end_11 < <(psql_demo -d booking_demo -At -F ' ' -c "
   SELECT to_char(('$day_start'::timestamptz + h) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
          to_char(('$day_start'::timestamptz + h + interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')

@@ -197,3 +197,92 @@ SELECT jsonb_array_length(r -> 'bookings') AS booked, r -> 'skipped' -> 0 ->> 'l
 FROM booking.book_series(:'lab', '2031-02-04 17:00 America/New_York', '2031-02-04 18:00 America/New_York',
                          'FREQ=WEEKLY;COUNT=16', 'Printmaking class', p_skip_conflicts => true) AS r;
 COMMIT;
+
+\echo
+\echo '9. The Digital Lab also hosts events. The admin (u-admin) makes its approved bookings become events;'
+\echo '   Ana books it next Wednesday 10:00-12:00 for a robotics open day, the room approves it by itself,'
+\echo '   and in the same transaction the booking has its event, scheduled at the booking''s time:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-admin","role":"authenticated"}', true) \gset
+UPDATE booking.resources SET generates_events = true WHERE title = 'Digital Lab' RETURNING title, generates_events;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+INSERT INTO booking.bookings (organization_id, resource_id, title, starts_at, ends_at)
+SELECT o.id, r.id, 'Robotics open day',
+       (:'tuesday'::date + 1 + time '10:00') AT TIME ZONE 'America/New_York',
+       (:'tuesday'::date + 1 + time '12:00') AT TIME ZONE 'America/New_York'
+FROM booking.organizations o JOIN booking.resources r ON r.organization_id = o.id
+WHERE o.slug = 'oolite' AND r.title = 'Digital Lab'
+RETURNING id AS open_day \gset
+SELECT b.title, b.status AS booking, b.event_generation_status, b.event_count, e.status AS event,
+       to_char(e.starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS event_starts_new_york
+FROM booking.bookings b JOIN booking.event_instances e ON e.booking_id = b.id
+WHERE b.id = :'open_day';
+COMMIT;
+
+\echo '   Staff (u-staff) plan it: the member u-member is assigned as host, and robotics kit RK-001 is'
+\echo '   planned for the "Robot race" activity; the preparation starts.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT id AS event, organization_id AS lab_org FROM booking.event_instances WHERE booking_id = :'open_day' \gset
+SELECT id AS host FROM booking.assign_staff(:'event', 'u-member', 'host') \gset
+INSERT INTO booking.kit_templates (organization_id, name, components)
+VALUES (:'lab_org', 'Robotics kit', '["4 robots", "charger", "track mat"]') RETURNING id AS kit_template \gset
+INSERT INTO booking.kit_instances (organization_id, template_id, serial_number)
+VALUES (:'lab_org', :'kit_template', 'RK-001') RETURNING id AS kit \gset
+INSERT INTO booking.activities (organization_id, event_instance_id, title, kit_template_id)
+VALUES (:'lab_org', :'event', 'Robot race', :'kit_template') RETURNING id AS activity \gset
+INSERT INTO booking.activity_kits (organization_id, activity_id, kit_template_id, kit_instance_id, status)
+VALUES (:'lab_org', :'activity', :'kit_template', :'kit', 'assigned') RETURNING id AS activity_kit \gset
+SELECT status AS event FROM booking.set_event_status(:'event', 'preparation', 'host and kit confirmed');
+\echo '   The event''s state machine has no way from preparation to completed:'
+SELECT pg_temp.attempt(format($q$SELECT booking.set_event_status(%L, 'completed')$q$, :'event')) AS "staff complete it at once";
+COMMIT;
+
+\echo '   The day itself, played now: u-member accepts, staff start the event, u-member checks in where'
+\echo '   they are and checks the kit out.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT user_id AS who, role, status FROM booking.respond_to_assignment(:'host', true);
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT status AS event FROM booking.set_event_status(:'event', 'in_progress', 'doors open');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT user_id AS who, status, to_char(check_in_at, 'HH24:MI:SS') AS checked_in_at, location_at_check_in
+FROM booking.staff_check_in(:'host', '{"lat": 25.8, "lng": -80.19}');
+SELECT k.status AS kit, i.serial_number, k.checked_out_by, to_char(k.checked_out_at, 'HH24:MI:SS') AS checked_out_at
+FROM booking.checkout_kit(:'activity_kit') k JOIN booking.kit_instances i ON i.id = k.kit_instance_id;
+COMMIT;
+
+\echo '   Afterwards u-member returns the kit and checks out. hours_worked is derived from the two instants'
+\echo '   (moments apart in this demo, so 0.00); nobody types it in:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT k.status AS kit, i.serial_number, k.returned_by, to_char(k.returned_at, 'HH24:MI:SS') AS returned_at
+FROM booking.return_kit(:'activity_kit') k JOIN booking.kit_instances i ON i.id = k.kit_instance_id;
+SELECT user_id AS who, status, to_char(check_in_at, 'HH24:MI:SS') AS checked_in_at,
+       to_char(check_out_at, 'HH24:MI:SS') AS checked_out_at, hours_worked, feedback
+FROM booking.staff_check_out(:'host', NULL, 'Robots charged and packed');
+SELECT pg_temp.attempt(format($q$UPDATE booking.staff_assignments SET hours_worked = 8 WHERE id = %L$q$, :'host')) AS "u-member writes 8 hours";
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT status AS event FROM booking.set_event_status(:'event', 'completed', 'all robots back');
+COMMIT;
+
+\echo '   The event''s log, as u-member (one of the event''s people) reads it: every change of state of the'
+\echo '   event, its activity, the assignment and the kit, with who made it and why:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-member","role":"authenticated"}', true) \gset
+SELECT to_char(t.created_at, 'HH24:MI:SS') AS at, t.machine, coalesce(t.from_state, '') AS from_state, t.to_state,
+       t.changed_by, coalesce(t.reason, '') AS reason,
+       concat_ws(' ', 'for ' || (t.metadata ->> 'user_id'), 'kit ' || i.serial_number, 'hours ' || (t.metadata ->> 'hours_worked'),
+                 'at ' || (t.metadata ->> 'location')) AS details
+FROM booking.event_state_transitions t LEFT JOIN booking.kit_instances i ON i.id = (t.metadata ->> 'kit_instance_id')::uuid
+WHERE t.event_instance_id = :'event'
+ORDER BY t.created_at, t.machine;
+COMMIT;
