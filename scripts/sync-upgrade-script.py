@@ -2,8 +2,10 @@
 """Keeps the module copies in the unreleased upgrade script equal to their sources.
 
 An upgrade script (sql/booking_ext--A--B.sql) holds whole copies of the module files that are new
-in version B, between the lines `-- BEGIN COPY <path>` and `-- END COPY <path>`. This script
-writes each file's current text between its markers; with --check it changes nothing and exits 1
+in version B, between the lines `-- BEGIN COPY <path>` and `-- END COPY <path>`, and copies of
+the functions of older modules that B changed, between `-- BEGIN COPY <path>#<schema.function>`
+and `-- END COPY <path>#<schema.function>` (from its `CREATE FUNCTION <schema.function>(` line to
+the first `END $$;` after it). This script writes each copy's current text between its markers; with --check it changes nothing and exits 1
 when a copy differs (scripts/lint.sh runs it so). The upgrade test (tests/upgrade.rs) proves the
 result equals a fresh install either way. Released scripts (sql/released.sha256) are never
 touched: the script refuses to edit one.
@@ -26,7 +28,15 @@ for script in sorted((root / "sql").glob("booking_ext--*--*.sql")):
         if m and m.group(1) == "BEGIN":
             copying = m.group(2)
             out.append(line)
-            out.extend((root / copying).read_text().rstrip("\n").split("\n"))
+            path, _, function = copying.partition("#")
+            text = (root / path).read_text().rstrip("\n").split("\n")
+            if function:
+                start = next((i for i, l in enumerate(text) if l.startswith(f"CREATE FUNCTION {function}(")), None)
+                if start is None:
+                    sys.exit(f"{script.name}: no CREATE FUNCTION {function}( in {path}")
+                end = next(i for i in range(start, len(text)) if text[i] == "END $$;")
+                text = text[start:end + 1]
+            out.extend(text)
         elif m and m.group(1) == "END":
             if m.group(2) != copying:
                 sys.exit(f"{script.name}: END COPY {m.group(2)} does not close BEGIN COPY {copying}")

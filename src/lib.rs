@@ -8,7 +8,7 @@
 //! Postgres's C API lives in `postgres/`, the one place with `unsafe`.
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, bookings,
-//! availability, notifications, outbox, conflicts, reporting, workshops, series, events; then
+//! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits; then
 //! platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
@@ -21,6 +21,7 @@ mod audit;
 mod availability;
 mod bookings;
 mod conflicts;
+mod credits;
 mod events;
 mod notifications;
 mod outbox;

@@ -47,6 +47,9 @@ CREATE TABLE booking.bookings (
   -- bookings_2_capacity trigger under the resource's lock (below): no column a writer
   -- could set decides whether it applies.
 );
+-- 0.2.0 (added to the table, as the upgrade adds it): paid with prepaid credit, one per seat
+-- (module credits debits and refunds it).
+ALTER TABLE booking.bookings ADD COLUMN uses_credit boolean NOT NULL DEFAULT false;
 CREATE INDEX bookings_organization_id_idx ON booking.bookings (organization_id, starts_at);
 CREATE INDEX bookings_booked_by_idx ON booking.bookings (booked_by, organization_id);
 CREATE INDEX bookings_resource_id_idx ON booking.bookings (resource_id, organization_id);
@@ -622,7 +625,8 @@ $$;
 -- The audit row and the outbox event are written by triggers in the same transaction.
 CREATE FUNCTION booking.book(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
                              p_seats integer DEFAULT 1, p_service_id uuid DEFAULT NULL,
-                             p_title text DEFAULT NULL, p_notes text DEFAULT NULL)
+                             p_title text DEFAULT NULL, p_notes text DEFAULT NULL,
+                             p_use_credit boolean DEFAULT false)
 RETURNS booking.bookings
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -638,8 +642,8 @@ BEGIN
     RAISE EXCEPTION 'book() books for the signed-in user, and there is none'
       USING ERRCODE = 'insufficient_privilege', HINT = 'Call it with a user''s JWT.';
   END IF;
-  IF p_resource_id IS NULL OR p_start IS NULL OR p_end IS NULL OR p_seats IS NULL THEN
-    RAISE EXCEPTION 'p_resource_id, p_start, p_end and p_seats must not be NULL'
+  IF p_resource_id IS NULL OR p_start IS NULL OR p_end IS NULL OR p_seats IS NULL OR p_use_credit IS NULL THEN
+    RAISE EXCEPTION 'p_resource_id, p_start, p_end, p_seats and p_use_credit must not be NULL'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT (isfinite(p_start) AND isfinite(p_end) AND p_end > p_start) OR p_seats < 1 THEN
@@ -667,9 +671,9 @@ BEGIN
 
   BEGIN
     INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title, client_notes,
-                                  starts_at, ends_at, seats, status, source)
+                                  starts_at, ends_at, seats, status, source, uses_credit)
     VALUES (v_org, p_resource_id, p_service_id, v_user, p_title, p_notes, p_start, p_end, p_seats,
-            v_status, 'api')
+            v_status, 'api', p_use_credit)
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
@@ -790,7 +794,7 @@ COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) ran
 COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
 COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
 COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
-COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending.';
+COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text, boolean) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending; with p_use_credit, paid with one credit per seat (PT409 insufficient_credit).';
 COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
 COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
 COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, no overlap on a capacity-1 resource and seats within capacity at every instant, under a lock on the resource.';

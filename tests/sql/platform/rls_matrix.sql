@@ -40,6 +40,11 @@ SELECT set_config('request.jwt.claims', '{"sub": "u-member", "role": "authentica
 INSERT INTO booking.event_issues (id, organization_id, event_instance_id, issue_type, description, severity) VALUES
   ('00000000-0000-4000-a000-000000000968', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'equipment', 'Hum', 'low');
 SELECT set_config('request.jwt.claims', '', false);
+-- credits: u-client holds five in the lab (an account, a lot, a purchase); the clinic (the
+-- outsider's organization) has a refund policy, the lab none
+SELECT booking_internal.post_credit(booking_internal.lock_credit_account('00000000-0000-4000-a000-000000000001', 'u-client'),
+                                    'purchase', 5, NULL, NULL, NULL, NULL, NULL, 'rls-pay', NULL, '{}'::jsonb);
+INSERT INTO booking.credit_policies (organization_id) VALUES ('00000000-0000-4000-a000-000000000002');
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -182,7 +187,26 @@ INSERT INTO rls_case VALUES
  ('event_issues', 'select', $q$SELECT 1 FROM booking.event_issues WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnYYYY'),
  ('event_issues', 'insert', $q$INSERT INTO booking.event_issues (organization_id, event_instance_id, issue_type, description, severity) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000960', 'safety', 'Wet floor', 'high')$q$, 'nnnYYYY'),
  ('event_issues', 'update', $q$UPDATE booking.event_issues SET status = 'in_progress' WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnnYYY'),
- ('event_issues', 'delete', $q$DELETE FROM booking.event_issues WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnnYYY');
+ ('event_issues', 'delete', $q$DELETE FROM booking.event_issues WHERE id = '00000000-0000-4000-a000-000000000968'$q$, 'nnnnYYY'),
+
+ -- credits: members read their organization's policy, its owners and admins set it; a person
+ -- reads their own account, lots and ledger, staff their organization's; nobody writes those
+ ('credit_policies', 'select', $q$SELECT 1 FROM booking.credit_policies WHERE organization_id = '00000000-0000-4000-a000-000000000002'$q$, 'nYnnnnY'),
+ ('credit_policies', 'insert', $q$INSERT INTO booking.credit_policies (organization_id) VALUES ('00000000-0000-4000-a000-000000000001')$q$, 'nnnnnYY'),
+ ('credit_policies', 'update', $q$UPDATE booking.credit_policies SET late_cancellation = 'refund' WHERE organization_id = '00000000-0000-4000-a000-000000000002'$q$, 'nYnnnnY'),
+ ('credit_policies', 'delete', $q$DELETE FROM booking.credit_policies WHERE organization_id = '00000000-0000-4000-a000-000000000002'$q$, 'nYnnnnY'),
+ ('credit_accounts', 'select', $q$SELECT 1 FROM booking.credit_accounts WHERE user_id = 'u-client'$q$, 'nnYnYYY'),
+ ('credit_accounts', 'insert', $q$INSERT INTO booking.credit_accounts (organization_id, user_id) VALUES ('00000000-0000-4000-a000-000000000001', 'u-new')$q$, 'nnnnnnn'),
+ ('credit_accounts', 'update', $q$UPDATE booking.credit_accounts SET balance = 100 WHERE user_id = 'u-client'$q$, 'nnnnnnn'),
+ ('credit_accounts', 'delete', $q$DELETE FROM booking.credit_accounts WHERE user_id = 'u-client'$q$, 'nnnnnnn'),
+ ('credit_transactions', 'select', $q$SELECT 1 FROM booking.credit_transactions WHERE payment_reference = 'rls-pay'$q$, 'nnYnYYY'),
+ ('credit_transactions', 'insert', $q$INSERT INTO booking.credit_transactions (organization_id, account_id, user_id, transaction_type, amount, created_by) VALUES ('00000000-0000-4000-a000-000000000001', gen_random_uuid(), 'u-client', 'adjustment', 5, 'x')$q$, 'nnnnnnn'),
+ ('credit_transactions', 'update', $q$UPDATE booking.credit_transactions SET amount = 9 WHERE payment_reference = 'rls-pay'$q$, 'nnnnnnn'),
+ ('credit_transactions', 'delete', $q$DELETE FROM booking.credit_transactions WHERE payment_reference = 'rls-pay'$q$, 'nnnnnnn'),
+ ('credit_lots', 'select', $q$SELECT 1 FROM booking.credit_lots WHERE amount = 5$q$, 'nnYnYYY'),
+ ('credit_lots', 'insert', $q$INSERT INTO booking.credit_lots (id, organization_id, account_id, amount, remaining) VALUES (gen_random_uuid(), '00000000-0000-4000-a000-000000000001', gen_random_uuid(), 1, 1)$q$, 'nnnnnnn'),
+ ('credit_lots', 'update', $q$UPDATE booking.credit_lots SET remaining = 0 WHERE amount = 5$q$, 'nnnnnnn'),
+ ('credit_lots', 'delete', $q$DELETE FROM booking.credit_lots WHERE amount = 5$q$, 'nnnnnnn');
 
 DO $$
 DECLARE
@@ -236,7 +260,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 29 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 33 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
