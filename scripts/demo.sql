@@ -286,3 +286,46 @@ FROM booking.event_state_transitions t LEFT JOIN booking.kit_instances i ON i.id
 WHERE t.event_instance_id = :'event'
 ORDER BY t.created_at, t.machine;
 COMMIT;
+
+\echo
+\echo '10. Prepaid credits. Staff (u-staff) sell Ana a pack of 5 credits, paid by card. The payment'
+\echo '    provider''s retry of the same purchase returns the same ledger entry and sells nothing more:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT id AS credit_purchase FROM booking.purchase_credits('u-client', 5, 'demo-card-0001', p_payment_method => 'card') \gset
+SELECT transaction_type, amount, user_id AS for_whom, payment_method, payment_reference, created_by AS sold_by,
+       coalesce(expires_at::text, 'never') AS expires
+FROM booking.credit_transactions WHERE id = :'credit_purchase';
+SELECT id = :'credit_purchase' AS "the retry returns the first entry", amount
+FROM booking.purchase_credits('u-client', 5, 'demo-card-0001', p_payment_method => 'card');
+COMMIT;
+
+\echo '   Ana books the VR Headset with credit for two appointments, next Thursday and next Friday'
+\echo '   10:00-11:00: one credit each, debited in the same transaction as the booking.'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT id AS vr FROM booking.resources WHERE title = 'VR Headset' \gset
+SELECT id AS credit_thursday FROM booking.book(:'vr', (:'tuesday'::date + 2 + time '10:00') AT TIME ZONE 'America/New_York',
+                                              (:'tuesday'::date + 2 + time '11:00') AT TIME ZONE 'America/New_York',
+                                              p_title => 'VR session', p_use_credit => true) \gset
+SELECT id AS credit_friday FROM booking.book(:'vr', (:'tuesday'::date + 3 + time '10:00') AT TIME ZONE 'America/New_York',
+                                            (:'tuesday'::date + 3 + time '11:00') AT TIME ZONE 'America/New_York',
+                                            p_title => 'VR session', p_use_credit => true) \gset
+SELECT title, status, uses_credit, to_char(starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS starts_new_york
+FROM booking.bookings WHERE id IN (:'credit_thursday', :'credit_friday') ORDER BY starts_at;
+SELECT balance, available FROM booking.get_credit_balance();
+COMMIT;
+
+\echo '   She cancels Thursday''s, days ahead. The lab has no refund policy of its own, so the default'
+\echo '   holds: a cancellation at least a day before the start is refunded. The credit comes back:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT title, status FROM booking.set_booking_status(:'credit_thursday', 'cancelled', 'plans changed');
+SELECT o.name AS organization, c.balance, c.available, c.lifetime_purchased, c.lifetime_used
+FROM booking.get_credit_balance() c JOIN booking.organizations o ON o.id = c.organization_id;
+\echo '   Her statement, as she reads it (newest first): every change of her balance is one ledger entry.'
+SELECT to_char(t.created_at, 'HH24:MI:SS') AS at, t.transaction_type, t.amount,
+       coalesce(b.title || ' ' || to_char(b.starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI'), '') AS booking,
+       coalesce(t.payment_reference, '') AS payment_reference, coalesce(t.reason, '') AS reason
+FROM booking.get_credit_statement() t LEFT JOIN booking.bookings b ON b.id = t.booking_id;
+COMMIT;
