@@ -1024,67 +1024,39 @@ CREATE POLICY kit_instances_select ON booking.kit_instances FOR SELECT
 SELECT booking_internal.create_staff_write_policies(t)
 FROM unnest(ARRAY['locations', 'kit_templates', 'kit_instances', 'event_team_members', 'activities']) AS t;
 
-CREATE POLICY event_instances_select ON booking.event_instances FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR id = ANY ((SELECT booking_internal.my_event_ids(true))::uuid[]));
-CREATE POLICY event_instances_update ON booking.event_instances FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR field_manager_id = (SELECT booking.current_user_id()))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              OR field_manager_id = (SELECT booking.current_user_id()));
-CREATE POLICY event_instances_delete ON booking.event_instances FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-
-CREATE POLICY event_team_members_select ON booking.event_team_members FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY activities_select ON booking.activities FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-
-CREATE POLICY staff_assignments_select ON booking.staff_assignments FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR user_id = (SELECT booking.current_user_id())
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY staff_assignments_insert ON booking.staff_assignments FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-CREATE POLICY staff_assignments_update ON booking.staff_assignments FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR user_id = (SELECT booking.current_user_id()))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              OR user_id = (SELECT booking.current_user_id()));
-CREATE POLICY staff_assignments_delete ON booking.staff_assignments FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-
-CREATE POLICY activity_kits_select ON booking.activity_kits FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY activity_kits_insert ON booking.activity_kits FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-CREATE POLICY activity_kits_update ON booking.activity_kits FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY activity_kits_delete ON booking.activity_kits FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-
-CREATE POLICY event_state_transitions_select ON booking.event_state_transitions FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-
-CREATE POLICY event_issues_select ON booking.event_issues FOR SELECT
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-         OR reported_by = (SELECT booking.current_user_id())
-         OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY event_issues_insert ON booking.event_issues FOR INSERT
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
-              OR event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[]));
-CREATE POLICY event_issues_update ON booking.event_issues FOR UPDATE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
-  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
-CREATE POLICY event_issues_delete ON booking.event_issues FOR DELETE
-  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+-- The other tables: staff of the organization, or the people the last columns name ('' for
+-- staff alone, NULL for nobody: no policy). my_event_ids(true) counts the booker of the event's
+-- booking in, my_event_ids() its field manager, team and assignees only.
+DO $$
+DECLARE
+  v_staff constant text := 'organization_id = ANY ((SELECT booking.user_organization_ids(''{owner,admin,staff}''))::uuid[])';
+  v_mine  constant text := 'event_instance_id = ANY ((SELECT booking_internal.my_event_ids())::uuid[])';
+  v_me    constant text := '(SELECT booking.current_user_id())';
+  p       record;
+BEGIN
+  FOR p IN SELECT * FROM (VALUES
+      ('event_instances', 'id = ANY ((SELECT booking_internal.my_event_ids(true))::uuid[])', NULL, 'field_manager_id = ' || v_me, ''),
+      ('event_team_members', v_mine, NULL, NULL, NULL),
+      ('activities', v_mine, NULL, NULL, NULL),
+      ('staff_assignments', 'user_id = ' || v_me || ' OR ' || v_mine, '', 'user_id = ' || v_me, ''),
+      ('activity_kits', v_mine, '', v_mine, ''),
+      ('event_state_transitions', v_mine, NULL, NULL, NULL),
+      ('event_issues', 'reported_by = ' || v_me || ' OR ' || v_mine, v_mine, '', '')
+    ) AS x(tbl, reads, inserts, updates, deletes) LOOP
+    EXECUTE format('CREATE POLICY %I ON booking.%I FOR SELECT USING (%s OR %s)', p.tbl || '_select', p.tbl, v_staff, p.reads);
+    IF p.inserts IS NOT NULL THEN
+      EXECUTE format('CREATE POLICY %I ON booking.%I FOR INSERT WITH CHECK (%s%s)', p.tbl || '_insert', p.tbl, v_staff,
+                     CASE WHEN p.inserts <> '' THEN ' OR ' || p.inserts ELSE '' END);
+    END IF;
+    IF p.updates IS NOT NULL THEN
+      EXECUTE format('CREATE POLICY %1$I ON booking.%2$I FOR UPDATE USING (%3$s%4$s) WITH CHECK (%3$s%4$s)',
+                     p.tbl || '_update', p.tbl, v_staff, CASE WHEN p.updates <> '' THEN ' OR ' || p.updates ELSE '' END);
+    END IF;
+    IF p.deletes IS NOT NULL THEN
+      EXECUTE format('CREATE POLICY %I ON booking.%I FOR DELETE USING (%s)', p.tbl || '_delete', p.tbl, v_staff);
+    END IF;
+  END LOOP;
+END $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Read-time states: no cron needed to know who did not show up or did not check out.

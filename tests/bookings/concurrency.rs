@@ -8,7 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};
+use common::{as_persona, connect_as_api, create_authenticator, sqlstate, Cluster, TENANTS_SQL};
 use std::sync::{Arc, Barrier};
 
 const VR: &str = "00000000-0000-4000-a000-000000000101"; // capacity 1
@@ -36,29 +36,6 @@ struct Tally {
     moved: usize,
     move_refused: usize,
     retried: usize,
-}
-
-/// Connects as PostgREST's login role, which may only become the API roles.
-fn connect_as_api(cluster_url: &str) -> postgres::Client {
-    postgres::Client::connect(
-        &cluster_url.replace("user=postgres", "user=authenticator"),
-        postgres::NoTls,
-    )
-    .unwrap()
-}
-
-/// Prepares a database for `connect_as_api`: the login role PostgREST uses.
-fn create_authenticator(admin: &mut postgres::Client) {
-    admin
-        .batch_execute(
-            "DO $$ BEGIN
-               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-                 CREATE ROLE authenticator LOGIN NOINHERIT;
-               END IF;
-             END $$;
-             GRANT anon, authenticated, service_role TO authenticator;",
-        )
-        .unwrap();
 }
 
 /// What a hostile caller sets to try to skip the resource lock, the audit and the checks: every

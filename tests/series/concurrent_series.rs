@@ -12,7 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};
+use common::{as_persona, connect_as_api, create_authenticator, sqlstate, Cluster, TENANTS_SQL};
 use std::sync::{Arc, Barrier};
 
 const LAB: &str = "00000000-0000-4000-a000-000000000001";
@@ -26,29 +26,6 @@ const ROUNDS: usize = 10;
 
 fn user(n: usize) -> String {
     format!("u-series{n}")
-}
-
-/// Connects as PostgREST's login role, which may only become the API roles.
-fn connect_as_api(cluster_url: &str) -> postgres::Client {
-    postgres::Client::connect(
-        &cluster_url.replace("user=postgres", "user=authenticator"),
-        postgres::NoTls,
-    )
-    .unwrap()
-}
-
-/// Prepares a database for `connect_as_api`: the login role PostgREST uses.
-fn create_authenticator(admin: &mut postgres::Client) {
-    admin
-        .batch_execute(
-            "DO $$ BEGIN
-               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-                 CREATE ROLE authenticator LOGIN NOINHERIT;
-               END IF;
-             END $$;
-             GRANT anon, authenticated, service_role TO authenticator;",
-        )
-        .unwrap();
 }
 
 /// What one session's call came to.

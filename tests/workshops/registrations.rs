@@ -10,10 +10,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{as_persona, sqlstate, Cluster, TENANTS_SQL};
+use common::{
+    as_persona, at_once, connect_as_api, create_authenticator, sqlstate, Cluster, Retries,
+    TENANTS_SQL,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 const LAB: &str = "00000000-0000-4000-a000-000000000001";
 const DIGITAL_LAB: &str = "00000000-0000-4000-a000-000000000103"; // capacity 12
@@ -29,33 +32,6 @@ const REGISTERED_CANCELLING: usize = 8;
 
 fn user(n: usize) -> String {
     format!("u-w{n:02}")
-}
-
-/// Connects as PostgREST's login role, which may only become the API roles.
-fn connect_as_api(cluster_url: &str) -> postgres::Client {
-    postgres::Client::connect(
-        &cluster_url.replace("user=postgres", "user=authenticator"),
-        postgres::NoTls,
-    )
-    .unwrap()
-}
-
-/// How many times a transaction was tried again: serialization failures (REPEATABLE READ) and
-/// deadlocks (see `as_user`).
-#[derive(Debug, Clone, Copy, Default)]
-struct Retries {
-    serialization: usize,
-    deadlock: usize,
-}
-
-impl std::ops::Add for Retries {
-    type Output = Retries;
-    fn add(self, o: Retries) -> Retries {
-        Retries {
-            serialization: self.serialization + o.serialization,
-            deadlock: self.deadlock + o.deadlock,
-        }
-    }
 }
 
 /// One transaction as `who`, as PostgREST runs it, tried again on serialization failures in
@@ -145,31 +121,6 @@ fn register(conn: &mut postgres::Client, who: &str, repeatable_read: bool) -> Se
     }
 }
 
-/// Runs one thread per job, all released at once.
-fn at_once<J: Send + 'static, T: Send + 'static>(
-    url: &str,
-    jobs: Vec<J>,
-    work: fn(&mut postgres::Client, usize, J) -> T,
-) -> Vec<T> {
-    let barrier = Arc::new(Barrier::new(jobs.len()));
-    let handles: Vec<_> = jobs
-        .into_iter()
-        .enumerate()
-        .map(|(i, job)| {
-            let (url, barrier) = (url.to_owned(), barrier.clone());
-            std::thread::spawn(move || {
-                let mut conn = connect_as_api(&url);
-                barrier.wait();
-                work(&mut conn, i, job)
-            })
-        })
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("a client thread panicked"))
-        .collect()
-}
-
 enum Job {
     Register(String),
     Cancel(Seen),
@@ -216,15 +167,10 @@ fn sixty_registrations_then_forty_cancellations_and_forty_registrations_at_once(
     let cluster = Cluster::start("workshops");
     let mut admin = cluster.create_db("workshops", true);
     admin.batch_execute(TENANTS_SQL).unwrap();
+    create_authenticator(&mut admin);
     admin
         .batch_execute(&format!(
-            "DO $$ BEGIN
-               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-                 CREATE ROLE authenticator LOGIN NOINHERIT;
-               END IF;
-             END $$;
-             GRANT anon, authenticated, service_role TO authenticator;
-             -- Deadlocks (see as_user) are found in 0.1 s rather than 1 s: the test stays quick.
+            "-- Deadlocks (see as_user) are found in 0.1 s rather than 1 s: the test stays quick.
              ALTER DATABASE workshops SET deadlock_timeout = '100ms';
              -- A published public workshop of the (public) lab: any signed-in user may register.
              INSERT INTO booking.workshops (id, organization_id, title, default_resource_id, capacity, status)
