@@ -2003,38 +2003,6 @@ BEGIN
           left(nullif(current_setting('booking.reason', true), ''), 4000), coalesce(p_metadata, '{}'::jsonb));
 END $$;
 
--- What the caller is to an event: staff of its organization, its field manager, on its team,
--- assigned to it, or the booker of its booking (NULL: none of these).
-CREATE FUNCTION booking_internal.event_role(p_event_id uuid) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_user  text := booking.current_user_id();
-  v_event record;
-BEGIN
-  SELECT e.organization_id, e.field_manager_id, b.booked_by INTO v_event
-  FROM booking.event_instances e JOIN booking.bookings b ON b.id = e.booking_id
-  WHERE e.id = p_event_id;
-  IF NOT FOUND THEN
-    RETURN NULL;
-  END IF;
-  IF booking_internal.has_staff_rights(v_event.organization_id) THEN
-    RETURN 'staff';
-  ELSIF v_user IS NULL THEN
-    RETURN NULL;
-  ELSIF v_event.field_manager_id = v_user THEN
-    RETURN 'field_manager';
-  ELSIF EXISTS (SELECT 1 FROM booking.event_team_members t WHERE t.event_instance_id = p_event_id AND t.user_id = v_user) THEN
-    RETURN 'team';
-  ELSIF EXISTS (SELECT 1 FROM booking.staff_assignments a WHERE a.event_instance_id = p_event_id AND a.user_id = v_user) THEN
-    RETURN 'assignee';
-  ELSIF v_event.booked_by = v_user THEN
-    RETURN 'client';
-  END IF;
-  RETURN NULL;
-END $$;
-
 -- ---------------------------------------------------------------------------------------------
 -- Generation: an approved booking of a resource that generates events gets its event, once; a
 -- cancelled or rejected one cancels it; a moved one moves it.
@@ -2484,7 +2452,7 @@ BEGIN
      AND NOT (TG_TABLE_NAME = 'event_issues'
               AND EXISTS (SELECT 1 FROM booking.event_instances e
                           WHERE e.id = NEW.event_instance_id AND e.organization_id = NEW.organization_id)
-              AND booking_internal.event_role(NEW.event_instance_id) IN ('field_manager', 'team', 'assignee')) THEN
+              AND NEW.event_instance_id = ANY (booking_internal.my_event_ids())) THEN
     RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_TABLE_NAME
       USING ERRCODE = 'insufficient_privilege';
   END IF;
@@ -3038,7 +3006,6 @@ COMMENT ON FUNCTION booking_internal.append_only() IS 'Trigger: refuses (42501) 
 COMMENT ON FUNCTION booking.event_state_machines() IS 'The legal transitions of the four state machines of events (event_instance, activity, staff_assignment, activity_kit).';
 COMMENT ON FUNCTION booking_internal.check_event_transition(text, text, text) IS 'Internal: raises PT409 (DETAIL transition) for a change of state the machine does not have.';
 COMMENT ON FUNCTION booking_internal.log_event_transition(uuid, uuid, text, uuid, text, text, jsonb) IS 'Internal: logs a change of state with the actor and booking.reason.';
-COMMENT ON FUNCTION booking_internal.event_role(uuid) IS 'Internal: what the caller is to an event: staff, field_manager, team, assignee, client, or NULL.';
 COMMENT ON FUNCTION booking_internal.bookings_event_columns() IS 'Trigger: a booking''s event_generation_status, event_count and last_event_generated_at, derived from its events.';
 COMMENT ON FUNCTION booking_internal.bookings_generate_events() IS 'Trigger: an approved booking of a resource that generates events gets its event (once); cancelling or rejecting it cancels the event; moving it moves the event.';
 COMMENT ON FUNCTION booking_internal.event_instances_guard() IS 'Trigger: an event''s booking, time and first status are derived; its status moves along the machine; a field manager changes state and notes only.';
@@ -3323,16 +3290,14 @@ BEGIN
 END $$;
 
 -- Paid bookings keep what they were paid for: uses_credit and the seats never change.
+-- (The trigger's WHEN clause says when: most updates never enter the function.)
 CREATE FUNCTION booking_internal.bookings_credit_fixed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NEW.uses_credit IS DISTINCT FROM OLD.uses_credit OR (OLD.uses_credit AND NEW.seats IS DISTINCT FROM OLD.seats) THEN
-    RAISE EXCEPTION 'whether a booking is paid with credit, and the seats it paid for, cannot change'
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Cancel it (the credit is refunded per the policy) and book again.';
-  END IF;
-  RETURN NEW;
+  RAISE EXCEPTION 'whether a booking is paid with credit, and the seats it paid for, cannot change'
+    USING ERRCODE = 'insufficient_privilege', HINT = 'Cancel it (the credit is refunded per the policy) and book again.';
 END $$;
 
 -- A cancelled or rejected booking paid with credit: its debit refunded once, per the policy; a
@@ -3375,7 +3340,8 @@ BEGIN
 END $$;
 
 CREATE TRIGGER bookings_4_credit_fixed BEFORE UPDATE OF uses_credit, seats ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_credit_fixed();
+  FOR EACH ROW WHEN (NEW.uses_credit IS DISTINCT FROM OLD.uses_credit OR (OLD.uses_credit AND NEW.seats IS DISTINCT FROM OLD.seats))
+  EXECUTE FUNCTION booking_internal.bookings_credit_fixed();
 CREATE TRIGGER bookings_8_credit_debit AFTER INSERT ON booking.bookings
   FOR EACH ROW WHEN (NEW.uses_credit) EXECUTE FUNCTION booking_internal.bookings_debit_credit();
 CREATE TRIGGER bookings_8_credit_refund AFTER UPDATE OF status ON booking.bookings

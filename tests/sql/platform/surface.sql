@@ -59,7 +59,6 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.event_instances_after', '', true),
     ('booking_internal.event_instances_guard', '', true),
     ('booking_internal.event_of_row', '', true),
-    ('booking_internal.event_role', '', true),
     ('booking_internal.event_team_members_guard', '', true),
     ('booking_internal.activities_guard', '', true),
     ('booking_internal.staff_assignments_guard', '', true),
