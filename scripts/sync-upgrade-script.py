@@ -5,7 +5,9 @@ An upgrade script (sql/booking_ext--A--B.sql) holds whole copies of the module f
 in version B, between the lines `-- BEGIN COPY <path>` and `-- END COPY <path>`, and copies of
 the functions of older modules that B changed, between `-- BEGIN COPY <path>#<schema.function>`
 and `-- END COPY <path>#<schema.function>` (from its `CREATE FUNCTION <schema.function>(` line to
-the first `END $$;` after it). This script writes each copy's current text between its markers; with --check it changes nothing and exits 1
+the first `END $$;` after it; `#replace:<schema.function>` writes it as CREATE OR REPLACE, for a
+function whose signature did not change), and of changed policies, `#policy:<name>` (from its
+`CREATE POLICY <name> ON` line to the first line ending in `;`; the script drops the old one first). This script writes each copy's current text between its markers; with --check it changes nothing and exits 1
 when a copy differs (scripts/lint.sh runs it so). The upgrade test (tests/upgrade.rs) proves the
 result equals a fresh install either way. Released scripts (sql/released.sha256) are never
 touched: the script refuses to edit one.
@@ -28,14 +30,23 @@ for script in sorted((root / "sql").glob("booking_ext--*--*.sql")):
         if m and m.group(1) == "BEGIN":
             copying = m.group(2)
             out.append(line)
-            path, _, function = copying.partition("#")
+            path, _, item = copying.partition("#")
             text = (root / path).read_text().rstrip("\n").split("\n")
-            if function:
-                start = next((i for i, l in enumerate(text) if l.startswith(f"CREATE FUNCTION {function}(")), None)
+            kind, _, name = item.rpartition(":")
+            if kind == "policy":
+                start = next((i for i, l in enumerate(text) if l.startswith(f"CREATE POLICY {name} ON ")), None)
                 if start is None:
-                    sys.exit(f"{script.name}: no CREATE FUNCTION {function}( in {path}")
+                    sys.exit(f"{script.name}: no CREATE POLICY {name} in {path}")
+                end = next(i for i in range(start, len(text)) if text[i].endswith(";"))
+                text = text[start:end + 1]
+            elif name:
+                start = next((i for i, l in enumerate(text) if l.startswith(f"CREATE FUNCTION {name}(")), None)
+                if start is None:
+                    sys.exit(f"{script.name}: no CREATE FUNCTION {name}( in {path}")
                 end = next(i for i in range(start, len(text)) if text[i] == "END $$;")
                 text = text[start:end + 1]
+                if kind == "replace":
+                    text = ["CREATE OR REPLACE" + text[0][len("CREATE"):]] + text[1:]
             out.extend(text)
         elif m and m.group(1) == "END":
             if m.group(2) != copying:

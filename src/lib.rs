@@ -7,7 +7,7 @@
 //! The pure rules live in `crates/booking_core`, by the same module names; every call into
 //! Postgres's C API lives in `postgres/`, the one place with `unsafe`.
 //!
-//! The modules, in install order: platform, tenancy, audit, resources, services, bookings,
+//! The modules, in install order: platform, tenancy, audit, resources, services, people, bookings,
 //! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits; then
 //! platform's finalize.
 
@@ -25,6 +25,7 @@ mod credits;
 mod events;
 mod notifications;
 mod outbox;
+mod people;
 mod platform;
 #[allow(unsafe_code)] // the one module with unsafe (see the crate attributes above)
 mod postgres;

@@ -3,7 +3,7 @@
 -- after tenancy (its policy asks about membership): the tenancy tables registered before it get
 -- their audit triggers when it installs, every later table when it registers.
 
--- Append-only (audit_log_append_only below). No foreign key on purpose: the history of a deleted
+-- Append-only (append_only below). No foreign key on purpose: the history of a deleted
 -- tenant or entity stays readable.
 CREATE TABLE booking.audit_log (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -73,19 +73,21 @@ END $$;
 SELECT booking_internal.register_table(table_name, module, audited, entity_type, coalesce(entity_key, 'id'))
 FROM booking_internal.registered_tables WHERE audited ORDER BY position;
 
-CREATE FUNCTION booking_internal.audit_log_append_only() RETURNS trigger
+-- It and the other logs that are only ever appended to (the ledgers and state histories of
+-- the people, events and credits modules) refuse changes with this one trigger function.
+CREATE FUNCTION booking_internal.append_only() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  RAISE EXCEPTION 'booking.audit_log is append-only: % is not allowed', TG_OP
+  RAISE EXCEPTION 'booking.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'insufficient_privilege';
 END $$;
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON booking.audit_log
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_log_append_only();
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
-  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_log_append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.append_only();
 
 -- Admins read their organization's; nobody edits the audit log.
 CREATE POLICY audit_log_select ON booking.audit_log FOR SELECT
@@ -184,6 +186,6 @@ END $$;
 -- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
 COMMENT ON TABLE booking.audit_log IS 'Append-only record of inserts, updates (changed columns) and deletes of the business tables, with actor and reason.';
 COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes audit_log rows for inserts, updates (changed columns only) and deletes.';
-COMMENT ON FUNCTION booking_internal.audit_log_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on audit_log with 42501.';
+COMMENT ON FUNCTION booking_internal.append_only() IS 'Trigger: refuses (42501) UPDATE, DELETE and TRUNCATE of a log.';
 COMMENT ON FUNCTION booking.log_action(text, uuid, text, jsonb, jsonb, text) IS 'Records an action in the audit log (seed 004) and returns its id; the actor is the JWT subject and the organization the entity''s. Staff of the entity''s organization, the booker of a booking, or service_role. 22023 for bad input, 42501 otherwise refused.';
 COMMENT ON FUNCTION booking_internal.grant_audit_privileges(text) IS 'Internal: the audit module''s grants to an API role (called by grant_api_privileges).';

@@ -50,6 +50,16 @@ CREATE TABLE booking.bookings (
 -- 0.2.0 (added to the table, as the upgrade adds it): paid with prepaid credit, one per seat
 -- (module credits debits and refunds it).
 ALTER TABLE booking.bookings ADD COLUMN uses_credit boolean NOT NULL DEFAULT false;
+-- 0.2.0, likewise: the student the booking is for (module people; a guardian books for their
+-- own students only), and what the app keeps about the booking.
+ALTER TABLE booking.bookings
+  ADD COLUMN student_id uuid,
+  ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}'::jsonb
+    CONSTRAINT bookings_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
+    CONSTRAINT bookings_metadata_size CHECK (octet_length(metadata::text) <= 16384),
+  ADD CONSTRAINT bookings_student_same_organization FOREIGN KEY (student_id, organization_id)
+    REFERENCES booking.students (id, organization_id);
+CREATE INDEX bookings_student_id_idx ON booking.bookings (student_id, organization_id) WHERE student_id IS NOT NULL;
 CREATE INDEX bookings_organization_id_idx ON booking.bookings (organization_id, starts_at);
 CREATE INDEX bookings_booked_by_idx ON booking.bookings (booked_by, organization_id);
 CREATE INDEX bookings_resource_id_idx ON booking.bookings (resource_id, organization_id);
@@ -189,6 +199,42 @@ BEGIN
   END IF;
 END $$;
 
+-- A professional who does not accept new clients (module people) is booked, by someone who is
+-- not the organization's staff, only by a client who had a booking with them before: one of
+-- the booker's, or for the same student, on their resource that was approved, completed or a
+-- no-show. PT409 'new_client' otherwise. Runs as the owner: it reads the booker's own bookings
+-- and the professional's flag, after the caller's right to write the booking is established.
+CREATE FUNCTION booking_internal.check_professional_takes_client(p_resource_id uuid, p_booked_by text,
+                                                                 p_student_id uuid, p_booking_id uuid)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM booking.professionals p
+             WHERE p.resource_id = p_resource_id AND p.active AND NOT p.accepts_new_clients)
+     AND NOT EXISTS (SELECT 1 FROM booking.bookings b
+                     WHERE b.resource_id = p_resource_id AND b.id IS DISTINCT FROM p_booking_id
+                       AND b.status IN ('approved', 'completed', 'no_show')
+                       AND (b.booked_by = p_booked_by OR b.student_id = p_student_id)) THEN
+    RAISE EXCEPTION 'This professional is not taking new clients.'
+      USING ERRCODE = 'PT409', DETAIL = 'new_client';
+  END IF;
+END $$;
+
+-- Did this student have another booking on this resource? (The resource's professional may book
+-- such a student again; runs as the owner because the professional cannot see students.)
+CREATE FUNCTION booking_internal.student_booked_on(p_student_id uuid, p_resource_id uuid, p_booking_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.bookings b
+                 WHERE b.student_id = p_student_id AND b.resource_id = p_resource_id
+                   AND b.id IS DISTINCT FROM p_booking_id);
+END $$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Bookings: who may change what (runs as the caller, so it sees the caller's role)
 -- ---------------------------------------------------------------------------------------------
@@ -215,7 +261,11 @@ BEGIN
                             OLD.status || ' is final.');
   END IF;
 
-  v_staff := booking_internal.has_staff_rights(NEW.organization_id);
+  -- Staff, and a professional for the bookings of their own resource (both the resource it is
+  -- on and, when moved, the one it leaves), manage bookings; everyone else is the booker.
+  v_staff := booking_internal.manages_bookings(NEW.organization_id, NEW.resource_id)
+             AND (TG_OP = 'INSERT' OR OLD.resource_id = NEW.resource_id
+                  OR booking_internal.manages_bookings(OLD.organization_id, OLD.resource_id));
   -- The caller's right to write the new row is established before anything else: row-level
   -- security checks it only after the BEFORE triggers, and the capacity trigger after this one
   -- runs as the owner, so without this a cross-tenant INSERT would read, lock and name another
@@ -226,14 +276,23 @@ BEGIN
     RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  -- Whom a booking may be for: staff, any of the organization's students (the foreign key
+  -- checks the organization); a guardian, their own; the resource's professional, a student
+  -- who had a booking on it before (a client of theirs).
+  IF NEW.student_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.student_id IS DISTINCT FROM OLD.student_id)
+     AND NOT booking_internal.has_staff_rights(NEW.organization_id)
+     AND NOT booking_internal.is_guardian_of(NEW.student_id)
+     AND NOT (v_staff AND booking_internal.student_booked_on(NEW.student_id, NEW.resource_id, NEW.id)) THEN
+    RAISE EXCEPTION 'you may book only for students you are a guardian of (or, as the professional, your clients)'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
   IF v_staff THEN
-    -- Staff book for the organization's members only (service_role for anyone), so a status
-    -- change never sends their words to a stranger.
+    -- Staff (and professionals) book for the organization's members only (service_role for
+    -- anyone), so a status change never sends their words to a stranger.
     IF NOT booking_internal.is_privileged()
        AND (TG_OP = 'INSERT' OR NEW.booked_by IS DISTINCT FROM OLD.booked_by)
        AND NEW.booked_by IS DISTINCT FROM @extschema@.current_user_id()
-       AND NOT EXISTS (SELECT 1 FROM booking.members m
-                       WHERE m.organization_id = NEW.organization_id AND m.user_id = NEW.booked_by AND m.is_active) THEN
+       AND NOT booking_internal.is_active_member(NEW.organization_id, NEW.booked_by) THEN
       RAISE EXCEPTION 'staff can book only for the organization''s members; % is not one', NEW.booked_by
         USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -255,6 +314,7 @@ BEGIN
     -- The rule book, as book() applies it; a request for a resource or service that approves
     -- by itself is approved at once, as through book().
     IF NEW.status = 'pending' THEN
+      PERFORM booking_internal.check_professional_takes_client(NEW.resource_id, NEW.booked_by, NEW.student_id, NULL);
       IF booking_internal.enforce_booking_rules(NEW.organization_id, NEW.resource_id, NEW.service_id,
                                                 NEW.starts_at, NEW.ends_at, NEW.seats, NULL) THEN
         NEW.status := 'approved';
@@ -293,6 +353,7 @@ BEGIN
      AND (OLD.status IS DISTINCT FROM 'pending'
           OR (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
              IS DISTINCT FROM (OLD.resource_id, OLD.starts_at, OLD.ends_at, OLD.seats, OLD.service_id)) THEN
+    PERFORM booking_internal.check_professional_takes_client(NEW.resource_id, NEW.booked_by, NEW.student_id, NEW.id);
     PERFORM booking_internal.enforce_booking_rules(NEW.organization_id, NEW.resource_id, NEW.service_id,
                                                    NEW.starts_at, NEW.ends_at, NEW.seats, NEW.id);
   END IF;
@@ -451,21 +512,28 @@ BEGIN
   RETURN p_booked_by = booking.current_user_id() AND booking_internal.may_book_in(p_organization_id);
 END $$;
 
--- bookings: the booker sees and edits their own; staff manage their organization's. A booker
+-- bookings: the booker sees and edits their own; staff manage their organization's, a
+-- professional (module people) the bookings of their own resource; a guardian sees the
+-- bookings for their students (whoever of the guardians booked). A booker
 -- may create a draft or pending booking for themselves in an organization they belong to or
 -- that is public; which fields and statuses they may change afterwards is bookings_guard's job.
 CREATE POLICY bookings_select ON booking.bookings FOR SELECT
   USING (booked_by = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+         OR resource_id = ANY ((SELECT booking_internal.my_professional_resource_ids())::uuid[])
+         OR student_id = ANY ((SELECT booking_internal.my_student_ids())::uuid[]));
 CREATE POLICY bookings_insert ON booking.bookings FOR INSERT
   WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+              OR resource_id = ANY ((SELECT booking_internal.my_professional_resource_ids())::uuid[])
               OR (status IN ('draft', 'pending', 'approved')
                   AND booking_internal.booker_may_insert(organization_id, booked_by)));
 CREATE POLICY bookings_update ON booking.bookings FOR UPDATE
   USING (booked_by = (SELECT booking.current_user_id())
-         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]))
+         OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+         OR resource_id = ANY ((SELECT booking_internal.my_professional_resource_ids())::uuid[]))
   WITH CHECK (booked_by = (SELECT booking.current_user_id())
-              OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+              OR organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+              OR resource_id = ANY ((SELECT booking_internal.my_professional_resource_ids())::uuid[]));
 CREATE POLICY bookings_delete ON booking.bookings FOR DELETE
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
@@ -505,11 +573,14 @@ CREATE POLICY booking_notes_update ON booking.booking_notes FOR UPDATE
 CREATE POLICY booking_notes_delete ON booking.booking_notes FOR DELETE
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
--- booking_transitions: read with the booking; written only by the status trigger.
+-- booking_transitions: read with the booking (by staff, the booker, the resource's
+-- professional); written only by the status trigger.
 CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELECT
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
          OR EXISTS (SELECT 1 FROM booking.bookings b
-                    WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
+                    WHERE b.id = booking_id
+                      AND (b.booked_by = (SELECT booking.current_user_id())
+                           OR b.resource_id = ANY ((SELECT booking_internal.my_professional_resource_ids())::uuid[]))));
 
 -- The rule book: what a booking must satisfy when someone who is not the organization's staff
 -- makes it hold time (a new request, a resubmission, a move), and what book() checks for every
@@ -622,11 +693,17 @@ $$;
 -- service across the organization's resources at any instant (PT409, DETAIL 'capacity').
 -- For a caller who is not staff the rule book runs in the bookings trigger, exactly as for an
 -- INSERT into the table; for staff, book() runs it itself (the table lets staff book freely).
+-- p_student_id names the student the booking is for: one the caller is a guardian of, any of
+-- the organization's for staff, for the resource's professional one who had a booking on it
+-- (42501 otherwise). A professional who takes no new clients
+-- refuses a client who never had a booking with them (PT409, DETAIL 'new_client').
+-- p_metadata: a JSON object of at most 16 kB (22023 otherwise), kept on the booking.
 -- The audit row and the outbox event are written by triggers in the same transaction.
 CREATE FUNCTION booking.book(p_resource_id uuid, p_start timestamptz, p_end timestamptz,
                              p_seats integer DEFAULT 1, p_service_id uuid DEFAULT NULL,
                              p_title text DEFAULT NULL, p_notes text DEFAULT NULL,
-                             p_use_credit boolean DEFAULT false)
+                             p_use_credit boolean DEFAULT false, p_student_id uuid DEFAULT NULL,
+                             p_metadata jsonb DEFAULT NULL)
 RETURNS booking.bookings
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -654,6 +731,7 @@ BEGIN
     RAISE EXCEPTION 'p_title may have at most 200 characters and p_notes 4000'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  PERFORM booking_internal.check_json_object('p_metadata', p_metadata);
   -- Who may book here: members of the organization, anyone signed in for a public one (the
   -- bookings insert policy's rule for bookers). Others learn nothing about the resource.
   SELECT r.organization_id INTO v_org
@@ -664,16 +742,16 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown resource %', p_resource_id USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF booking.is_staff(v_org)
+  IF booking_internal.manages_bookings(v_org, p_resource_id)
      AND booking_internal.enforce_booking_rules(v_org, p_resource_id, p_service_id, p_start, p_end, p_seats, NULL) THEN
     v_status := 'approved';
   END IF;
 
   BEGIN
     INSERT INTO booking.bookings (organization_id, resource_id, service_id, booked_by, title, client_notes,
-                                  starts_at, ends_at, seats, status, source, uses_credit)
+                                  starts_at, ends_at, seats, status, source, uses_credit, student_id, metadata)
     VALUES (v_org, p_resource_id, p_service_id, v_user, p_title, p_notes, p_start, p_end, p_seats,
-            v_status, 'api', p_use_credit)
+            v_status, 'api', p_use_credit, p_student_id, coalesce(p_metadata, '{}'::jsonb))
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
@@ -692,8 +770,9 @@ END $$;
 -- trigger which changes (the status table in docs/bookings.md); this function turns their refusals
 -- into the API's errors and records the reason. Who may do what: the person who booked may
 -- submit a draft, resubmit after changes were requested, and cancel a draft, pending or approved
--- booking until it starts (after that, ask staff); the organization's owners, admins and staff
--- may make every legal change. Errors: 22023 for a NULL argument, an unknown status, or a
+-- booking until it starts (after that, ask staff); the organization's owners, admins and staff,
+-- and a professional for the bookings of their own resource (module people), may make every
+-- legal change. Errors: 22023 for a NULL argument, an unknown status, or a
 -- booking that does not exist or that the caller may not see; 42501 for an anonymous caller or
 -- a change the caller may not make; PT409 (HTTP 409) for a change the status table does not
 -- allow from the current status, and for a booking that would no longer fit when it comes back
@@ -737,7 +816,7 @@ BEGIN
                              FROM booking.status_transitions() WHERE from_status = v_old.status),
                             v_old.status || ' is final.');
   END IF;
-  v_staff := booking_internal.has_staff_rights(v_old.organization_id);
+  v_staff := booking_internal.manages_bookings(v_old.organization_id, v_old.resource_id);
   IF NOT v_staff THEN
     IF v_old.booked_by IS DISTINCT FROM booking.current_user_id()
        OR NOT booking.transition_allowed(v_old.status, p_status, false) THEN
@@ -776,7 +855,8 @@ BEGIN
     -- set_booking_status checks the caller itself; the bookings guard runs as the writer and
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
-                                                         'enforce_booking_rules']);
+                                                         'enforce_booking_rules', 'check_professional_takes_client',
+                                                         'student_booked_on']);
   END IF;
   IF p_role = 'authenticated' THEN
     -- book() books for the JWT subject: a user, not service_role
@@ -794,7 +874,9 @@ COMMENT ON COLUMN booking.bookings.during IS 'Generated [starts_at, ends_at) ran
 COMMENT ON FUNCTION booking.transition_allowed(text, text, boolean) IS 'May a booking go from one status to another? by_staff false asks whether the booker may do it. Unknown statuses raise 22023.';
 COMMENT ON FUNCTION booking.status_transitions() IS 'The legal status changes of a booking, and whether the booker may make each (otherwise staff only).';
 COMMENT ON FUNCTION booking.booking_statuses() IS 'The booking statuses in lifecycle order; pending and approved hold time.';
-COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text, boolean) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending; with p_use_credit, paid with one credit per seat (PT409 insufficient_credit).';
+COMMENT ON FUNCTION booking.book(uuid, timestamptz, timestamptz, integer, uuid, text, text, boolean, uuid, jsonb) IS 'Books a resource for the signed-in caller, race-free; refusals raise PT409 (HTTP 409) with the reason in DETAIL; approved when the resource auto-approves, else pending; with p_use_credit, paid with one credit per seat (PT409 insufficient_credit); p_student_id for a student the caller is a guardian of; p_metadata kept on the booking.';
+COMMENT ON FUNCTION booking_internal.student_booked_on(uuid, uuid, uuid) IS 'Internal: did this student have another booking on this resource (its professional may book them again)?';
+COMMENT ON FUNCTION booking_internal.check_professional_takes_client(uuid, text, uuid, uuid) IS 'Internal: PT409 new_client when the resource''s professional takes no new clients and the booker (or the student) had no approved, completed or no-show booking with them.';
 COMMENT ON FUNCTION booking_internal.held_seats_peak(uuid, tstzrange, uuid) IS 'Internal: the most seats held at one instant of a window by the time-holding bookings of a resource.';
 COMMENT ON FUNCTION booking_internal.bookings_guard() IS 'Trigger: legal status transitions for everyone; what a booker (not staff) may change.';
 COMMENT ON FUNCTION booking_internal.bookings_enforce_capacity() IS 'Trigger: bookable resources, no overlap on a capacity-1 resource and seats within capacity at every instant, under a lock on the resource.';

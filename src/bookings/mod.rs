@@ -59,7 +59,7 @@ extension_sql_file!(
     "bookings.sql",
     name = "bookings",
     requires = [
-        "services",
+        "people",
         bookings::transition_allowed,
         bookings::status_transitions,
         bookings::booking_statuses

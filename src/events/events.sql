@@ -89,16 +89,6 @@ SELECT booking_internal.register_table('kit_instances', 'events', true, 'kit_ins
 -- Events, their team, assignments, activities, kits, issues and the log of their states
 -- ---------------------------------------------------------------------------------------------
 
--- A log that is only ever appended to.
-CREATE FUNCTION booking_internal.append_only() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RAISE EXCEPTION 'booking.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END $$;
-
 CREATE TABLE booking.event_instances (
   id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id         uuid NOT NULL,
@@ -1407,7 +1397,6 @@ COMMENT ON TABLE booking.staff_assignments IS 'A person assigned to an event: an
 COMMENT ON TABLE booking.activity_kits IS 'A kit an activity needs and the instance serving it; an instance is planned for one of overlapping events and out with one event at a time.';
 COMMENT ON TABLE booking.event_state_transitions IS 'Every change of state of events, activities, staff assignments and activity kits: from, to, who, why, metadata. Written by the database only.';
 COMMENT ON TABLE booking.event_issues IS 'A problem reported on an event (type, severity, photos), and its resolution.';
-COMMENT ON FUNCTION booking_internal.append_only() IS 'Trigger: refuses (42501) UPDATE, DELETE and TRUNCATE of a log.';
 COMMENT ON FUNCTION booking.event_state_machines() IS 'The legal transitions of the four state machines of events (event_instance, activity, staff_assignment, activity_kit).';
 COMMENT ON FUNCTION booking_internal.check_event_transition(text, text, text) IS 'Internal: raises PT409 (DETAIL transition) for a change of state the machine does not have.';
 COMMENT ON FUNCTION booking_internal.log_event_transition(uuid, uuid, text, uuid, text, text, jsonb) IS 'Internal: logs a change of state with the actor and booking.reason.';

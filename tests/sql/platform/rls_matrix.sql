@@ -45,6 +45,16 @@ SELECT set_config('request.jwt.claims', '', false);
 SELECT booking_internal.post_credit(booking_internal.lock_credit_account('00000000-0000-4000-a000-000000000001', 'u-client'),
                                     'purchase', 5, NULL, NULL, NULL, NULL, NULL, 'rls-pay', NULL, '{}'::jsonb);
 INSERT INTO booking.credit_policies (organization_id) VALUES ('00000000-0000-4000-a000-000000000002');
+-- people: u-client's profile; u-member is the professional of Dr. Ana (a person resource), Dr.
+-- Bo has none; u-client's student Sam (its first admission state logged)
+INSERT INTO booking.profiles (user_id, display_name, email) VALUES ('u-client', 'Cleo', 'cleo@example.org');
+INSERT INTO booking.resources (id, organization_id, kind, title) VALUES
+  ('00000000-0000-4000-a000-0000000009a1', '00000000-0000-4000-a000-000000000001', 'person', 'Dr. Ana'),
+  ('00000000-0000-4000-a000-0000000009a2', '00000000-0000-4000-a000-000000000001', 'person', 'Dr. Bo');
+INSERT INTO booking.professionals (id, organization_id, user_id, resource_id) VALUES
+  ('00000000-0000-4000-a000-0000000009b1', '00000000-0000-4000-a000-000000000001', 'u-member', '00000000-0000-4000-a000-0000000009a1');
+INSERT INTO booking.students (id, organization_id, first_name, last_name, primary_contact_id) VALUES
+  ('00000000-0000-4000-a000-0000000009c1', '00000000-0000-4000-a000-000000000001', 'Sam', 'Client', 'u-client');
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -206,7 +216,28 @@ INSERT INTO rls_case VALUES
  ('credit_lots', 'select', $q$SELECT 1 FROM booking.credit_lots WHERE amount = 5$q$, 'nnYnYYY'),
  ('credit_lots', 'insert', $q$INSERT INTO booking.credit_lots (id, organization_id, account_id, amount, remaining) VALUES (gen_random_uuid(), '00000000-0000-4000-a000-000000000001', gen_random_uuid(), 1, 1)$q$, 'nnnnnnn'),
  ('credit_lots', 'update', $q$UPDATE booking.credit_lots SET remaining = 0 WHERE amount = 5$q$, 'nnnnnnn'),
- ('credit_lots', 'delete', $q$DELETE FROM booking.credit_lots WHERE amount = 5$q$, 'nnnnnnn');
+ ('credit_lots', 'delete', $q$DELETE FROM booking.credit_lots WHERE amount = 5$q$, 'nnnnnnn'),
+
+ -- people: a profile is its person's (others read cards: people.sql); a public organization's
+ -- professionals are on its booking page, staff link them, the professional edits their own;
+ -- a student is seen by staff and guardians, registered by a guardian for themselves; the
+ -- admission log is read with the student and written by its trigger only
+ ('profiles', 'select', $q$SELECT 1 FROM booking.profiles WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('profiles', 'insert', $q$INSERT INTO booking.profiles (user_id, display_name) VALUES ('u-member', 'Mia')$q$, 'nnnYnnY'),
+ ('profiles', 'update', $q$UPDATE booking.profiles SET display_name = 'Renamed' WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('profiles', 'delete', $q$DELETE FROM booking.profiles WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('professionals', 'select', $q$SELECT 1 FROM booking.professionals WHERE id = '00000000-0000-4000-a000-0000000009b1'$q$, 'YYYYYYY'),
+ ('professionals', 'insert', $q$INSERT INTO booking.professionals (organization_id, user_id, resource_id) VALUES ('00000000-0000-4000-a000-000000000001', 'u-client', '00000000-0000-4000-a000-0000000009a2')$q$, 'nnnnYYY'),
+ ('professionals', 'update', $q$UPDATE booking.professionals SET bio = 'Hello' WHERE id = '00000000-0000-4000-a000-0000000009b1'$q$, 'nnnYYYY'),
+ ('professionals', 'delete', $q$DELETE FROM booking.professionals WHERE id = '00000000-0000-4000-a000-0000000009b1'$q$, 'nnnnYYY'),
+ ('students', 'select', $q$SELECT 1 FROM booking.students WHERE id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnYnYYY'),
+ ('students', 'insert', $q$INSERT INTO booking.students (organization_id, first_name, last_name, primary_contact_id) VALUES ('00000000-0000-4000-a000-000000000001', 'New', 'Kid', 'u-client')$q$, 'nnYnYYY'),
+ ('students', 'update', $q$UPDATE booking.students SET medical_notes = 'none' WHERE id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnYnYYY'),
+ ('students', 'delete', $q$DELETE FROM booking.students WHERE id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnYYY'),
+ ('student_admission_transitions', 'select', $q$SELECT 1 FROM booking.student_admission_transitions WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnYnYYY'),
+ ('student_admission_transitions', 'insert', $q$INSERT INTO booking.student_admission_transitions (organization_id, student_id, to_state, changed_by) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009c1', 'admitted', 'x')$q$, 'nnnnnnn'),
+ ('student_admission_transitions', 'update', $q$UPDATE booking.student_admission_transitions SET reason = 'x' WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnnnn'),
+ ('student_admission_transitions', 'delete', $q$DELETE FROM booking.student_admission_transitions WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnnnn');
 
 DO $$
 DECLARE
@@ -260,7 +291,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 33 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = 37 * 4 * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
