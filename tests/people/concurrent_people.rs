@@ -150,7 +150,7 @@ fn concurrent_links_of_one_calendar_leave_one_professional_and_its_settings() {
     assert!(
         results
             .iter()
-            .all(|r| matches!(r, Ok(_)) || r.as_ref().unwrap_err() == "23505"),
+            .all(|r| r.is_ok() || r.as_ref().unwrap_err() == "23505"),
         "the others meet the one-professional-per-resource key: {results:?}"
     );
     let row = admin
