@@ -288,44 +288,105 @@ ORDER BY t.created_at, t.machine;
 COMMIT;
 
 \echo
-\echo '10. Prepaid credits. Staff (u-staff) sell Ana a pack of 5 credits, paid by card. The payment'
-\echo '    provider''s retry of the same purchase returns the same ledger entry and sells nothing more:'
+\echo '10. A clinic: a professional, a student, prepaid credits. At Harbor Clinic (Lisbon time) Dr. Reis'
+\echo '    (u-outsider, its admin) takes Ana on as a client, and Sofia Mendes (u-therapist), a speech therapist,'
+\echo '    as a member. Sofia''s calendar is a person resource with her own hours (Tuesday to Friday mornings);'
+\echo '    her 45-minute sessions and 15 minutes after each become the resource''s slot interval and buffer:'
 BEGIN;
-SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
-SELECT id AS credit_purchase FROM booking.purchase_credits('u-client', 5, 'demo-card-0001', p_payment_method => 'card') \gset
-SELECT transaction_type, amount, user_id AS for_whom, payment_method, payment_reference, created_by AS sold_by,
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-outsider","role":"authenticated"}', true) \gset
+SELECT id AS clinic FROM booking.organizations WHERE slug = 'harbor-clinic' \gset
+INSERT INTO booking.members (organization_id, user_id, role)
+VALUES (:'clinic', 'u-therapist', 'member'), (:'clinic', 'u-client', 'client');
+INSERT INTO booking.resources (organization_id, kind, title, capacity)
+VALUES (:'clinic', 'person', 'Sofia Mendes', 1) RETURNING id AS sofia \gset
+INSERT INTO booking.availability_rules (organization_id, resource_id, day_of_week, start_time, end_time)
+SELECT :'clinic', :'sofia', d, '09:00', '13:00' FROM generate_series(2, 5) d;
+INSERT INTO booking.professionals (organization_id, user_id, resource_id, title, specialization,
+                                   session_minutes, buffer_minutes, session_price_cents, currency)
+VALUES (:'clinic', 'u-therapist', :'sofia', 'Speech therapist', 'speech and language', 45, 15, 6000, 'EUR');
+SELECT p.user_id AS professional, p.title, r.title AS calendar, r.kind, p.session_minutes, p.buffer_minutes,
+       r.slot_interval_minutes, r.buffer_after_minutes, p.accepts_new_clients
+FROM booking.professionals p JOIN booking.resources r ON r.id = p.resource_id WHERE r.id = :'sofia';
+SELECT pg_temp.attempt(format($q$UPDATE booking.resources SET slot_interval_minutes = 30 WHERE id = %L$q$, :'sofia'))
+       AS "the admin sets the calendar's slots to 30 minutes";
+COMMIT;
+
+\echo '   Ana fills in her profile and registers her son Leo at the clinic: she is his guardian. He starts'
+\echo '   as a prospect and she applies; the admin reviews and admits him (the log keeps who and why):'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+INSERT INTO booking.profiles (display_name, first_name, last_name, email)
+VALUES ('Ana Silva', 'Ana', 'Silva', 'ana@example.org');
+INSERT INTO booking.students (organization_id, first_name, last_name, date_of_birth, medical_notes)
+VALUES (:'clinic', 'Leo', 'Silva', '2019-05-02', 'Mild asthma: inhaler in his bag') RETURNING id AS leo \gset
+SELECT admission_state FROM booking.set_admission_state(:'leo', 'applied', 'referred by his school');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-outsider","role":"authenticated"}', true) \gset
+SELECT admission_state FROM booking.set_admission_state(:'leo', 'under_review') \gset
+SELECT admission_state FROM booking.set_admission_state(:'leo', 'admitted', 'first assessment done') \gset
+SELECT s.first_name || ' ' || s.last_name AS student, s.primary_contact_id AS guardian, s.admission_state, s.admission_date
+FROM booking.students s WHERE s.id = :'leo';
+SELECT coalesce(t.from_state, '') AS from_state, t.to_state, t.changed_by, coalesce(t.reason, '') AS reason
+FROM booking.student_admission_transitions t WHERE t.student_id = :'leo' ORDER BY t.created_at;
+COMMIT;
+
+\echo '   Ana buys a pack of 5 sessions. The payment provider''s webhook (service_role) records the purchase;'
+\echo '   its retry returns the same ledger entry and sells nothing more:'
+BEGIN;
+SELECT set_config('role', 'service_role', true), set_config('request.jwt.claims', '{"role":"service_role"}', true) \gset
+SELECT id AS credit_purchase FROM booking.purchase_credits('u-client', 5, 'pi_demo_0001', NULL, :'clinic', 'card') \gset
+SELECT transaction_type, amount, user_id AS for_whom, payment_method, payment_reference,
        coalesce(expires_at::text, 'never') AS expires
 FROM booking.credit_transactions WHERE id = :'credit_purchase';
 SELECT id = :'credit_purchase' AS "the retry returns the first entry", amount
-FROM booking.purchase_credits('u-client', 5, 'demo-card-0001', p_payment_method => 'card');
+FROM booking.purchase_credits('u-client', 5, 'pi_demo_0001', NULL, :'clinic', 'card');
 COMMIT;
 
-\echo '   Ana books the VR Headset with credit for two appointments, next Thursday and next Friday'
-\echo '   10:00-11:00: one credit each, debited in the same transaction as the booking.'
+\echo '   Ana books two sessions for Leo with Sofia, next Thursday and next Friday 10:00-10:45 Lisbon time,'
+\echo '   paid with credit: one credit each, debited with the booking. They wait for Sofia to confirm them:'
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
-SELECT id AS vr FROM booking.resources WHERE title = 'VR Headset' \gset
-SELECT id AS credit_thursday FROM booking.book(:'vr', (:'tuesday'::date + 2 + time '10:00') AT TIME ZONE 'America/New_York',
-                                              (:'tuesday'::date + 2 + time '11:00') AT TIME ZONE 'America/New_York',
-                                              p_title => 'VR session', p_use_credit => true) \gset
-SELECT id AS credit_friday FROM booking.book(:'vr', (:'tuesday'::date + 3 + time '10:00') AT TIME ZONE 'America/New_York',
-                                            (:'tuesday'::date + 3 + time '11:00') AT TIME ZONE 'America/New_York',
-                                            p_title => 'VR session', p_use_credit => true) \gset
-SELECT title, status, uses_credit, to_char(starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS starts_new_york
-FROM booking.bookings WHERE id IN (:'credit_thursday', :'credit_friday') ORDER BY starts_at;
+SELECT id AS leo_thursday FROM booking.book(:'sofia', (:'tuesday'::date + 2 + time '10:00') AT TIME ZONE 'Europe/Lisbon',
+                                           (:'tuesday'::date + 2 + time '10:45') AT TIME ZONE 'Europe/Lisbon',
+                                           p_title => 'Speech therapy', p_use_credit => true,
+                                           p_student_id => :'leo', p_metadata => '{"goal": "articulation"}') \gset
+SELECT id AS leo_friday FROM booking.book(:'sofia', (:'tuesday'::date + 3 + time '10:00') AT TIME ZONE 'Europe/Lisbon',
+                                         (:'tuesday'::date + 3 + time '10:45') AT TIME ZONE 'Europe/Lisbon',
+                                         p_title => 'Speech therapy', p_use_credit => true,
+                                         p_student_id => :'leo', p_metadata => '{"goal": "articulation"}') \gset
+SELECT b.title, s.first_name AS student, b.status, b.uses_credit,
+       to_char(b.starts_at AT TIME ZONE 'Europe/Lisbon', 'Dy DD Mon HH24:MI') AS starts_lisbon
+FROM booking.bookings b JOIN booking.students s ON s.id = b.student_id
+WHERE b.id IN (:'leo_thursday', :'leo_friday') ORDER BY b.starts_at;
 SELECT balance, available FROM booking.get_credit_balance();
 COMMIT;
 
-\echo '   She cancels Thursday''s, days ahead. The lab has no refund policy of its own, so the default'
+\echo '   Sofia (a member, not staff) sees the bookings of her own calendar: who booked (Ana''s profile'
+\echo '   card) and that they are for a student, whose name and notes stay with staff and guardians. She'
+\echo '   confirms both:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-therapist","role":"authenticated"}', true) \gset
+SELECT to_char(b.starts_at AT TIME ZONE 'Europe/Lisbon', 'Dy DD Mon HH24:MI') AS starts_lisbon, b.title,
+       c.display_name AS booked_by, b.student_id IS NOT NULL AS for_a_student,
+       coalesce(s.first_name, '(not shown)') AS student_name, b.metadata, b.status
+FROM booking.bookings b LEFT JOIN booking.profile_cards c ON c.user_id = b.booked_by
+LEFT JOIN booking.students s ON s.id = b.student_id
+ORDER BY b.starts_at;
+SELECT title, status, approved_by FROM booking.set_booking_status(:'leo_thursday', 'approved', 'see you Thursday');
+SELECT title, status, approved_by FROM booking.set_booking_status(:'leo_friday', 'approved', 'see you Friday');
+COMMIT;
+
+\echo '   Ana cancels Thursday''s, days ahead. The clinic has no refund policy of its own, so the default'
 \echo '   holds: a cancellation at least a day before the start is refunded. The credit comes back:'
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
-SELECT title, status FROM booking.set_booking_status(:'credit_thursday', 'cancelled', 'plans changed');
+SELECT title, status FROM booking.set_booking_status(:'leo_thursday', 'cancelled', 'Leo has a school trip');
 SELECT o.name AS organization, c.balance, c.available, c.lifetime_purchased, c.lifetime_used
 FROM booking.get_credit_balance() c JOIN booking.organizations o ON o.id = c.organization_id;
 \echo '   Her statement, as she reads it (newest first): every change of her balance is one ledger entry.'
 SELECT to_char(t.created_at, 'HH24:MI:SS') AS at, t.transaction_type, t.amount,
-       coalesce(b.title || ' ' || to_char(b.starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI'), '') AS booking,
+       coalesce(b.title || ' ' || to_char(b.starts_at AT TIME ZONE 'Europe/Lisbon', 'Dy DD Mon HH24:MI'), '') AS booking,
        coalesce(t.payment_reference, '') AS payment_reference, coalesce(t.reason, '') AS reason
 FROM booking.get_credit_statement() t LEFT JOIN booking.bookings b ON b.id = t.booking_id;
 COMMIT;

@@ -8,8 +8,8 @@
 //! Postgres's C API lives in `postgres/`, the one place with `unsafe`.
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, people, bookings,
-//! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits; then
-//! platform's finalize.
+//! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits,
+//! engagement; then platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]
@@ -22,6 +22,7 @@ mod availability;
 mod bookings;
 mod conflicts;
 mod credits;
+mod engagement;
 mod events;
 mod notifications;
 mod outbox;

@@ -174,3 +174,46 @@ fn documentation_sql_tours_run_as_written() {
             || format!("{err:?}").contains("bookings_no_overlap")
     );
 }
+
+/// The admission lifecycle of docs/people.md (its table `| from | to | guardian may |`) is
+/// booking.admission_transitions(), row by row and in order.
+#[test]
+fn people_doc_admission_table_is_the_function() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/people.md"))
+        .unwrap();
+    let mut lines = doc
+        .lines()
+        .skip_while(|l| l.trim() != "| from | to | guardian may |");
+    assert!(
+        lines.next().is_some(),
+        "docs/people.md has the admission table"
+    );
+    let documented: Vec<(String, String, bool)> = lines
+        .skip(1) // the |---| line
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            assert_eq!(cells.len(), 3, "a row of three cells: {l}");
+            assert!(
+                matches!(cells[2], "yes" | "no"),
+                "guardian may is yes or no: {l}"
+            );
+            (cells[0].to_owned(), cells[1].to_owned(), cells[2] == "yes")
+        })
+        .collect();
+    let cluster = Cluster::start("admission_doc");
+    let mut c = cluster.create_db("admission_doc", false);
+    let actual: Vec<(String, String, bool)> = c
+        .query(
+            "SELECT from_state, to_state, guardian_may FROM booking.admission_transitions()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        documented, actual,
+        "docs/people.md's admission table differs from booking.admission_transitions()"
+    );
+}

@@ -93,6 +93,11 @@ CREATE TABLE booking.booking_services (
 CREATE INDEX booking_services_booking_org_idx ON booking.booking_services (booking_id, organization_id);
 CREATE INDEX booking_services_organization_id_idx ON booking.booking_services (organization_id);
 CREATE INDEX booking_services_service_id_idx ON booking.booking_services (service_id, organization_id);
+-- 0.2.0 (added as the upgrade adds it): who performs the service (seed 004's staff_id): one of
+-- the organization's owners, admins or staff, or one of its professionals.
+ALTER TABLE booking.booking_services ADD COLUMN staff_id text
+  CONSTRAINT booking_services_staff_id_size CHECK (length(staff_id) BETWEEN 1 AND 200);
+CREATE INDEX booking_services_staff_id_idx ON booking.booking_services (staff_id) WHERE staff_id IS NOT NULL;
 SELECT booking_internal.register_table('booking_services', 'bookings', true);
 
 -- Staff's notes on a booking, in a table of their own: row-level security filters rows, not
@@ -452,10 +457,26 @@ CREATE TRIGGER bookings_5_transition AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking_internal.bookings_record_transition();
 
+-- Does this person perform the organization's services: an active owner, admin or staff
+-- member, or an active professional of it? (About someone else, so it reads past the members
+-- policy; the line's own policy has admitted the writer.)
+CREATE FUNCTION booking_internal.performs_services(p_organization_id uuid, p_user_id text) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM booking.members m
+                 WHERE m.organization_id = p_organization_id AND m.user_id = p_user_id AND m.is_active
+                   AND (m.role IN ('owner', 'admin', 'staff')
+                        OR EXISTS (SELECT 1 FROM booking.professionals p
+                                   WHERE p.organization_id = m.organization_id AND p.user_id = m.user_id AND p.active)));
+END $$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Line items: a booker's line takes its price and duration from the service when it is written,
 -- so there is nothing for them to set; the organization's staff may set their own (a discount).
--- Runs as the caller: the service must be one they can see, in the line's organization.
+-- Runs as the caller: the service must be one they can see, in the line's organization. The
+-- person who performs it (staff_id) is checked for everyone.
 -- ---------------------------------------------------------------------------------------------
 
 CREATE FUNCTION booking_internal.booking_services_from_service() RETURNS trigger
@@ -463,7 +484,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF booking_internal.is_bulk_load() OR booking_internal.has_staff_rights(NEW.organization_id) THEN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NEW;
+  END IF;
+  IF NEW.staff_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.staff_id IS DISTINCT FROM OLD.staff_id)
+     AND NOT booking_internal.performs_services(NEW.organization_id, NEW.staff_id) THEN
+    RAISE EXCEPTION '% does not perform the organization''s services', NEW.staff_id
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'booking_services_staff_performs_services',
+            HINT = 'Name one of its owners, admins or staff, or one of its professionals.';
+  END IF;
+  IF booking_internal.has_staff_rights(NEW.organization_id) THEN
     RETURN NEW;
   END IF;
   SELECT s.price_cents, s.duration_minutes INTO NEW.price_cents, NEW.duration_minutes
@@ -537,9 +567,11 @@ CREATE POLICY bookings_update ON booking.bookings FOR UPDATE
 CREATE POLICY bookings_delete ON booking.bookings FOR DELETE
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
--- booking_services: visible with the booking; the booker edits them while the booking is open.
+-- booking_services: visible with the booking, and to the person who performs the line; the
+-- booker edits them while the booking is open.
 CREATE POLICY booking_services_select ON booking.booking_services FOR SELECT
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[])
+         OR staff_id = (SELECT booking.current_user_id())
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
 CREATE POLICY booking_services_insert ON booking.booking_services FOR INSERT
@@ -856,7 +888,7 @@ BEGIN
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
                                                          'enforce_booking_rules', 'check_professional_takes_client',
-                                                         'student_booked_on']);
+                                                         'student_booked_on', 'performs_services']);
   END IF;
   IF p_role = 'authenticated' THEN
     -- book() books for the JWT subject: a user, not service_role
@@ -886,7 +918,8 @@ COMMENT ON FUNCTION booking.set_booking_status(uuid, text, text) IS 'Moves a boo
 COMMENT ON FUNCTION booking_internal.lock_service_rules(uuid) IS 'Internal: locks a service''s rules row for the rest of the transaction (once per transaction, as lock_resource) so that bookers of a service with a concurrency limit take turns.';
 COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a resource row for the rest of the transaction (a no-op update, skipped when the row version seen was written by this transaction) so that its writers take turns; returns its capacity.';
 COMMENT ON FUNCTION booking_internal.booker_may_insert(uuid, text) IS 'Internal: may a caller who is not staff create a booking in this organization for this person (themselves, in an organization they belong to or that is public)? Used by the bookings insert policy and bookings_guard.';
-COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service.';
+COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service; whoever writes it names as staff_id someone who performs services.';
+COMMENT ON FUNCTION booking_internal.performs_services(uuid, text) IS 'Internal: is this person an active owner, admin or staff member, or an active professional, of the organization?';
 COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
 COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
 COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';

@@ -76,8 +76,8 @@ CREATE TABLE booking.professionals (
   active              boolean NOT NULL DEFAULT true,
   -- false: only clients who had a booking with them before may book them
   accepts_new_clients boolean NOT NULL DEFAULT true,
-  -- the resource's slot interval and buffer after each booking are these (kept equal by the
-  -- triggers below), so the slot engine offers this professional's sessions
+  -- the resource's slot interval is a session and its buffer, its buffer after each booking the
+  -- buffer (kept so by the triggers below): the slot engine offers one session after another
   session_minutes     integer NOT NULL DEFAULT 60 CHECK (session_minutes BETWEEN 5 AND 1440),
   buffer_minutes      integer NOT NULL DEFAULT 15 CHECK (buffer_minutes BETWEEN 0 AND 1440),
   session_price_cents integer CHECK (session_price_cents >= 0),
@@ -85,6 +85,7 @@ CREATE TABLE booking.professionals (
   created_at          timestamptz NOT NULL DEFAULT now(),
   updated_at          timestamptz NOT NULL DEFAULT now(),
   UNIQUE (id, organization_id),
+  CONSTRAINT professionals_session_and_buffer_in_a_day CHECK (session_minutes + buffer_minutes <= 1440),
   CONSTRAINT professionals_one_per_person UNIQUE (organization_id, user_id),
   -- (a resource is in one organization, so this is one professional per resource)
   CONSTRAINT professionals_one_per_resource UNIQUE (resource_id, organization_id),
@@ -147,11 +148,11 @@ BEGIN
       RAISE EXCEPTION 'new row violates row-level security policy for table "professionals"'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF (NEW.user_id, NEW.resource_id, NEW.active, NEW.session_minutes, NEW.buffer_minutes,
-        NEW.session_price_cents, NEW.currency, NEW.license_number)
+    IF (NEW.id, NEW.user_id, NEW.resource_id, NEW.active, NEW.session_minutes, NEW.buffer_minutes,
+        NEW.session_price_cents, NEW.currency, NEW.license_number, NEW.created_at)
        IS DISTINCT FROM
-       (OLD.user_id, OLD.resource_id, OLD.active, OLD.session_minutes, OLD.buffer_minutes,
-        OLD.session_price_cents, OLD.currency, OLD.license_number) THEN
+       (OLD.id, OLD.user_id, OLD.resource_id, OLD.active, OLD.session_minutes, OLD.buffer_minutes,
+        OLD.session_price_cents, OLD.currency, OLD.license_number, OLD.created_at) THEN
       RAISE EXCEPTION 'a professional may change only their title, specialization, bio and whether they accept new clients'
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'The organization''s staff change the rest.';
@@ -174,8 +175,9 @@ END $$;
 CREATE TRIGGER professionals_1_guard BEFORE INSERT OR UPDATE ON booking.professionals
   FOR EACH ROW EXECUTE FUNCTION booking_internal.professionals_guard();
 
--- The professional's session length and buffer are their resource's slot interval and buffer
--- after each booking: written to the resource with the professional row.
+-- The professional's session length and buffer make their resource's slot interval (a session
+-- and its buffer, so that booked sessions leave the next slot free) and buffer after each
+-- booking: written to the resource with the professional row.
 CREATE FUNCTION booking_internal.professionals_sync_resource() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -185,9 +187,10 @@ BEGIN
     RETURN NULL;  -- a restore brings the resource as it was
   END IF;
   UPDATE booking.resources r
-  SET slot_interval_minutes = NEW.session_minutes, buffer_after_minutes = NEW.buffer_minutes
+  SET slot_interval_minutes = NEW.session_minutes + NEW.buffer_minutes, buffer_after_minutes = NEW.buffer_minutes
   WHERE r.id = NEW.resource_id
-    AND (r.slot_interval_minutes, r.buffer_after_minutes) IS DISTINCT FROM (NEW.session_minutes, NEW.buffer_minutes);
+    AND (r.slot_interval_minutes, r.buffer_after_minutes)
+        IS DISTINCT FROM (NEW.session_minutes + NEW.buffer_minutes, NEW.buffer_minutes);
   RETURN NULL;
 END $$;
 CREATE TRIGGER professionals_5_sync_resource AFTER INSERT OR UPDATE OF resource_id, session_minutes, buffer_minutes
@@ -210,8 +213,8 @@ BEGIN
   -- The row passed the resources update policy (an UPDATE sees only such rows).
   SELECT p.session_minutes, p.buffer_minutes INTO v_session, v_buffer
   FROM booking.professionals p WHERE p.resource_id = NEW.id;
-  IF FOUND AND (NEW.slot_interval_minutes, NEW.buffer_after_minutes) IS DISTINCT FROM (v_session, v_buffer) THEN
-    RAISE EXCEPTION 'this resource is a professional''s calendar: its slot interval and buffer after are the professional''s session_minutes and buffer_minutes'
+  IF FOUND AND (NEW.slot_interval_minutes, NEW.buffer_after_minutes) IS DISTINCT FROM (v_session + v_buffer, v_buffer) THEN
+    RAISE EXCEPTION 'this resource is a professional''s calendar: its slot interval is the professional''s session_minutes plus buffer_minutes, its buffer after their buffer_minutes'
       USING ERRCODE = 'check_violation', CONSTRAINT = 'resources_professional_settings',
             HINT = 'Change booking.professionals.session_minutes or buffer_minutes instead.';
   END IF;
@@ -299,7 +302,9 @@ CREATE TABLE booking.students (
   created_at           timestamptz NOT NULL DEFAULT now(),
   updated_at           timestamptz NOT NULL DEFAULT now(),
   UNIQUE (id, organization_id),
-  CONSTRAINT students_two_guardians CHECK (secondary_contact_id IS DISTINCT FROM primary_contact_id)
+  -- a second guardian is another person than the first, and only with a first
+  CONSTRAINT students_two_guardians CHECK (secondary_contact_id IS NULL
+                                           OR (primary_contact_id IS NOT NULL AND secondary_contact_id <> primary_contact_id))
 );
 CREATE INDEX students_name_idx ON booking.students (organization_id, last_name, first_name);
 CREATE INDEX students_admission_state_idx ON booking.students (organization_id, admission_state);
@@ -488,6 +493,7 @@ DECLARE
   v_row        booking.students;
   v_constraint text;
   v_hint       text;
+  v_reason     text;
 BEGIN
   IF p_student_id IS NULL OR p_state IS NULL THEN
     RAISE EXCEPTION 'p_student_id and p_state must not be NULL' USING ERRCODE = 'invalid_parameter_value';
@@ -497,6 +503,7 @@ BEGIN
     RAISE EXCEPTION 'unknown admission state %', left(p_state, 100) USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF p_reason IS NOT NULL THEN
+    v_reason := current_setting('booking.reason', true);
     PERFORM set_config('booking.reason', booking_internal.check_text_argument('p_reason', p_reason, 4000), true);
   END IF;
   BEGIN
@@ -510,7 +517,9 @@ BEGIN
     END IF;
     RAISE;
   END;
-  PERFORM set_config('booking.reason', '', true);
+  IF p_reason IS NOT NULL THEN
+    PERFORM set_config('booking.reason', coalesce(v_reason, ''), true);  -- the transaction's own, back
+  END IF;
   IF v_row.id IS NULL THEN
     -- Unchanged: a student in that state already (a change is a change: PT409, as for a
     -- booking), or one the caller may not see.
@@ -564,7 +573,7 @@ COMMENT ON FUNCTION booking_internal.is_active_member(uuid, text) IS 'Internal: 
 COMMENT ON FUNCTION booking_internal.my_student_ids() IS 'Internal: the students the caller is a guardian of.';
 COMMENT ON FUNCTION booking_internal.is_guardian_of(uuid) IS 'Internal: is the caller the primary or secondary contact of this student?';
 COMMENT ON FUNCTION booking_internal.professionals_guard() IS 'Trigger: staff link active members to person resources; a professional edits their title, specialization, bio and accepts_new_clients only.';
-COMMENT ON FUNCTION booking_internal.professionals_sync_resource() IS 'Trigger: a professional''s session_minutes and buffer_minutes are written to their resource''s slot interval and buffer after.';
+COMMENT ON FUNCTION booking_internal.professionals_sync_resource() IS 'Trigger: a professional''s resource takes session_minutes + buffer_minutes as its slot interval and buffer_minutes as its buffer after.';
 COMMENT ON FUNCTION booking_internal.resources_professional_settings() IS 'Trigger: a professional''s resource keeps the slot interval and buffer after of its professional.';
 COMMENT ON FUNCTION booking_internal.students_guard() IS 'Trigger: who may write which fields of a student, the admission lifecycle, derived admission and discharge dates.';
 COMMENT ON FUNCTION booking_internal.students_log_admission() IS 'Trigger: logs each admission state a student enters.';

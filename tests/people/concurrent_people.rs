@@ -155,7 +155,7 @@ fn concurrent_links_of_one_calendar_leave_one_professional_and_its_settings() {
     );
     let row = admin
         .query_one(
-            "SELECT p.session_minutes = r.slot_interval_minutes AND p.buffer_minutes = r.buffer_after_minutes
+            "SELECT p.session_minutes + p.buffer_minutes = r.slot_interval_minutes AND p.buffer_minutes = r.buffer_after_minutes
              FROM booking.professionals p JOIN booking.resources r ON r.id = p.resource_id
              WHERE p.resource_id = $1::text::uuid",
             &[&CALENDAR],

@@ -70,13 +70,16 @@ BEGIN
   VALUES ('00000000-0000-4000-a000-0000000001b2', '00000000-0000-4000-a000-000000000001', 'u-staff',
           '00000000-0000-4000-a000-0000000001a2', 30, 0);
   SELECT * INTO r FROM booking.resources WHERE id = '00000000-0000-4000-a000-0000000001a1';
-  PERFORM pg_temp.check((r.slot_interval_minutes, r.buffer_after_minutes) = (60, 15), 'the resource takes the professional''s session length and buffer');
+  PERFORM pg_temp.check((r.slot_interval_minutes, r.buffer_after_minutes) = (75, 15),
+                        'the resource''s grid is a session and its buffer, its buffer after the buffer');
   PERFORM pg_temp.check(pg_temp.refusal($q$UPDATE booking.resources SET slot_interval_minutes = 20 WHERE id = '00000000-0000-4000-a000-0000000001a1'$q$)
                         = '23514/', 'the resource''s slot interval is the professional''s, not set on its own');
   UPDATE booking.resources SET title = 'Dr. Ana Lima', buffer_before_minutes = 5 WHERE id = '00000000-0000-4000-a000-0000000001a1';
   UPDATE booking.professionals SET session_minutes = 45, buffer_minutes = 10 WHERE id = '00000000-0000-4000-a000-0000000001b1';
   SELECT * INTO r FROM booking.resources WHERE id = '00000000-0000-4000-a000-0000000001a1';
-  PERFORM pg_temp.check((r.slot_interval_minutes, r.buffer_after_minutes, r.title) = (45, 10, 'Dr. Ana Lima'), 'a change of the professional reaches the resource');
+  PERFORM pg_temp.check((r.slot_interval_minutes, r.buffer_after_minutes, r.title) = (55, 10, 'Dr. Ana Lima'), 'a change of the professional reaches the resource');
+  PERFORM pg_temp.check(pg_temp.refusal($q$UPDATE booking.professionals SET session_minutes = 1000, buffer_minutes = 500 WHERE id = '00000000-0000-4000-a000-0000000001b1'$q$)
+                        = '23514/', 'a session and its buffer fit in a day');
   PERFORM pg_temp.act_as('member');
   UPDATE booking.professionals SET bio = 'Twenty years of practice', specialization = 'Speech and language'
   WHERE id = '00000000-0000-4000-a000-0000000001b1';
@@ -114,6 +117,11 @@ BEGIN
   b := booking.set_booking_status(b.id, 'approved', 'see you then');
   PERFORM pg_temp.check(b.status = 'approved' AND b.approved_by = 'u-member', 'the professional approves it');
   PERFORM pg_temp.check((SELECT count(*) FROM booking.booking_transitions WHERE booking_id = b.id) = 1, 'and reads its history');
+  -- one session after another on a 55-minute grid (45 and a 10-minute buffer): after the
+  -- 10:00-11:00 booking, its 10 minutes after and the resource's 5 before, 11:50 is the next
+  PERFORM pg_temp.check((SELECT min(slot_start) FROM booking.get_available_slots('00000000-0000-4000-a000-0000000001a1',
+                           '2030-03-11 10:00 America/New_York', '2030-03-11 13:00 America/New_York', 45))
+                        = '2030-03-11 11:50 America/New_York', 'the next session follows the booked hour and its buffer on the grid');
   PERFORM pg_temp.check(pg_temp.refusal($q$SELECT booking.set_booking_status('00000000-0000-4000-a000-000000000401', 'approved')$q$) = '22023/',
                         'a booking of another resource is unknown to them');
   PERFORM pg_temp.check(pg_temp.refusal(format($q$UPDATE booking.bookings SET resource_id = '00000000-0000-4000-a000-000000000104' WHERE id = %L$q$, b.id))
@@ -198,6 +206,10 @@ BEGIN
     VALUES ('00000000-0000-4000-a000-000000000001', 'Two', 'Guardians', 'u-outsider')$q$) = '42501/', 'naming a second guardian is staff''s');
   PERFORM pg_temp.check(pg_temp.refusal($q$INSERT INTO booking.students (organization_id, first_name, last_name, educational_notes)
     VALUES ('00000000-0000-4000-a000-000000000001', 'Self', 'Assessed', 'gifted')$q$) = '42501/', 'and so are educational notes, from the start');
+  PERFORM set_config('booking.reason', 'the caller''s own reason', true);
+  PERFORM booking.set_admission_state(s.id, 'withdrawn', 'changed our minds');
+  PERFORM pg_temp.check(current_setting('booking.reason') = 'the caller''s own reason', 'a reason given is the change''s only');
+  PERFORM set_config('booking.reason', '', true);
   PERFORM pg_temp.check(pg_temp.refusal($q$INSERT INTO booking.students (organization_id, first_name, last_name)
     VALUES ('00000000-0000-4000-a000-000000000002', 'Private', 'Clinic')$q$) = '42501/', 'nor where they may not book');
   s := booking.set_admission_state(s.id, 'applied', 'the form is in');
@@ -251,7 +263,7 @@ BEGIN
   PERFORM pg_temp.check((SELECT array_agg(coalesce(from_state, '-') || '>' || to_state || ':' || changed_by || ':' || coalesce(reason, '')
                                           ORDER BY created_at)
                          FROM booking.student_admission_transitions WHERE student_id = s.id)
-                        = '{->prospect:u-client:,prospect>applied:u-client:the form is in,applied>under_review:u-staff:,under_review>admitted:u-staff:welcome,admitted>on_leave:u-staff:,on_leave>admitted:u-staff:}',
+                        = '{->prospect:u-client:,prospect>withdrawn:u-client:changed our minds,withdrawn>applied:u-client:the form is in,applied>under_review:u-staff:,under_review>admitted:u-staff:welcome,admitted>on_leave:u-staff:,on_leave>admitted:u-staff:}',
                         'every state entered is logged with who and why');
   PERFORM pg_temp.act_as('superuser');
   PERFORM pg_temp.check(pg_temp.refusal(format('DELETE FROM booking.student_admission_transitions WHERE student_id = %L', s.id)) = '42501/',
@@ -323,4 +335,17 @@ BEGIN
   PERFORM pg_temp.act_as('superuser');
   PERFORM pg_temp.check(pg_temp.refusal(format('DELETE FROM booking.students WHERE id = %L', pg_temp.id('sam'))) LIKE '23503/%',
                         'a student with bookings is not deleted (discharge them)');
+END $$;
+
+-- Guardians: none (staff keep the record), one, or two different people; never a second alone.
+DO $$
+BEGIN
+  PERFORM pg_temp.act_as('staff');
+  INSERT INTO booking.students (organization_id, first_name, last_name, primary_contact_id)
+  VALUES ('00000000-0000-4000-a000-000000000001', 'No', 'Guardian', NULL);
+  PERFORM pg_temp.check(pg_temp.refusal($q$INSERT INTO booking.students (organization_id, first_name, last_name, primary_contact_id, secondary_contact_id)
+    VALUES ('00000000-0000-4000-a000-000000000001', 'Only', 'Second', NULL, 'u-client')$q$) = '23514/', 'a second guardian needs a first');
+  PERFORM pg_temp.check(pg_temp.refusal($q$INSERT INTO booking.students (organization_id, first_name, last_name, primary_contact_id, secondary_contact_id)
+    VALUES ('00000000-0000-4000-a000-000000000001', 'Same', 'Twice', 'u-client', 'u-client')$q$) = '23514/', 'who is another person');
+  PERFORM pg_temp.act_as('superuser');
 END $$;

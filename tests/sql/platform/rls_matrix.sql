@@ -55,6 +55,24 @@ INSERT INTO booking.professionals (id, organization_id, user_id, resource_id) VA
   ('00000000-0000-4000-a000-0000000009b1', '00000000-0000-4000-a000-000000000001', 'u-member', '00000000-0000-4000-a000-0000000009a1');
 INSERT INTO booking.students (id, organization_id, first_name, last_name, primary_contact_id) VALUES
   ('00000000-0000-4000-a000-0000000009c1', '00000000-0000-4000-a000-000000000001', 'Sam', 'Client', 'u-client');
+-- engagement: a thread between u-client and u-staff (a message each way), u-client's
+-- favourite lab, u-client2's published review of their completed booking of the printer, and a
+-- completed booking of u-client's not reviewed yet
+SELECT set_config('request.jwt.claims', '{"sub": "u-client", "role": "authenticated"}', false);
+SELECT booking.start_thread('u-staff', 'Hello', 'Is the printer free?');
+SELECT set_config('request.jwt.claims', '{"sub": "u-staff", "role": "authenticated"}', false);
+SELECT booking.send_message(t.id, 'It is.') FROM booking.message_threads t WHERE t.created_by_id = 'u-client';
+SELECT set_config('request.jwt.claims', '', false);
+INSERT INTO booking.customer_favorites (user_id, organization_id) VALUES ('u-client', '00000000-0000-4000-a000-000000000001');
+INSERT INTO booking.bookings (id, organization_id, resource_id, booked_by, starts_at, ends_at, status) VALUES
+  ('00000000-0000-4000-a000-0000000009d1', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
+   'u-client', '2030-02-04 10:00 America/New_York', '2030-02-04 11:00 America/New_York', 'completed'),
+  ('00000000-0000-4000-a000-0000000009d2', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102',
+   'u-client2', '2030-02-04 11:00 America/New_York', '2030-02-04 12:00 America/New_York', 'completed');
+SELECT set_config('request.jwt.claims', '{"sub": "u-client2", "role": "authenticated"}', false);
+INSERT INTO booking.reviews (organization_id, booking_id, resource_id, reviewer_id, rating, content)
+VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009d2', '00000000-0000-4000-a000-000000000102', 'u-client2', 4, 'Good');
+SELECT set_config('request.jwt.claims', '', false);
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -237,7 +255,39 @@ INSERT INTO rls_case VALUES
  ('student_admission_transitions', 'select', $q$SELECT 1 FROM booking.student_admission_transitions WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnYnYYY'),
  ('student_admission_transitions', 'insert', $q$INSERT INTO booking.student_admission_transitions (organization_id, student_id, to_state, changed_by) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009c1', 'admitted', 'x')$q$, 'nnnnnnn'),
  ('student_admission_transitions', 'update', $q$UPDATE booking.student_admission_transitions SET reason = 'x' WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnnnn'),
- ('student_admission_transitions', 'delete', $q$DELETE FROM booking.student_admission_transitions WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnnnn');
+ ('student_admission_transitions', 'delete', $q$DELETE FROM booking.student_admission_transitions WHERE student_id = '00000000-0000-4000-a000-0000000009c1'$q$, 'nnnnnnn'),
+
+ -- engagement: a thread and its messages are its two participants' (written by the RPCs
+ -- only; a sender edits their message's body; service_role may delete); favourites are their
+ -- person's; a published review of a public organization is anyone's to read, written by the
+ -- booker of a completed booking, answered by staff, deleted by service_role only
+ ('message_threads', 'select', $q$SELECT 1 FROM booking.message_threads WHERE created_by_id = 'u-client'$q$, 'nnYnYnY'),
+ ('message_threads', 'insert', $q$INSERT INTO booking.message_threads (organization_id, created_by_id, recipient_id) VALUES ('00000000-0000-4000-a000-000000000001', 'u-member', 'u-admin')$q$, 'nnnnnnn'),
+ ('message_threads', 'update', $q$UPDATE booking.message_threads SET subject = 'Changed' WHERE created_by_id = 'u-client'$q$, 'nnnnnnn'),
+ ('message_threads', 'delete', $q$DELETE FROM booking.message_threads WHERE created_by_id = 'u-client'$q$, 'nnnnnnY'),
+ ('messages', 'select', $q$SELECT 1 FROM booking.messages WHERE sender_id = 'u-client'$q$, 'nnYnYnY'),
+ ('messages', 'insert', $q$INSERT INTO booking.messages (thread_id, organization_id, sender_id, body) SELECT id, organization_id, 'u-client', 'x' FROM booking.message_threads$q$, 'nnnnnnn'),
+ ('messages', 'update', $q$UPDATE booking.messages SET body = 'Edited' WHERE sender_id = 'u-client'$q$, 'nnYnnnn'),
+ ('messages', 'delete', $q$DELETE FROM booking.messages WHERE sender_id = 'u-client'$q$, 'nnnnnnY'),
+ ('customer_favorites', 'select', $q$SELECT 1 FROM booking.customer_favorites WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('customer_favorites', 'insert', $q$INSERT INTO booking.customer_favorites (user_id, organization_id, resource_id) VALUES ('u-member', '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000101')$q$, 'nnnYnnY'),
+ ('customer_favorites', 'update', $q$UPDATE booking.customer_favorites SET notes = 'Best' WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('customer_favorites', 'delete', $q$DELETE FROM booking.customer_favorites WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('reviews', 'select', $q$SELECT 1 FROM booking.reviews WHERE booking_id = '00000000-0000-4000-a000-0000000009d2'$q$, 'YYYYYYY'),
+ ('reviews', 'insert', $q$INSERT INTO booking.reviews (organization_id, booking_id, resource_id, reviewer_id, rating) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009d1', '00000000-0000-4000-a000-000000000102', 'u-client', 5)$q$, 'nnYnnnY'),
+ ('reviews', 'update', $q$UPDATE booking.reviews SET reply = 'Thank you' WHERE booking_id = '00000000-0000-4000-a000-0000000009d2'$q$, 'nnnnYYY'),
+ ('reviews', 'delete', $q$DELETE FROM booking.reviews WHERE booking_id = '00000000-0000-4000-a000-0000000009d2'$q$, 'nnnnnnY'),
+
+ -- views (read only): what each persona reads of each, as row-level security decides
+ ('profile_cards', 'select', $q$SELECT 1 FROM booking.profile_cards WHERE user_id = 'u-client'$q$, 'nnYYYYn'),
+ ('customer_favorites_view', 'select', $q$SELECT 1 FROM booking.customer_favorites_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('organization_reviews_with_counts', 'select', $q$SELECT 1 FROM booking.organization_reviews_with_counts WHERE booking_id = '00000000-0000-4000-a000-0000000009d2' AND total_reviews = 1$q$, 'YYYYYYY'),
+ ('audit_log_view', 'select', $q$SELECT 1 FROM booking.audit_log_view WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnnnnYY'),
+ ('notifications_view', 'select', $q$SELECT 1 FROM booking.notifications_view WHERE recipient_id = 'u-client'$q$, 'nnYnnnY'),
+ ('blocked_times_view', 'select', $q$SELECT 1 FROM booking.blocked_times_view WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnYYYYY'),
+ ('profile_metadata_view', 'select', $q$SELECT 1 FROM booking.profile_metadata_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('user_preferences_view', 'select', $q$SELECT 1 FROM booking.user_preferences_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
+ ('resource_daily_usage', 'select', $q$SELECT 1 FROM booking.resource_daily_usage WHERE organization_id = '00000000-0000-4000-a000-000000000001'$q$, 'nnYnYYY');
 
 DO $$
 DECLARE
@@ -250,20 +300,28 @@ DECLARE
   v_bad    text[] := '{}';
   v_cases  integer := 0;
   v_tables text[];
+  v_views  text[];
 BEGIN
   -- every table of the extension is in the matrix, with all four commands
   SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_tables
   FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
   WHERE c.relkind = 'r' AND c.relnamespace = 'booking'::regnamespace;
+  SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_views
+  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
+  WHERE c.relkind = 'v' AND c.relnamespace = 'booking'::regnamespace;
   -- booking_internal's tables (the table registry) are the owner's alone
   PERFORM pg_temp.check(NOT EXISTS (SELECT FROM pg_class c, unnest(ARRAY['anon', 'authenticated', 'service_role']) AS r(role)
                                     WHERE c.relnamespace = 'booking_internal'::regnamespace AND c.relkind = 'r'
                                       AND has_table_privilege(r.role, c.oid, 'SELECT, INSERT, UPDATE, DELETE')),
                         'an API role may touch a table of booking_internal');
-  PERFORM pg_temp.check(v_tables = (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case),
-                        format('matrix tables %s vs extension tables %s', (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case), v_tables));
-  PERFORM pg_temp.check((SELECT bool_and(n = 4) FROM (SELECT count(DISTINCT cmd) n FROM rls_case GROUP BY tbl) x), 'four commands per table');
+  PERFORM pg_temp.check(v_tables || v_views = (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case WHERE tbl = ANY (v_tables))
+                                              || (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case WHERE tbl = ANY (v_views)),
+                        format('matrix %s vs extension tables %s and views %s', (SELECT array_agg(DISTINCT tbl ORDER BY tbl) FROM rls_case), v_tables, v_views));
+  PERFORM pg_temp.check(NOT EXISTS (SELECT FROM rls_case WHERE tbl <> ALL (v_tables || v_views)), 'the matrix names only tables and views of the extension');
+  PERFORM pg_temp.check((SELECT bool_and(n = 4) FROM (SELECT count(DISTINCT cmd) n FROM rls_case WHERE tbl = ANY (v_tables) GROUP BY tbl) x), 'four commands per table');
+  PERFORM pg_temp.check((SELECT bool_and(cmd = 'select') FROM rls_case WHERE tbl = ANY (v_views)), 'views are read');
 
   FOR k IN SELECT * FROM rls_case ORDER BY tbl, cmd LOOP
     FOR i IN 1 .. array_length(personas, 1) LOOP
@@ -291,7 +349,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = 37 * 4 * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = (41 * 4 + 9) * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
