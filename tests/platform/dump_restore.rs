@@ -261,6 +261,36 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
                                            'approved', 'see you then');",
     );
 
+    // Engagement: the client writes to the lab's staff, who answer; the client keeps the lab
+    // and its printer as favourites; u-client2 reviews their completed booking and the staff
+    // reply; the staff name who performs the client's line.
+    as_user(
+        &mut c,
+        "u-client",
+        "SELECT booking.start_thread('u-staff', 'Printing', 'Is the printer free on Monday?');
+         INSERT INTO booking.customer_favorites (organization_id) VALUES ('00000000-0000-4000-a000-000000000001');
+         INSERT INTO booking.customer_favorites (organization_id, resource_id, notes)
+           VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000102', 'the good one');",
+    );
+    as_user(
+        &mut c,
+        "u-staff",
+        "SELECT booking.send_message(t.id, 'It is.') FROM booking.message_threads t WHERE t.created_by_id = 'u-client';",
+    );
+    as_user(
+        &mut c,
+        "u-client2",
+        "INSERT INTO booking.reviews (organization_id, booking_id, resource_id, reviewer_id, rating, content)
+         SELECT organization_id, id, resource_id, booked_by, 5, 'Great lab'
+         FROM booking.bookings WHERE id = '00000000-0000-4000-a000-000000000402';",
+    );
+    as_user(
+        &mut c,
+        "u-staff",
+        "UPDATE booking.reviews SET reply = 'Thank you!';
+         UPDATE booking.booking_services SET staff_id = 'u-admin' WHERE booking_id = '00000000-0000-4000-a000-000000000401';",
+    );
+
     // The derived rows the restore must not write again are there.
     let derived: String = c
         .query_one(
@@ -269,7 +299,11 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
                (SELECT string_agg(DISTINCT machine, ',') FROM booking.event_state_transitions),
                (SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ',' ORDER BY created_at)
                 FROM booking.student_admission_transitions),
-               (SELECT count(*) FROM booking.bookings WHERE student_id IS NOT NULL AND metadata <> '{}' AND status = 'approved'))",
+               (SELECT count(*) FROM booking.bookings WHERE student_id IS NOT NULL AND metadata <> '{}' AND status = 'approved'),
+               (SELECT format('%s threads, %s messages, %s unread, %s replies', count(DISTINCT t.id), count(m.id),
+                              max(t.creator_unread_count + t.recipient_unread_count),
+                              (SELECT count(*) FROM booking.reviews WHERE replied_by = 'u-staff'))
+                FROM booking.message_threads t JOIN booking.messages m ON m.thread_id = t.id))",
             &[],
         )
         .unwrap()
@@ -277,7 +311,8 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
     assert_eq!(
         derived,
         "appointment_debit,cancellation_refund,purchase / activity,activity_kit,event_instance,staff_assignment \
-         / ->prospect,prospect>applied,applied>under_review,under_review>admitted / 1"
+         / ->prospect,prospect>applied,applied>under_review,under_review>admitted / 1 \
+         / 1 threads, 2 messages, 2 unread, 1 replies"
     );
 
     // A resource made unbookable after it was booked: the restore must still bring its bookings back.
