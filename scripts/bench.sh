@@ -7,9 +7,12 @@
 #   2. preview_series and book_series against the plain-SQL way (tests/bench/series.sql, dataset
 #      tests/bench/series_dataset.sql): medians inside the server; the run fails unless both
 #      sides give the same occurrences, refusals and bookings;
-#   3. book() against a bare INSERT of the same kind of rows, 8 pgbench clients each, twice in
+#   3. importing 500 external events (import_ics, upsert_calendar_events) and the slot list of a
+#      resource with 1 000 external events against one with 1 000 bookings at the same times
+#      (tests/bench/calendars.sql); the run fails unless both give the same slots;
+#   4. book() against a bare INSERT of the same kind of rows, 8 pgbench clients each, twice in
 #      turn, then a check that no desk is oversubscribed;
-#   4. register_for_session + cancel_registration against a plain INSERT + UPDATE of the same
+#   5. register_for_session + cancel_registration against a plain INSERT + UPDATE of the same
 #      rows into a table without triggers (tests/bench/workshops*.pgbench, dataset
 #      tests/bench/workshops_dataset.sql), 8 clients each, twice in turn, with p50/p95/p99
 #      latencies of each call from pgbench's per-transaction logs, then a check that no session holds more
@@ -49,6 +52,9 @@ psql_bench -d bench -f tests/bench/run.sql
 echo "== series: a weekly series of 104 occurrences on a resource with 10 000 bookings, native against the plain way"
 psql_bench -d bench -f tests/bench/series_dataset.sql >/dev/null
 psql_bench -d bench -f tests/bench/series.sql
+
+echo "== calendars: importing 500 events; slots over 1 000 external events against 1 000 bookings"
+psql_bench -d bench -f tests/bench/calendars.sql
 
 echo "== write side: $clients clients for ${seconds} s each, desks of capacity 1, 30- and 60-minute bookings on a 30-minute grid"
 desks="resource_id IN (SELECT id FROM booking.resources WHERE title LIKE 'Desk %')"

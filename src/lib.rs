@@ -9,7 +9,7 @@
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, people, bookings,
 //! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits,
-//! engagement; then platform's finalize.
+//! engagement, calendars; then platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]
@@ -20,6 +20,7 @@ use pgrx::prelude::*;
 mod audit;
 mod availability;
 mod bookings;
+mod calendars;
 mod conflicts;
 mod credits;
 mod engagement;

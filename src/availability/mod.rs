@@ -66,7 +66,7 @@ pub(crate) fn load_resources(
                 coalesce(sr.min_notice_minutes, res.min_notice_minutes),
                 coalesce(sr.max_advance_days, res.max_advance_days),
                 $2::uuid IS NULL OR s.id IS NOT NULL, now(),
-                h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens
+                h.days, h.starts, h.ends, h.own, x.lowers, x.uppers, x.opens, xb.lowers, xb.uppers
          FROM unnest($1::uuid[]) WITH ORDINALITY AS ids(id, ord)
          LEFT JOIN LATERAL (
            SELECT r.id, r.organization_id, coalesce(r.time_zone, o.time_zone) AS time_zone, r.capacity,
@@ -95,6 +95,13 @@ pub(crate) fn load_resources(
            FROM booking.availability_exceptions e
            WHERE e.organization_id = res.organization_id AND (e.resource_id IS NULL OR e.resource_id = res.id)
              AND e.during && tstzrange($4, $5)) x ON true
+         LEFT JOIN LATERAL (
+           SELECT array_agg(lower(b.during)) AS lowers, array_agg(upper(b.during)) AS uppers
+           FROM booking.calendar_integration_resources l
+           JOIN booking.calendar_integrations ci ON ci.id = l.integration_id
+           JOIN booking.calendar_busy b ON b.integration_id = l.integration_id
+           WHERE l.resource_id = res.id AND b.during && tstzrange($4, $5) AND b.transparency = 'opaque'
+             AND (b.status = 'confirmed' OR (b.status = 'tentative' AND ci.tentative_is_busy))) xb ON true
          ORDER BY ids.ord",
         &[
             ids.to_vec().into(),
@@ -128,6 +135,7 @@ pub(crate) fn load_resources(
                 buffer_before: get_i64(6).unwrap() * MICROS_PER_MINUTE,
                 buffer_after: get_i64(7).unwrap() * MICROS_PER_MINUTE,
                 slot_interval: get_i64(8).map(|m| m * MICROS_PER_MINUTE),
+                external_busy: external_busy_from(&row, 20),
             },
             organization_id: row.get::<Uuid>(3).unwrap().unwrap(),
             min_notice_minutes: get_i64(9).unwrap_or(0),
@@ -150,6 +158,23 @@ where
         .expect("an array column")
         .map(|a| a.iter().map(|v| v.expect("no NULL element")).collect())
         .unwrap_or_default()
+}
+
+/// The busy intervals of linked external calendars from the two columns (lower and upper
+/// bounds) starting at `first`.
+fn external_busy_from(row: &SpiHeapTupleData, first: usize) -> Vec<Interval> {
+    let lowers = values::<TimestampWithTimeZone>(row, first);
+    let uppers = values::<TimestampWithTimeZone>(row, first + 1);
+    lowers
+        .into_iter()
+        .zip(uppers)
+        .map(|(s, e)| {
+            Interval::new(
+                to_unix(s, "an external event"),
+                to_unix(e, "an external event"),
+            )
+        })
+        .collect()
 }
 
 /// The weekly rules and exceptions from the seven hours columns starting at `first`: rule days,
@@ -661,6 +686,7 @@ pub fn open_periods(
                     buffer_before: 0,
                     buffer_after: 0,
                     slot_interval: None,
+                    external_busy: vec![],
                 }
             }
         };

@@ -498,7 +498,17 @@ BEGIN
   END IF;
   SELECT s.price_cents, s.duration_minutes INTO NEW.price_cents, NEW.duration_minutes
   FROM booking.services s WHERE s.id = NEW.service_id AND s.organization_id = NEW.organization_id;
-  RETURN NEW;  -- an unknown service leaves the values as given, for the foreign key to refuse
+  IF NOT FOUND THEN
+    -- Unknown, or not the booker's to see: refused as the foreign key would refuse an unknown
+    -- one (never written with the writer's own price and duration, which the SELECT emptied).
+    -- Anyone else is refused by row-level security, which checks the row after this trigger.
+    IF EXISTS (SELECT 1 FROM booking.bookings b
+               WHERE b.id = NEW.booking_id AND b.booked_by = @extschema@.current_user_id()) THEN
+      RAISE EXCEPTION 'unknown service % in this organization', NEW.service_id
+        USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'booking_services_service_id_organization_id_fkey';
+    END IF;
+  END IF;
+  RETURN NEW;
 END $$;
 
 CREATE TRIGGER booking_services_1_from_service BEFORE INSERT OR UPDATE ON booking.booking_services
@@ -701,17 +711,19 @@ END $$;
 
 -- What a person reads when a booking is refused for a reason of the rule book.
 CREATE FUNCTION booking_internal.refusal_message(p_reason text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE p_reason
-    WHEN 'closed'   THEN 'The resource is not open for all of that time.'
-    WHEN 'notice'   THEN 'That is too soon: this booking needs more notice.'
-    WHEN 'horizon'  THEN 'That is too far ahead to book yet.'
-    WHEN 'overlap'  THEN 'That time is already booked.'
-    WHEN 'capacity' THEN 'Not enough places are left at that time.'
-  END
-$$;
+BEGIN
+  RETURN CASE p_reason
+    WHEN 'closed'         THEN 'The resource is not open for all of that time.'
+    WHEN 'notice'         THEN 'That is too soon: this booking needs more notice.'
+    WHEN 'horizon'        THEN 'That is too far ahead to book yet.'
+    WHEN 'external_event' THEN 'That time is taken in a linked calendar.'
+    WHEN 'overlap'        THEN 'That time is already booked.'
+    WHEN 'capacity'       THEN 'Not enough places are left at that time.'
+  END;
+END $$;
 
 -- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: the
 -- rule book (enforce_booking_rules) takes the resource's lock before asking the engine, so

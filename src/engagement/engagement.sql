@@ -56,7 +56,8 @@ CREATE TABLE booking.messages (
   thread_id       uuid NOT NULL,
   organization_id uuid NOT NULL,
   sender_id       text NOT NULL CONSTRAINT messages_sender_id_size CHECK (length(sender_id) BETWEEN 1 AND 200),
-  body            text NOT NULL CHECK (length(btrim(body)) > 0) CONSTRAINT messages_body_size CHECK (length(body) <= 4000),
+  body            text NOT NULL CONSTRAINT messages_body_not_blank CHECK (btrim(body, E' \t\r\n\f\x0B') <> '')
+                  CONSTRAINT messages_body_size CHECK (length(body) <= 4000),
   created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
   edited_at       timestamptz,
   CONSTRAINT messages_thread_same_organization FOREIGN KEY (thread_id, organization_id)

@@ -52,6 +52,7 @@ mod tests {
             buffer_before: 0,
             buffer_after: 0,
             slot_interval: None,
+            external_busy: vec![],
         };
         let stopped_inside = PgTryBuilder::new(move || {
             open_time(&res, Interval::new(0, 10 * MICROS_PER_DAY));

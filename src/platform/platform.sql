@@ -243,7 +243,8 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF p_value IS NULL OR btrim(p_value) = '' THEN
+  -- blank: nothing but spaces, tabs and line breaks
+  IF p_value IS NULL OR btrim(p_value, E' \t\r\n\f\x0B') = '' THEN
     RAISE EXCEPTION '% must not be empty', p_name USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF length(p_value) > p_max_length THEN

@@ -13,3 +13,14 @@ pub fn invalid_parameter(message: impl Into<String>) -> ! {
     .report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
 }
+
+/// Raise `insufficient_privilege` (42501): the caller may not do this.
+pub fn insufficient_privilege(message: impl Into<String>) -> ! {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        message.into(),
+        "booking_ext",
+    )
+    .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}

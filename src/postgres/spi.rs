@@ -32,3 +32,30 @@ pub fn query<'c>(
             .expect("running a query")
     })
 }
+
+/// Runs `sql`, a statement that writes (or calls a function that writes), with `args` through
+/// its kept plan, read-write: it sees this transaction's earlier writes and later statements see
+/// its own. For a statement run once per call; `query` is for reads.
+pub fn query_mut<'c>(
+    client: &mut SpiClient<'c>,
+    sql: &'static str,
+    args: &[DatumWithOid],
+) -> SpiTupleTable<'c> {
+    thread_local! {
+        static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+    }
+    PLANS.with(|plans| {
+        if !plans.borrow().contains_key(sql) {
+            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+            let plan = client
+                .prepare_mut(sql, &types)
+                .expect("preparing a statement")
+                .keep();
+            plans.borrow_mut().insert(sql, plan);
+        }
+        let plans = plans.borrow();
+        client
+            .update(&plans[sql], None, args)
+            .expect("running a statement")
+    })
+}

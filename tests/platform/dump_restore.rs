@@ -291,6 +291,32 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
          UPDATE booking.booking_services SET staff_id = 'u-admin' WHERE booking_id = '00000000-0000-4000-a000-000000000401';",
     );
 
+    // Calendars: the printer's calendar (its tokens, a weekly event and a one-off), linked to
+    // the printer, with a sync reported.
+    as_user(
+        &mut c,
+        "u-staff",
+        "INSERT INTO booking.calendar_integrations (id, organization_id, provider, calendar_id, name)
+           VALUES ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'google',
+                   'printer@example.org', 'Printer');
+         INSERT INTO booking.calendar_integration_resources (integration_id, resource_id, organization_id)
+           VALUES ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000102',
+                   '00000000-0000-4000-a000-000000000001');",
+    );
+    c.batch_execute(
+        "SET ROLE service_role;
+         INSERT INTO booking.calendar_credentials (integration_id, organization_id, access_token)
+           VALUES ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'ya29.token');
+         SELECT booking.upsert_calendar_events('00000000-0000-4000-a000-0000000009e1',
+           '[{\"external_id\": \"weekly\", \"start\": \"2031-03-03 09:00\", \"end\": \"2031-03-03 10:00\",
+              \"recurrence_rule\": \"FREQ=WEEKLY;COUNT=3\"},
+             {\"external_id\": \"once\", \"start\": \"2031-03-04T15:00:00Z\", \"end\": \"2031-03-04T16:00:00Z\"}]');
+         SELECT booking.report_sync_result('00000000-0000-4000-a000-0000000009e1', 'syncing');
+         SELECT booking.report_sync_result('00000000-0000-4000-a000-0000000009e1', 'success', p_sync_token => 'sync-1');
+         RESET ROLE;",
+    )
+    .unwrap();
+
     // The derived rows the restore must not write again are there.
     let derived: String = c
         .query_one(
@@ -303,7 +329,8 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
                (SELECT format('%s threads, %s messages, %s unread, %s replies', count(DISTINCT t.id), count(m.id),
                               max(t.creator_unread_count + t.recipient_unread_count),
                               (SELECT count(*) FROM booking.reviews WHERE replied_by = 'u-staff'))
-                FROM booking.message_threads t JOIN booking.messages m ON m.thread_id = t.id))",
+                FROM booking.message_threads t JOIN booking.messages m ON m.thread_id = t.id),
+               (SELECT format('%s busy', count(*)) FROM booking.calendar_busy))",
             &[],
         )
         .unwrap()
@@ -312,7 +339,7 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
         derived,
         "appointment_debit,cancellation_refund,purchase / activity,activity_kit,event_instance,staff_assignment \
          / ->prospect,prospect>applied,applied>under_review,under_review>admitted / 1 \
-         / 1 threads, 2 messages, 2 unread, 1 replies"
+         / 1 threads, 2 messages, 2 unread, 1 replies / 4 busy"
     );
 
     // A resource made unbookable after it was booked: the restore must still bring its bookings back.

@@ -62,6 +62,10 @@ pub struct Resource {
     pub buffer_after: i64,
     /// Step of the grid; `None`: the requested duration.
     pub slot_interval: Option<i64>,
+    /// Busy time from linked external calendars: no booking may overlap it. Unlike a booking it
+    /// holds the whole resource and has no buffers around it (a slot's own buffers may reach
+    /// into it); unlike a closed exception it does not move the grid. Any order, may overlap.
+    pub external_busy: Vec<Interval>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -348,6 +352,8 @@ struct Checker<'a> {
     res: &'a Resource,
     req: &'a Request,
     held: HeldSeats,
+    /// `res.external_busy`, merged.
+    external: Vec<Interval>,
 }
 
 impl<'a> Checker<'a> {
@@ -356,7 +362,14 @@ impl<'a> Checker<'a> {
             res,
             req,
             held: HeldSeats::new(bookings, res.buffer_before, res.buffer_after),
+            external: merge(res.external_busy.clone()),
         }
+    }
+
+    /// No external busy time overlaps `[start, end)`.
+    fn external_free(&self, start: i64, end: i64) -> bool {
+        let i = self.external.partition_point(|b| b.end <= start);
+        self.external.get(i).is_none_or(|b| b.start >= end)
     }
 
     /// (The same conditions as the Notice and Horizon refusals.)
@@ -409,6 +422,7 @@ impl<'a> Checker<'a> {
                 Some((
                     start,
                     self.notice_and_horizon_allow(start)
+                        && self.external_free(start, start + req.duration)
                         && self.seats_free_from(start, start + req.duration, cursor),
                 ))
             })
@@ -642,6 +656,8 @@ pub enum Refusal {
     Notice,
     /// Starts later than the maximum advance allows.
     Horizon,
+    /// An event of a linked external calendar holds some of the time.
+    ExternalEvent,
     /// Another booking holds the time of a capacity-1 resource (buffers included).
     Overlap,
     /// Not enough seats left at some instant (buffers included).
@@ -654,6 +670,7 @@ impl Refusal {
             Refusal::Closed => "closed",
             Refusal::Notice => "notice",
             Refusal::Horizon => "horizon",
+            Refusal::ExternalEvent => "external_event",
             Refusal::Overlap => "overlap",
             Refusal::Capacity => "capacity",
         }
@@ -690,6 +707,8 @@ pub fn refusal(
             Some(Refusal::Notice)
         } else if req.latest_start.is_some_and(|l| start > l) {
             Some(Refusal::Horizon)
+        } else if !checker.external_free(start, end) {
+            Some(Refusal::ExternalEvent)
         } else if !checker.seats_free(start, end) {
             Some(if res.capacity == 1 {
                 Refusal::Overlap

@@ -25,6 +25,7 @@ fn resource(tz: Tz, rules: Vec<WeeklyRule>) -> Resource {
         buffer_before: 0,
         buffer_after: 0,
         slot_interval: None,
+        external_busy: vec![],
     }
 }
 
@@ -652,6 +653,8 @@ struct Oracle {
     open: Vec<bool>,
     /// Seats held at each minute by the bookings stretched by the buffers.
     held: Vec<i32>,
+    /// Minutes an external event holds (no buffers).
+    external: Vec<bool>,
 }
 
 impl Oracle {
@@ -666,7 +669,15 @@ impl Oracle {
             local,
             open: vec![false; n],
             held: vec![0; n],
+            external: vec![false; n],
         };
+        for e in &case.res.external_busy {
+            for t in e.start / MIN..e.end / MIN {
+                if let Some(i) = oracle.index(t) {
+                    oracle.external[i] = true;
+                }
+            }
+        }
         let (bb, ba) = (case.res.buffer_before / MIN, case.res.buffer_after / MIN);
         for b in &case.bookings {
             for t in b.during.start / MIN - bb..b.during.end / MIN + ba {
@@ -735,7 +746,8 @@ impl Oracle {
         let all_open = (s..e).all(|m| self.index(m).is_some_and(|i| self.open[i]));
         let notice = req.earliest_start.is_none_or(|x| s * MIN >= x)
             && req.latest_start.is_none_or(|x| s * MIN <= x);
-        if !(all_open && notice) {
+        let external_free = (s..e).all(|m| self.index(m).is_none_or(|i| !self.external[i]));
+        if !(all_open && notice && external_free) {
             return false;
         }
         let (bb, ba) = (res.buffer_before / MIN, res.buffer_after / MIN);
@@ -894,6 +906,12 @@ fn random_case(seed: u64) -> Case {
         } else {
             None
         },
+        external_busy: (0..if g.chance(40) { 1 + g.below(4) } else { 0 })
+            .map(|_| {
+                let s = around(&mut g);
+                Interval::new(s, s + (1 + g.below(36)) * 5 * MIN)
+            })
+            .collect(),
     };
     let now = window.start + (g.below(48) - 24) * HOUR;
     let req = Request {
@@ -972,9 +990,18 @@ proptest! {
 #[test]
 fn random_cases_exercise_the_engine() {
     let (mut with_slots, mut with_refused_candidates, mut across_dst) = (0, 0, 0);
+    let mut external_removes_a_slot = 0;
     for seed in 0..400u64 {
         let case = random_case(seed);
         let slots = available_slots(&case.res, &case.bookings, &case.req).unwrap();
+        let without_external = Resource {
+            external_busy: vec![],
+            ..case.res.clone()
+        };
+        external_removes_a_slot += (available_slots(&without_external, &case.bookings, &case.req)
+            .unwrap()
+            .len()
+            > slots.len()) as i32;
         let bare = Case {
             bookings: vec![],
             req: Request {
@@ -1011,6 +1038,10 @@ fn random_cases_exercise_the_engine() {
         "only {with_refused_candidates} of 400 cases refuse a candidate"
     );
     assert!(
+        external_removes_a_slot > 15,
+        "only {external_removes_a_slot} of 400 cases lose a slot to an external event"
+    );
+    assert!(
         across_dst > 80,
         "only {across_dst} of 400 cases are near a DST change"
     );
@@ -1039,4 +1070,52 @@ fn long_loops_call_the_hosts_interrupt_check() {
         CALLS.load(Ordering::Relaxed) - before >= 360 + 10_800 / 1024,
         "the engine never let the host interrupt it"
     );
+}
+
+/// An external event holds the resource without buffers and without moving the grid; the
+/// refusal names it after notice and horizon, before bookings.
+#[test]
+fn external_events_hold_time_without_buffers_or_moving_the_grid() {
+    let mut res = resource(chrono_tz::UTC, every_day(hm(9, 0), hm(12, 0)));
+    res.buffer_after = 30 * MIN;
+    res.external_busy = vec![Interval::new(
+        utc("2026-03-02T10:10:00Z"),
+        utc("2026-03-02T10:20:00Z"),
+    )];
+    let req = request("2026-03-02T09:00:00Z", "2026-03-02T12:00:00Z", 30);
+    let starts: Vec<i64> = available_slots(&res, &[], &req)
+        .unwrap()
+        .iter()
+        .map(|s| (s.start - utc("2026-03-02T00:00:00Z")) / MIN)
+        .collect();
+    // the 30-minute grid stays on the half hours; only 10:00-10:30 overlaps the event (10:30
+    // starts after it, and 9:30's buffer after may reach into it)
+    assert_eq!(
+        starts,
+        vec![9 * 60, 9 * 60 + 30, 10 * 60 + 30, 11 * 60, 11 * 60 + 30]
+    );
+    assert_eq!(
+        refusal(
+            &res,
+            &[],
+            &req,
+            utc("2026-03-02T10:15:00Z"),
+            utc("2026-03-02T10:45:00Z")
+        )
+        .unwrap(),
+        Some(Refusal::ExternalEvent)
+    );
+    // a booking ending as the event starts is fine: the event has no buffer
+    assert_eq!(
+        refusal(
+            &res,
+            &[],
+            &req,
+            utc("2026-03-02T09:40:00Z"),
+            utc("2026-03-02T10:10:00Z")
+        )
+        .unwrap(),
+        None
+    );
+    assert_eq!(Refusal::ExternalEvent.code(), "external_event");
 }

@@ -9,6 +9,8 @@
 // the instants and intervals they share and the interrupt hook.
 pub mod availability;
 pub mod bookings;
+// External calendars: iCalendar files read into event deliveries, bookings written as feeds.
+pub mod calendars;
 pub mod interrupts;
 pub mod reporting;
 // Recurring series: a pattern's dates from the `rrule` crate, its instants by the slot engine's

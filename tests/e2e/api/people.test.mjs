@@ -131,7 +131,7 @@ test('professionals: staff link an active member to a person resource (session l
   assert.equal(prof.user_id, PRO)
   assert.equal(prof.accepts_new_clients, true)
   assert.equal(prof.active, true)
-  assert.equal(sql(`SELECT slot_interval_minutes || ' ' || buffer_after_minutes FROM booking.resources WHERE id = '${state.r1}'`), '45 10',
+  assert.equal(sql(`SELECT slot_interval_minutes || ' ' || buffer_after_minutes FROM booking.resources WHERE id = '${state.r1}'`), '55 10',
     'the resource\'s slot interval and buffer are the professional\'s')
   state.prof = prof
 
@@ -155,7 +155,7 @@ test('professionals: staff link an active member to a person resource (session l
     .insert({ organization_id: LAB, user_id: PRO2, resource_id: state.r2, title: 'OT', specialization: 'Occupational therapy' })
     .select().single()
   assert.equal(linked, null)
-  assert.equal(sql(`SELECT slot_interval_minutes || ' ' || buffer_after_minutes FROM booking.resources WHERE id = '${state.r2}'`), '60 15',
+  assert.equal(sql(`SELECT slot_interval_minutes || ' ' || buffer_after_minutes FROM booking.resources WHERE id = '${state.r2}'`), '75 15',
     'the defaults, written to the resource')
   state.prof2 = prof2
 })
@@ -183,11 +183,11 @@ test('professionals: the professional edits their bio and accepts_new_clients, n
   assert.equal(changed, null)
   assert.deepEqual(longer, [{ session_minutes: 50 }])
   const { data: [resource] } = await staff.from('resources').select('slot_interval_minutes, buffer_after_minutes').eq('id', state.r1)
-  assert.deepEqual(resource, { slot_interval_minutes: 50, buffer_after_minutes: 10 })
+  assert.deepEqual(resource, { slot_interval_minutes: 60, buffer_after_minutes: 10 })
   const { error: direct, status } = await staff.from('resources').update({ slot_interval_minutes: 20 }).eq('id', state.r1)
   assert.equal(status, 400, 'the resource\'s interval is the professional\'s')
   assert.equal(direct.code, '23514')
-  assert.equal(sql(`SELECT slot_interval_minutes FROM booking.resources WHERE id = '${state.r1}'`), '50')
+  assert.equal(sql(`SELECT slot_interval_minutes FROM booking.resources WHERE id = '${state.r1}'`), '60')
 })
 
 test('professionals: anonymous visitors read a public organization\'s professionals by the booking-page columns only; not a private one\'s', async () => {

@@ -290,3 +290,19 @@ BEGIN
   PERFORM pg_temp.expect_error('42501', 'SELECT metadata FROM booking.resources');
   PERFORM pg_temp.expect_error('42501', 'SELECT external_calendar_id FROM booking.resources');
 END $$;
+
+-- A booker's line item for a service they cannot see (an outsider who booked the public lab;
+-- services are for members): refused as an unknown service, never written with the price and
+-- duration the booker gave (it failed with 23502, NULLs, before the fix).
+DO $$
+DECLARE
+  b booking.bookings;
+BEGIN
+  PERFORM pg_temp.act_as('outsider');
+  b := booking.book('00000000-0000-4000-a000-000000000104', '2030-03-05 10:00 America/New_York', '2030-03-05 11:00 America/New_York');
+  PERFORM pg_temp.check(pg_temp.refusal(format($q$INSERT INTO booking.booking_services (booking_id, organization_id, service_id, position, duration_minutes, price_cents)
+    VALUES (%L, '00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-000000000302', 1, 120, 0)$q$, b.id)) = '23503/',
+                        'a service the booker cannot see is unknown to them');
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check(NOT EXISTS (SELECT 1 FROM booking.booking_services WHERE booking_id = b.id), 'no line written');
+END $$;

@@ -239,3 +239,13 @@ BEGIN
   PERFORM pg_temp.check((SELECT count(*) FROM booking.booking_services) = 1, 'a professional performing a line sees it');
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- A blank message is refused, whatever its whitespace (spaces only were refused before; a body
+-- of line breaks and tabs was sent).
+DO $$
+BEGIN
+  PERFORM pg_temp.act_as('client');
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.send_message(%L, %L)', pg_temp.id('thread'), E' \n\t ')) = '22023/',
+                        'a body of whitespace is empty');
+  PERFORM pg_temp.act_as('superuser');
+END $$;

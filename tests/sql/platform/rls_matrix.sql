@@ -73,6 +73,17 @@ SELECT set_config('request.jwt.claims', '{"sub": "u-client2", "role": "authentic
 INSERT INTO booking.reviews (organization_id, booking_id, resource_id, reviewer_id, rating, content)
 VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009d2', '00000000-0000-4000-a000-000000000102', 'u-client2', 4, 'Good');
 SELECT set_config('request.jwt.claims', '', false);
+-- calendars: the lab's printer calendar (tokens, an event and its busy time) and a second
+-- integration without tokens
+INSERT INTO booking.calendar_integrations (id, organization_id, provider, calendar_id, time_zone) VALUES
+  ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'google', 'printer@example.org', 'America/New_York'),
+  ('00000000-0000-4000-a000-0000000009e2', '00000000-0000-4000-a000-000000000001', 'ics', 'feed', 'America/New_York');
+INSERT INTO booking.calendar_integration_resources (integration_id, resource_id, organization_id) VALUES
+  ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000102', '00000000-0000-4000-a000-000000000001');
+INSERT INTO booking.calendar_credentials (integration_id, organization_id, access_token) VALUES
+  ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'secret');
+SELECT booking.upsert_calendar_events('00000000-0000-4000-a000-0000000009e1',
+  '[{"external_id": "rls", "start": "2030-02-05T15:00:00Z", "end": "2030-02-05T16:00:00Z"}]');
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -278,6 +289,30 @@ INSERT INTO rls_case VALUES
  ('reviews', 'update', $q$UPDATE booking.reviews SET reply = 'Thank you' WHERE booking_id = '00000000-0000-4000-a000-0000000009d2'$q$, 'nnnnYYY'),
  ('reviews', 'delete', $q$DELETE FROM booking.reviews WHERE booking_id = '00000000-0000-4000-a000-0000000009d2'$q$, 'nnnnnnY'),
 
+ -- calendars: members see their organization's integrations and links, staff manage them;
+ -- tokens are service_role's alone; events and busy time are read by staff and written by
+ -- their functions only (service_role may delete)
+ ('calendar_integrations', 'select', $q$SELECT 1 FROM booking.calendar_integrations WHERE id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnYYYYY'),
+ ('calendar_integrations', 'insert', $q$INSERT INTO booking.calendar_integrations (organization_id, provider, calendar_id) VALUES ('00000000-0000-4000-a000-000000000001', 'ics', 'new')$q$, 'nnnnYYY'),
+ ('calendar_integrations', 'update', $q$UPDATE booking.calendar_integrations SET name = 'Printer' WHERE id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
+ ('calendar_integrations', 'delete', $q$DELETE FROM booking.calendar_integrations WHERE id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
+ ('calendar_credentials', 'select', $q$SELECT 1 FROM booking.calendar_credentials WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
+ ('calendar_credentials', 'insert', $q$INSERT INTO booking.calendar_credentials (integration_id, organization_id, access_token) VALUES ('00000000-0000-4000-a000-0000000009e2', '00000000-0000-4000-a000-000000000001', 't')$q$, 'nnnnnnY'),
+ ('calendar_credentials', 'update', $q$UPDATE booking.calendar_credentials SET access_token = 'stolen' WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
+ ('calendar_credentials', 'delete', $q$DELETE FROM booking.calendar_credentials WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
+ ('calendar_integration_resources', 'select', $q$SELECT 1 FROM booking.calendar_integration_resources WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnYYYYY'),
+ ('calendar_integration_resources', 'insert', $q$INSERT INTO booking.calendar_integration_resources (integration_id, resource_id, organization_id) VALUES ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000101', '00000000-0000-4000-a000-000000000001')$q$, 'nnnnYYY'),
+ ('calendar_integration_resources', 'update', $q$UPDATE booking.calendar_integration_resources SET created_at = now() WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
+ ('calendar_integration_resources', 'delete', $q$DELETE FROM booking.calendar_integration_resources WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
+ ('calendar_events', 'select', $q$SELECT 1 FROM booking.calendar_events WHERE external_id = 'rls'$q$, 'nnnnYYY'),
+ ('calendar_events', 'insert', $q$INSERT INTO booking.calendar_events (organization_id, integration_id, external_id, starts_at, ends_at) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009e1', 'forged', now(), now() + interval '1 hour')$q$, 'nnnnnnn'),
+ ('calendar_events', 'update', $q$UPDATE booking.calendar_events SET title = 'x' WHERE external_id = 'rls'$q$, 'nnnnnnn'),
+ ('calendar_events', 'delete', $q$DELETE FROM booking.calendar_events WHERE external_id = 'rls'$q$, 'nnnnnnY'),
+ ('calendar_busy', 'select', $q$SELECT 1 FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
+ ('calendar_busy', 'insert', $q$INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency) SELECT event_id, organization_id, integration_id, during, status, transparency FROM booking.calendar_busy$q$, 'nnnnnnn'),
+ ('calendar_busy', 'update', $q$UPDATE booking.calendar_busy SET status = 'cancelled' WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnn'),
+ ('calendar_busy', 'delete', $q$DELETE FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
+
  -- views (read only): what each persona reads of each, as row-level security decides
  ('profile_cards', 'select', $q$SELECT 1 FROM booking.profile_cards WHERE user_id = 'u-client'$q$, 'nnYYYYn'),
  ('customer_favorites_view', 'select', $q$SELECT 1 FROM booking.customer_favorites_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
@@ -349,7 +384,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = (41 * 4 + 9) * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = (46 * 4 + 9) * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');

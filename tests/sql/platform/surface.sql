@@ -34,6 +34,20 @@ INSERT INTO expected_surface VALUES
     ('get_credit_statement', 'authenticated,service_role', true),
     ('purchase_credits', 'authenticated,service_role', true),
     ('admission_transitions', 'anon,authenticated,service_role', false),
+    ('refresh_calendar_busy', 'service_role', true),
+    ('report_sync_result', 'service_role', true),
+    ('upsert_calendar_events', 'service_role', true),
+    ('import_ics', 'authenticated,service_role', true),
+    ('resource_calendar_ics', 'anon,authenticated,service_role', true),
+    ('booking_internal.resource_calendar_ics_text', '', true),
+    ('booking_internal.apply_calendar_events', '', true),
+    ('booking_internal.bookings_calendar_push', '', true),
+    ('booking_internal.calendar_delivery_limits', '', false),
+    ('booking_internal.calendar_horizon_days', '', false),
+    ('booking_internal.calendar_integrations_guard', '', true),
+    ('booking_internal.calendar_integrations_rezone', '', true),
+    ('booking_internal.grant_calendars_privileges', '', false),
+    ('booking_internal.materialize_calendar_event', '', true),
     ('delete_thread', 'authenticated', true),
     ('get_threads_page', 'authenticated', false),
     ('mark_thread_read', 'authenticated', true),
@@ -296,12 +310,13 @@ BEGIN
                         AND has_schema_privilege('service_role', 'booking_internal', 'USAGE'),
                         'USAGE on booking_internal: authenticated and service_role only');
   -- Besides functions, booking_internal holds the table registry (with its key and sequence),
-  -- which no API role may touch (rls_matrix.sql checks that), and the sequence of the
-  -- workshops' waiting lines.
+  -- which no API role may touch (rls_matrix.sql checks that), the sequence of the workshops'
+  -- waiting lines, and the turns of calendar deliveries (with its key).
   PERFORM pg_temp.check((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
                          WHERE relnamespace = 'booking_internal'::regnamespace)
-                        = ARRAY['registered_tables', 'registered_tables_entity_type_key',
+                        = ARRAY['calendar_delivery_turns', 'calendar_delivery_turns_pkey',
+                                'registered_tables', 'registered_tables_entity_type_key',
                                 'registered_tables_pkey', 'registered_tables_position_seq',
                                 'workshop_queue_numbers'],
-                        'booking_internal holds functions, the table registry and the workshops'' queue numbers only');
+                        'booking_internal holds functions, the table registry, the workshops'' queue numbers and the calendar delivery turns only');
 END $$;
