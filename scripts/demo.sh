@@ -36,7 +36,7 @@ psql_demo -d booking_demo -f tests/fixtures/tenants.sql >/dev/null
 psql_demo -d booking_demo -P footer=off -f scripts/demo.sql
 
 db_port=$port
-say "11. The same database behind PostgREST 12, called the way an app calls it"
+say "13. The same database behind PostgREST 12, called the way an app calls it"
 secret=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 echo "$secret" >"$demo_dir/jwt-secret"
 postgrest_start "$demo_dir" "$db_port" booking_demo "$secret" "$bindir"
@@ -62,6 +62,11 @@ read -r start_10 end_11 < <(psql_demo -d booking_demo -At -F ' ' -c "
 curl -s -w '\nHTTP %{http_code}\n' -X POST -H 'Content-Profile: booking' -H 'Content-Type: application/json' \
   -H "Authorization: Bearer $token" "$api/rpc/book" \
   -d "{\"p_resource_id\": \"$printer\", \"p_start\": \"$start_10\", \"p_end\": \"$end_11\"}"
+echo
+echo "The printer's bookings as an iCalendar feed, what a calendar subscription is served (through a proxy"
+echo "adding these two headers, see docs/calendars.md); anonymous, so every booking is Busy:"
+echo "  curl -H 'Accept-Profile: booking' -H 'Accept: text/calendar' '$api/rpc/resource_calendar_ics?p_resource_id=$printer'"
+curl -s -H 'Accept-Profile: booking' -H 'Accept: text/calendar' "$api/rpc/resource_calendar_ics?p_resource_id=$printer" | tr -d '\r'
 cat <<EOT
 
 With supabase-js the same calls read:

@@ -291,7 +291,8 @@ COMMIT;
 \echo '10. A clinic: a professional, a student, prepaid credits. At Harbor Clinic (Lisbon time) Dr. Reis'
 \echo '    (u-outsider, its admin) takes Ana on as a client, and Sofia Mendes (u-therapist), a speech therapist,'
 \echo '    as a member. Sofia''s calendar is a person resource with her own hours (Tuesday to Friday mornings);'
-\echo '    her 45-minute sessions and 15 minutes after each become the resource''s slot interval and buffer:'
+\echo '    her 45-minute sessions with 15 minutes after each make its grid: a slot every 60 minutes (a session'
+\echo '    and its buffer, one session after another) and 15 minutes kept free after each booking:'
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-outsider","role":"authenticated"}', true) \gset
 SELECT id AS clinic FROM booking.organizations WHERE slug = 'harbor-clinic' \gset
@@ -389,4 +390,146 @@ SELECT to_char(t.created_at, 'HH24:MI:SS') AS at, t.transaction_type, t.amount,
        coalesce(b.title || ' ' || to_char(b.starts_at AT TIME ZONE 'Europe/Lisbon', 'Dy DD Mon HH24:MI'), '') AS booking,
        coalesce(t.payment_reference, '') AS payment_reference, coalesce(t.reason, '') AS reason
 FROM booking.get_credit_statement() t LEFT JOIN booking.bookings b ON b.id = t.booking_id;
+COMMIT;
+
+\echo
+\echo '11. Messages, a favourite, a review. Back at the lab, its staff member u-staff signs their messages'
+\echo '    "Marco, lab staff" (their profile). Ana writes to them about her print job: the first message makes'
+\echo '    their thread (one per pair of people, whoever starts it), one unread for Marco:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+INSERT INTO booking.profiles (display_name) VALUES ('Marco, lab staff');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT id AS thread FROM booking.start_thread('u-staff', 'My print job', 'Hello! May I bring my own PETG filament on Tuesday?') \gset
+SELECT o.name AS through, t.subject, c.display_name AS to_whom, t.recipient_unread_count AS unread_for_marco
+FROM booking.message_threads t JOIN booking.organizations o ON o.id = t.organization_id
+LEFT JOIN booking.profile_cards c ON c.user_id = t.recipient_id WHERE t.id = :'thread';
+COMMIT;
+
+\echo '   Marco is told (a notification), sees it on his page of threads, and answers. Starting a thread with'
+\echo '   Ana himself gives him the same thread. Reading it clears his unread count:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT message AS notification FROM booking.notifications WHERE notification_type = 'message';
+SELECT other_display_name AS with_whom, subject, last_message, unread_count FROM booking.get_threads_page();
+SELECT id = :'thread' AS "start_thread(Ana) is the same thread" FROM booking.start_thread('u-client', 'Filament');
+SELECT body AS reply FROM booking.send_message(:'thread', 'Yes, PETG is fine. Bring it dry, please.');
+SELECT recipient_unread_count AS marco_unread, creator_unread_count AS ana_unread FROM booking.mark_thread_read(:'thread');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT other_display_name AS with_whom, last_message, last_sender_id, unread_count FROM booking.get_threads_page();
+SELECT creator_unread_count AS ana_unread FROM booking.mark_thread_read(:'thread');
+SELECT sender_id, body FROM booking.messages WHERE thread_id = :'thread' ORDER BY created_at;
+COMMIT;
+\echo '   Each message also left an event for the app''s mailer or push worker, as the lab''s admin sees the outbox:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-admin","role":"authenticated"}', true) \gset
+SELECT topic, payload ->> 'sender_id' AS sender, payload ->> 'recipient_id' AS recipient
+FROM booking.outbox WHERE topic = 'message.sent' ORDER BY id;
+COMMIT;
+
+\echo '   Ana marks the 3D Printer a favourite, with a note; her favourites, with what they are:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+INSERT INTO booking.customer_favorites (organization_id, resource_id, notes)
+SELECT organization_id, id, 'the good printer' FROM booking.resources WHERE title = '3D Printer';
+SELECT organization_name, resource_title, resource_kind, notes FROM booking.customer_favorites_view;
+COMMIT;
+
+\echo '   Reviews are of completed bookings, by whoever booked them. Her print job has not happened yet;'
+\echo '   the robotics open day has: Marco marks it completed, and Ana reviews it (once):'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+SELECT pg_temp.attempt($q$INSERT INTO booking.reviews (booking_id, rating)
+                          SELECT id, 5 FROM booking.bookings WHERE title = 'Prototype enclosure'$q$) AS "Ana reviews her print job";
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT title, status FROM booking.set_booking_status(:'open_day', 'completed', 'all robots back');
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client","role":"authenticated"}', true) \gset
+INSERT INTO booking.reviews (booking_id, rating, content)
+VALUES (:'open_day', 5, 'The robot race was a hit with the kids.')
+RETURNING rating, content, status, reviewer_id;
+SELECT pg_temp.attempt(format($q$INSERT INTO booking.reviews (booking_id, rating) VALUES (%L, 1)$q$, :'open_day')) AS "a second review of it";
+COMMIT;
+
+\echo '   Marco answers it. An anonymous visitor reads the lab''s reviews with its figures (counted over'
+\echo '   published reviews; who wrote them is not shown to anonymous visitors):'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+UPDATE booking.reviews SET reply = 'Thank you, Ana! The next race is in May.' WHERE booking_id = :'open_day'
+RETURNING status, replied_by, replied_at IS NOT NULL AS replied;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'anon', true), set_config('request.jwt.claims', '{"role":"anon"}', true) \gset
+SELECT r.rating, r.content, r.reply, r.total_reviews, r.average_rating, r.five_star_count, r.one_star_count
+FROM booking.organization_reviews_with_counts r JOIN booking.organizations o ON o.id = r.organization_id
+WHERE o.slug = 'oolite';
+SELECT pg_temp.attempt('SELECT reviewer_id FROM booking.reviews') AS "anon asks who wrote it";
+COMMIT;
+
+\echo
+\echo '12. External calendars. The 3D Printer''s service plan lives in the supplier''s calendar, which sends it as'
+\echo '    an iCalendar file. The lab''s staff (u-staff) connect it as an ''ics'' calendar of the printer (in the'
+\echo '    lab''s time zone, until a sync or an import says more). Next Wednesday''s free hours, before:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+INSERT INTO booking.calendar_integrations (organization_id, provider, calendar_id, name)
+SELECT id, 'ics', 'prusa-service-plan', 'Printer service plan' FROM booking.organizations WHERE slug = 'oolite'
+RETURNING id AS service_plan, provider, time_zone, sync_status \gset
+INSERT INTO booking.calendar_integration_resources (integration_id, resource_id, organization_id)
+SELECT :'service_plan', id, organization_id FROM booking.resources WHERE title = '3D Printer';
+SELECT id AS printer FROM booking.resources WHERE title = '3D Printer' \gset
+SELECT string_agg(to_char(slot_start AT TIME ZONE 'America/New_York', 'HH24:MI'), ' ' ORDER BY slot_start) AS "free hours, Wednesday"
+FROM booking.get_available_slots(:'printer', (:'tuesday'::date + 1)::timestamp AT TIME ZONE 'America/New_York',
+                                 (:'tuesday'::date + 2)::timestamp AT TIME ZONE 'America/New_York', 60);
+COMMIT;
+
+\echo '   The file comes from Outlook: its times are in "Eastern Standard Time", a Windows zone name, which'
+\echo '   booking.import_ics reads as America/New_York. A nozzle change Wednesday 14:00-15:30, and a weekly'
+\echo '   firmware check that was cancelled. Staff import it (importing it again changes nothing):'
+SELECT array_to_string(ARRAY[
+  'BEGIN:VCALENDAR', 'PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN', 'VERSION:2.0', 'METHOD:PUBLISH',
+  'BEGIN:VTIMEZONE', 'TZID:Eastern Standard Time',
+  'BEGIN:STANDARD', 'DTSTART:16011104T020000', 'RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11', 'TZOFFSETFROM:-0400', 'TZOFFSETTO:-0500', 'END:STANDARD',
+  'BEGIN:DAYLIGHT', 'DTSTART:16010311T020000', 'RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3', 'TZOFFSETFROM:-0500', 'TZOFFSETTO:-0400', 'END:DAYLIGHT',
+  'END:VTIMEZONE',
+  'BEGIN:VEVENT', 'UID:040000008200E00074C5B7101A82E00800000000D1E2F3A4',
+  'DTSTART;TZID="Eastern Standard Time":' || to_char(:'tuesday'::date + 1, 'YYYYMMDD') || 'T140000',
+  'DTEND;TZID="Eastern Standard Time":' || to_char(:'tuesday'::date + 1, 'YYYYMMDD') || 'T153000',
+  'SUMMARY;LANGUAGE=en-us:Nozzle change and calibration', 'DTSTAMP:20260105T090000Z', 'TRANSP:OPAQUE', 'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:040000008200E00074C5B7101A82E00800000000D1E2F3A5',
+  'DTSTART;TZID="Eastern Standard Time":' || to_char(:'tuesday'::date + 1, 'YYYYMMDD') || 'T100000',
+  'DTEND;TZID="Eastern Standard Time":' || to_char(:'tuesday'::date + 1, 'YYYYMMDD') || 'T103000',
+  'RRULE:FREQ=WEEKLY;COUNT=8', 'STATUS:CANCELLED',
+  'SUMMARY;LANGUAGE=en-us:Firmware check', 'DTSTAMP:20260105T090000Z', 'END:VEVENT',
+  'END:VCALENDAR', ''], E'\r\n') AS service_ics \gset
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT booking.import_ics(:'service_plan', :'service_ics') AS "first import";
+SELECT booking.import_ics(:'service_plan', :'service_ics') AS "the same file again";
+SELECT title, status, time_zone, to_char(starts_at AT TIME ZONE 'America/New_York', 'Dy HH24:MI') AS starts,
+       to_char(ends_at AT TIME ZONE 'America/New_York', 'HH24:MI') AS ends, recurrence_rule
+FROM booking.calendar_events WHERE integration_id = :'service_plan' ORDER BY starts_at;
+COMMIT;
+
+\echo '   Wednesday''s free hours now: the nozzle change takes 14:00 and 15:00 (the cancelled check takes'
+\echo '   nothing). Ben tries 14:00-15:00 anyway: refused with the reason external_event. He sees the'
+\echo '   missing hours, never the supplier''s events:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-client2","role":"authenticated"}', true) \gset
+SELECT string_agg(to_char(slot_start AT TIME ZONE 'America/New_York', 'HH24:MI'), ' ' ORDER BY slot_start) AS "free hours, Wednesday"
+FROM booking.get_available_slots(:'printer', (:'tuesday'::date + 1)::timestamp AT TIME ZONE 'America/New_York',
+                                 (:'tuesday'::date + 2)::timestamp AT TIME ZONE 'America/New_York', 60);
+SELECT booking.booking_refusal(:'printer', (:'tuesday'::date + 1 + time '14:00') AT TIME ZONE 'America/New_York',
+                               (:'tuesday'::date + 1 + time '15:00') AT TIME ZONE 'America/New_York') AS "why not 14:00";
+SELECT pg_temp.attempt(format($q$SELECT booking.book(%L, %L, %L)$q$, :'printer',
+  (:'tuesday'::date + 1 + time '14:00') AT TIME ZONE 'America/New_York',
+  (:'tuesday'::date + 1 + time '15:00') AT TIME ZONE 'America/New_York')) AS "Ben books 14:00-15:00";
+SELECT count(*) AS "external events Ben can read" FROM booking.calendar_events;
 COMMIT;

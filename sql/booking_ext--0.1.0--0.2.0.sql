@@ -5400,12 +5400,20 @@ CREATE TABLE booking.calendar_busy (
   event_id        uuid NOT NULL REFERENCES booking.calendar_events (id) ON DELETE CASCADE,
   organization_id uuid NOT NULL,
   integration_id  uuid NOT NULL,
-  during          tstzrange NOT NULL CONSTRAINT calendar_busy_not_empty CHECK (NOT isempty(during)),
+  starts_at       timestamptz NOT NULL,
+  ends_at         timestamptz NOT NULL,
+  during          tstzrange GENERATED ALWAYS AS (tstzrange(starts_at, ends_at)) STORED,
   status          text NOT NULL,
-  transparency    text NOT NULL
+  transparency    text NOT NULL,
+  CONSTRAINT calendar_busy_time_order CHECK (ends_at > starts_at)
 );
 CREATE INDEX calendar_busy_event_idx ON booking.calendar_busy (event_id);
-CREATE INDEX calendar_busy_during_idx ON booking.calendar_busy USING gist (integration_id, during);
+-- The slot engine reads an integration's busy time that can touch a window through the first
+-- index for rows of at most two days (their end is at most two days after the window's) and
+-- through the second, partial, for the few longer ones.
+CREATE INDEX calendar_busy_ends_idx ON booking.calendar_busy (integration_id, ends_at) INCLUDE (starts_at, status, transparency);
+CREATE INDEX calendar_busy_long_idx ON booking.calendar_busy USING gist (integration_id, during)
+  WHERE ends_at - starts_at > interval '2 days';
 CREATE INDEX calendar_busy_organization_id_idx ON booking.calendar_busy (organization_id);
 SELECT booking_internal.register_table('calendar_busy', 'calendars', false);
 
@@ -5418,8 +5426,10 @@ CREATE TABLE booking_internal.calendar_delivery_turns (
   deliveries     bigint NOT NULL DEFAULT 1
 );
 
--- 0.2.0: a resource's calendar at the provider (seed 002's resources.external_calendar_id is
--- already in 0.1.0; bookings.external_calendar_event_id too).
+-- A provider's copy of one of our bookings is found by the id the worker wrote back (seed 002's
+-- resources.external_calendar_id and bookings.external_calendar_event_id are in 0.1.0).
+CREATE INDEX bookings_external_calendar_event_id_idx ON booking.bookings (external_calendar_event_id)
+  WHERE external_calendar_event_id IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
 -- Integrations: staff manage them; the sync fields are the worker's (report_sync_result)
@@ -5466,7 +5476,8 @@ CREATE TRIGGER calendar_integrations_1_guard BEFORE INSERT OR UPDATE ON booking.
   FOR EACH ROW EXECUTE FUNCTION booking_internal.calendar_integrations_guard();
 
 -- A different tentative setting changes which busy rows count, not the rows: nothing to do.
--- A different time zone moves all-day events and floating series: materialize them again.
+-- A different time zone moves all-day events (their days are the zone's) and the series read
+-- in it: materialize them again. A timed event keeps the instants it was delivered with.
 CREATE FUNCTION booking_internal.calendar_integrations_rezone() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -5475,6 +5486,10 @@ BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
   END IF;
+  -- all-day events are the new zone's days (timed ones keep their instants)
+  UPDATE booking.calendar_events
+  SET starts_at = start_date::timestamp AT TIME ZONE NEW.time_zone, ends_at = end_date::timestamp AT TIME ZONE NEW.time_zone
+  WHERE integration_id = NEW.id AND all_day AND time_zone IS NULL AND NOT deleted;
   PERFORM booking_internal.materialize_calendar_event(e.id)
   FROM booking.calendar_events e WHERE e.integration_id = NEW.id;
   RETURN NULL;
@@ -5486,6 +5501,28 @@ CREATE TRIGGER calendar_integrations_5_rezone AFTER UPDATE OF time_zone ON booki
 -- ---------------------------------------------------------------------------------------------
 -- Busy time
 -- ---------------------------------------------------------------------------------------------
+
+-- The local date of the occurrence an override replaces, from its recurrence id: a date
+-- (`YYYYMMDD` as iCalendar writes it, or `YYYY-MM-DD` as Google's API does), or an instant
+-- (with `Z` or an offset; without one, a local time of the zone). NULL when it is none of these.
+CREATE FUNCTION booking_internal.recurrence_date(p_recurrence_id text, p_time_zone text) RETURNS date
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_recurrence_id ~ '^[0-9]{8}$' THEN
+    RETURN to_date(p_recurrence_id, 'YYYYMMDD');
+  ELSIF p_recurrence_id ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+    RETURN p_recurrence_id::date;
+  ELSIF p_recurrence_id ~ '^[0-9]{4}-?[0-9]{2}-?[0-9]{2}[T ][0-9]{2}:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN
+    RETURN (p_recurrence_id::timestamptz AT TIME ZONE p_time_zone)::date;
+  ELSIF p_recurrence_id ~ '^[0-9]{4}-?[0-9]{2}-?[0-9]{2}[T ][0-9]{2}:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?$' THEN
+    RETURN p_recurrence_id::timestamp::date;
+  END IF;
+  RETURN NULL;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+  RETURN NULL;
+END $$;
 
 -- How far ahead an endless recurring external event is expanded (from now).
 CREATE FUNCTION booking_internal.calendar_horizon_days() RETURNS integer
@@ -5522,18 +5559,29 @@ BEGIN
     RETURN;
   END IF;
   DELETE FROM booking.calendar_busy WHERE event_id = e.id;
-  IF e.deleted OR e.status = 'cancelled' THEN
+  -- A cancelled event holds nothing, and neither does the provider's copy of one of our own
+  -- bookings (pushed by the worker, its id written back to the booking): the booking holds
+  -- that time already, and must not be blocked by itself.
+  IF e.deleted OR e.status = 'cancelled'
+     OR EXISTS (SELECT 1 FROM booking.bookings b
+                JOIN booking.calendar_integration_resources l ON l.resource_id = b.resource_id AND l.integration_id = e.integration_id
+                WHERE b.external_calendar_event_id = e.external_id) THEN
     UPDATE booking.calendar_events SET expansion_note = NULL WHERE id = e.id AND expansion_note IS NOT NULL;
     RETURN;
   END IF;
   SELECT coalesce(e.time_zone, i.time_zone) INTO v_tz FROM booking.calendar_integrations i WHERE i.id = e.integration_id;
   IF e.recurrence_rule IS NULL OR e.recurrence_id <> '' THEN
-    INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency)
-    VALUES (e.id, e.organization_id, e.integration_id, tstzrange(e.starts_at, e.ends_at), e.status, e.transparency);
+    INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
+    VALUES (e.id, e.organization_id, e.integration_id, e.starts_at, e.ends_at, e.status, e.transparency);
     RETURN;
   END IF;
 
   v_rule := upper(e.recurrence_rule);
+  -- WKST changes nothing unless a weekly rule skips weeks; Outlook writes it always
+  IF v_rule ~ 'WKST=' AND (v_rule ~ 'WKST=MO' OR coalesce(substring(v_rule FROM 'INTERVAL=([0-9]+)')::integer, 1) = 1
+                           OR v_rule !~ 'FREQ=WEEKLY') THEN
+    v_rule := regexp_replace(v_rule, ';?WKST=[A-Z]{2}', '');
+  END IF;
   v_first := CASE WHEN e.all_day THEN e.start_date::timestamp ELSE e.starts_at AT TIME ZONE v_tz END;
   v_horizon := (now() AT TIME ZONE v_tz)::date + booking_internal.calendar_horizon_days();
   v_days := CASE WHEN e.all_day THEN e.end_date - e.start_date END;
@@ -5542,9 +5590,7 @@ BEGIN
     SELECT (x AT TIME ZONE v_tz)::date AS d
     FROM unnest(e.exdates) AS x
     UNION
-    SELECT CASE WHEN o.all_day OR length(o.recurrence_id) = 8
-                THEN to_date(left(o.recurrence_id, 8), 'YYYYMMDD')
-                ELSE (o.recurrence_id::timestamptz AT TIME ZONE v_tz)::date END
+    SELECT booking_internal.recurrence_date(o.recurrence_id, v_tz)
     FROM booking.calendar_events o
     WHERE o.integration_id = e.integration_id AND o.external_id = e.external_id AND o.recurrence_id <> '') s;
   -- Endless, or ending past the horizon: start a month back on the rule's own step, end at the
@@ -5577,20 +5623,20 @@ BEGIN
   END IF;
   BEGIN
     IF e.all_day THEN
-      INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency)
+      INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
       SELECT e.id, e.organization_id, e.integration_id,
-             tstzrange(o.local_date::timestamp AT TIME ZONE v_tz, (o.local_date + v_days)::timestamp AT TIME ZONE v_tz),
+             o.local_date::timestamp AT TIME ZONE v_tz, (o.local_date + v_days)::timestamp AT TIME ZONE v_tz,
              e.status, e.transparency
       FROM booking_internal.expand_series(v_rule, v_first, interval '1 day', v_tz, coalesce(v_skipped, '{}')) o;
     ELSE
-      INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency)
-      SELECT e.id, e.organization_id, e.integration_id, tstzrange(o.occurrence_start, o.occurrence_end), e.status, e.transparency
+      INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
+      SELECT e.id, e.organization_id, e.integration_id, o.occurrence_start, o.occurrence_end, e.status, e.transparency
       FROM booking_internal.expand_series(v_rule, v_first, e.ends_at - e.starts_at, v_tz, coalesce(v_skipped, '{}')) o;
     END IF;
   EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS v_note = MESSAGE_TEXT;
-    INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency)
-    VALUES (e.id, e.organization_id, e.integration_id, tstzrange(e.starts_at, e.ends_at), e.status, e.transparency);
+    INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
+    VALUES (e.id, e.organization_id, e.integration_id, e.starts_at, e.ends_at, e.status, e.transparency);
   END;
   UPDATE booking.calendar_events SET expansion_note = left(v_note, 1000)
   WHERE id = e.id AND expansion_note IS DISTINCT FROM left(v_note, 1000);
@@ -5648,6 +5694,13 @@ DECLARE
   v_deleted     integer := 0;
   v_unchanged   integer := 0;
   v_masters     text[] := '{}'::text[];
+  -- busy time of single events, written in one statement at the end: per event, the last
+  -- entry counts (NULL times: none, e.g. a later version was cancelled or is a series)
+  v_busy_event  uuid[] := '{}'::uuid[];
+  v_busy_start  timestamptz[] := '{}'::timestamptz[];
+  v_busy_end    timestamptz[] := '{}'::timestamptz[];
+  v_busy_status text[] := '{}'::text[];
+  v_busy_transp text[] := '{}'::text[];
 BEGIN
   SELECT * INTO v_limits FROM booking_internal.calendar_delivery_limits();
   IF p_events IS NULL OR jsonb_typeof(p_events) <> 'array' THEN
@@ -5663,9 +5716,11 @@ BEGIN
   END IF;
   INSERT INTO booking_internal.calendar_delivery_turns AS d (integration_id) VALUES (p_integration_id)
   ON CONFLICT (integration_id) DO UPDATE SET deliveries = d.deliveries + 1;
+  -- One handler for the whole delivery, naming the event at fault (a handler per event would
+  -- cost a subtransaction per event; any bad event refuses the delivery anyway).
+  BEGIN
   FOR v_item IN SELECT value FROM jsonb_array_elements(p_events) LOOP
     v_n := v_n + 1;
-    BEGIN
       IF jsonb_typeof(v_item) <> 'object' OR coalesce(length(v_item ->> 'external_id'), 0) NOT BETWEEN 1 AND 1024 THEN
         RAISE EXCEPTION 'an event is an object with an external_id of 1 to 1024 characters';
       END IF;
@@ -5677,8 +5732,12 @@ BEGIN
         v_unchanged := v_unchanged + 1;  -- an older version, delivered late
         CONTINUE;
       END IF;
+      IF coalesce(v_item ->> 'recurrence_id', '') <> ''
+         AND booking_internal.recurrence_date(v_item ->> 'recurrence_id', v_integration.time_zone) IS NULL THEN
+        RAISE EXCEPTION 'recurrence_id is a date (YYYYMMDD or YYYY-MM-DD) or a date-time, not "%"', left(v_item ->> 'recurrence_id', 100);
+      END IF;
       v_tz := coalesce(v_item ->> 'time_zone', v_integration.time_zone);
-      IF NOT booking.is_valid_time_zone(v_tz) THEN
+      IF v_tz IS DISTINCT FROM v_integration.time_zone AND NOT booking.is_valid_time_zone(v_tz) THEN
         RAISE EXCEPTION 'unknown time zone "%"', left(v_tz, 100);
       END IF;
       v_new := NULL;
@@ -5708,11 +5767,11 @@ BEGIN
         v_new.time_zone := v_item ->> 'time_zone';
         v_new.recurrence_rule := v_item ->> 'recurrence_rule';
         -- a date-only exclusion is that local date: its midnight in the event's zone
-        v_new.exdates := coalesce((SELECT array_agg(CASE WHEN x ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+        v_new.exdates := CASE WHEN v_item ? 'exdates' THEN coalesce((SELECT array_agg(CASE WHEN x ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
                                                        THEN x::date::timestamp AT TIME ZONE v_tz
                                                        WHEN x ~ '(Z|[+-][0-9:]+)$' THEN x::timestamptz
                                                        ELSE x::timestamp AT TIME ZONE v_tz END)
-                                   FROM jsonb_array_elements_text(coalesce(v_item -> 'exdates', '[]')) AS x), '{}');
+                                   FROM jsonb_array_elements_text(v_item -> 'exdates') AS x), '{}') ELSE '{}' END;
         IF v_new.all_day THEN
           v_new.start_date := (v_item ->> 'start_date')::date;
           v_new.end_date := coalesce((v_item ->> 'end_date')::date, v_new.start_date + 1);
@@ -5756,7 +5815,28 @@ BEGIN
           time_zone = EXCLUDED.time_zone, recurrence_rule = EXCLUDED.recurrence_rule, exdates = EXCLUDED.exdates,
           source_updated_at = EXCLUDED.source_updated_at, deleted = EXCLUDED.deleted
       RETURNING * INTO v_new;
-      PERFORM booking_internal.materialize_calendar_event(v_new.id);
+      IF v_new.recurrence_rule IS NULL OR v_new.recurrence_id <> '' THEN
+        -- (materialize_calendar_event's first case, inline and written at the end: most events
+        -- are single)
+        IF v_old.id IS NOT NULL THEN
+          DELETE FROM booking.calendar_busy WHERE event_id = v_new.id;
+          IF v_old.expansion_note IS NOT NULL THEN
+            UPDATE booking.calendar_events SET expansion_note = NULL WHERE id = v_new.id;
+          END IF;
+        END IF;
+        v_busy_event := v_busy_event || v_new.id;
+        v_busy_start := v_busy_start || CASE WHEN NOT v_new.deleted AND v_new.status <> 'cancelled' THEN v_new.starts_at END;
+        v_busy_end := v_busy_end || v_new.ends_at;
+        v_busy_status := v_busy_status || v_new.status;
+        v_busy_transp := v_busy_transp || v_new.transparency;
+      ELSE
+        v_busy_event := v_busy_event || v_new.id;
+        v_busy_start := v_busy_start || NULL::timestamptz;
+        v_busy_end := v_busy_end || NULL::timestamptz;
+        v_busy_status := v_busy_status || NULL::text;
+        v_busy_transp := v_busy_transp || NULL::text;
+        PERFORM booking_internal.materialize_calendar_event(v_new.id);
+      END IF;
       IF v_new.recurrence_id <> '' THEN
         v_masters := v_masters || v_new.external_id;
       END IF;
@@ -5767,12 +5847,25 @@ BEGIN
       ELSE
         v_updated := v_updated + 1;
       END IF;
-    EXCEPTION
-      WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow
-           OR check_violation OR raise_exception OR not_null_violation OR string_data_right_truncation THEN
-        RAISE EXCEPTION 'event % of the delivery: %', v_n, SQLERRM USING ERRCODE = 'invalid_parameter_value';
-    END;
   END LOOP;
+  EXCEPTION
+    WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow
+         OR check_violation OR raise_exception OR not_null_violation OR string_data_right_truncation THEN
+      RAISE EXCEPTION 'event % of the delivery: %', v_n, SQLERRM USING ERRCODE = 'invalid_parameter_value';
+  END;
+  INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
+  SELECT l.event_id, v_integration.organization_id, p_integration_id, l.s, l.e, l.status, l.transp
+  FROM (SELECT DISTINCT ON (b.event_id) b.*
+        FROM unnest(v_busy_event, v_busy_start, v_busy_end, v_busy_status, v_busy_transp) WITH ORDINALITY
+             AS b(event_id, s, e, status, transp, n)
+        ORDER BY b.event_id, b.n DESC) l
+  WHERE l.s IS NOT NULL
+    -- (not the provider's copy of one of our bookings: see materialize_calendar_event)
+    AND NOT EXISTS (SELECT 1 FROM booking.calendar_events ev
+                    JOIN booking.bookings bk ON bk.external_calendar_event_id = ev.external_id
+                    JOIN booking.calendar_integration_resources cr ON cr.resource_id = bk.resource_id
+                                                                  AND cr.integration_id = p_integration_id
+                    WHERE ev.id = l.event_id);
   -- A series whose overrides changed holds different dates now.
   PERFORM booking_internal.materialize_calendar_event(m.id)
   FROM booking.calendar_events m
@@ -5883,6 +5976,18 @@ BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
   END IF;
+  -- Moved to another resource: the calendars of the one it left drop it.
+  IF TG_OP = 'UPDATE' AND OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
+    INSERT INTO booking.outbox (organization_id, topic, payload)
+    SELECT OLD.organization_id, 'calendar.push',
+           jsonb_build_object('booking_id', OLD.id, 'integration_id', i.id, 'provider', i.provider,
+                              'calendar_id', i.calendar_id, 'resource_id', OLD.resource_id, 'action', 'delete',
+                              'status', NEW.status, 'title', OLD.title, 'starts_at', OLD.starts_at, 'ends_at', OLD.ends_at,
+                              'external_calendar_event_id', OLD.external_calendar_event_id)
+    FROM booking.calendar_integration_resources l
+    JOIN booking.calendar_integrations i ON i.id = l.integration_id
+    WHERE l.resource_id = OLD.resource_id AND i.provider <> 'ics';
+  END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT NEW.organization_id, 'calendar.push',
          jsonb_build_object('booking_id', NEW.id, 'integration_id', i.id, 'provider', i.provider,
@@ -5894,9 +5999,31 @@ BEGIN
                             'external_calendar_event_id', NEW.external_calendar_event_id)
   FROM booking.calendar_integration_resources l
   JOIN booking.calendar_integrations i ON i.id = l.integration_id
-  WHERE l.resource_id = NEW.resource_id;
+  WHERE l.resource_id = NEW.resource_id AND i.provider <> 'ics';  -- (an iCalendar feed is read only)
   RETURN NULL;
 END $$;
+
+-- The worker wrote back (or changed) the provider's id of a booking's event: that event is the
+-- booking's own copy and holds no busy time of its own (and one that lost the id holds its time
+-- again).
+CREATE FUNCTION booking_internal.bookings_calendar_event_linked() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;
+  END IF;
+  PERFORM booking_internal.materialize_calendar_event(e.id)
+  FROM booking.calendar_events e
+  JOIN booking.calendar_integration_resources l ON l.integration_id = e.integration_id
+  WHERE l.resource_id IN (OLD.resource_id, NEW.resource_id)
+    AND e.external_id IN (OLD.external_calendar_event_id, NEW.external_calendar_event_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER bookings_6_calendar_event_linked AFTER UPDATE OF external_calendar_event_id ON booking.bookings
+  FOR EACH ROW WHEN (OLD.external_calendar_event_id IS DISTINCT FROM NEW.external_calendar_event_id)
+  EXECUTE FUNCTION booking_internal.bookings_calendar_event_linked();
 CREATE TRIGGER bookings_6_calendar_push_insert AFTER INSERT ON booking.bookings
   FOR EACH ROW WHEN (booking_internal.holds_time(NEW.status))
   EXECUTE FUNCTION booking_internal.bookings_calendar_push();
@@ -5966,6 +6093,8 @@ COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgRE
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';
 COMMENT ON FUNCTION booking.resource_calendar_ics(uuid) IS 'A resource''s bookings (pending as TENTATIVE, approved as CONFIRMED; from 30 days ago to 366 days ahead, at most 5000) as an iCalendar feed, served as text/calendar by PostgREST; titled for those who may see each booking, Busy for everyone else. For whoever may see the resource (anon too, for a bookable resource of a public organization); 22023 otherwise.';
 COMMENT ON FUNCTION booking_internal.resource_calendar_ics_text(uuid) IS 'Internal: the text of booking.resource_calendar_ics (native; checks that the caller may see the resource, runs as the owner).';
+COMMENT ON FUNCTION booking_internal.bookings_calendar_event_linked() IS 'Trigger: a booking''s provider event id written back makes that event the booking''s own copy, holding no busy time (and the reverse).';
+COMMENT ON FUNCTION booking_internal.recurrence_date(text, text) IS 'Internal: the local date an override''s recurrence id names (YYYYMMDD, YYYY-MM-DD, or a date-time), NULL when it names none.';
 COMMENT ON FUNCTION booking_internal.grant_calendars_privileges(text) IS 'Internal: the calendars module''s grants to an API role (called by grant_api_privileges).';
 -- END COPY src/calendars/calendars.sql
 -- =============================================================================================

@@ -96,11 +96,18 @@ pub(crate) fn load_resources(
            WHERE e.organization_id = res.organization_id AND (e.resource_id IS NULL OR e.resource_id = res.id)
              AND e.during && tstzrange($4, $5)) x ON true
          LEFT JOIN LATERAL (
-           SELECT array_agg(lower(b.during)) AS lowers, array_agg(upper(b.during)) AS uppers
+           SELECT array_agg(b.starts_at) AS lowers, array_agg(b.ends_at) AS uppers
            FROM booking.calendar_integration_resources l
            JOIN booking.calendar_integrations ci ON ci.id = l.integration_id
-           JOIN booking.calendar_busy b ON b.integration_id = l.integration_id
-           WHERE l.resource_id = res.id AND b.during && tstzrange($4, $5) AND b.transparency = 'opaque'
+           CROSS JOIN LATERAL (
+             SELECT s.starts_at, s.ends_at, s.status, s.transparency FROM booking.calendar_busy s
+             WHERE s.integration_id = l.integration_id AND s.ends_at > $4 AND s.ends_at <= $5 + interval '2 days'
+               AND s.starts_at < $5 AND s.ends_at - s.starts_at <= interval '2 days'
+             UNION ALL
+             SELECT g.starts_at, g.ends_at, g.status, g.transparency FROM booking.calendar_busy g
+             WHERE g.integration_id = l.integration_id AND g.during && tstzrange($4, $5)
+               AND g.ends_at - g.starts_at > interval '2 days') b
+           WHERE l.resource_id = res.id AND b.transparency = 'opaque'
              AND (b.status = 'confirmed' OR (b.status = 'tentative' AND ci.tentative_is_busy))) xb ON true
          ORDER BY ids.ord",
         &[

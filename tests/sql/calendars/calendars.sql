@@ -207,3 +207,51 @@ BEGIN
   PERFORM pg_temp.check((SELECT payload ->> 'calendar_id' FROM booking.outbox WHERE topic = 'calendar.push' LIMIT 1) = 'printer@example.org',
                         'with what the worker needs');
 END $$;
+
+-- What providers write: Google's YYYY-MM-DD recurrence ids, Outlook's WKST, an id that is no
+-- date; a new zone moves all-day events; the provider's copy of our own booking holds nothing;
+-- a booking moved away is dropped from the calendars of the resource it left.
+DO $$
+DECLARE
+  v_booking booking.bookings;
+BEGIN
+  PERFORM pg_temp.deliver('[{"external_id": "g-days", "all_day": true, "start_date": "2030-05-06", "end_date": "2030-05-07",
+                             "recurrence_rule": "FREQ=DAILY;COUNT=3"},
+                            {"external_id": "g-days", "recurrence_id": "2030-05-07", "status": "cancelled",
+                             "all_day": true, "start_date": "2030-05-07", "end_date": "2030-05-08"}]');
+  PERFORM pg_temp.check((SELECT array_agg(lower(b.during) AT TIME ZONE 'Europe/Lisbon' ORDER BY lower(b.during))
+                         FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id
+                         WHERE e.external_id = 'g-days') = '{"2030-05-06 00:00:00","2030-05-08 00:00:00"}',
+                        'an override named YYYY-MM-DD replaces its own day (cancelled: the day is free)');
+  PERFORM pg_temp.check(pg_temp.refusal($q$SELECT pg_temp.deliver('[{"external_id": "bad-id", "recurrence_id": "next tuesday",
+    "start": "2030-05-06T10:00:00Z", "end": "2030-05-06T11:00:00Z"}]')$q$) = '22023/', 'a recurrence id that names no date');
+  PERFORM pg_temp.deliver('[{"external_id": "outlook", "time_zone": "America/New_York", "start": "2030-05-13 16:00", "end": "2030-05-13 17:00",
+                             "recurrence_rule": "FREQ=WEEKLY;COUNT=3;BYDAY=MO;WKST=SU"}]');
+  PERFORM pg_temp.check((SELECT (count(*), bool_and(e.expansion_note IS NULL)) = (3::bigint, true)
+                         FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id WHERE e.external_id = 'outlook'),
+                        'Outlook''s WKST=SU does not stop a weekly rule');
+  -- the integration moves to New York: the Lisbon holiday of 6 March becomes New York's
+  UPDATE booking.calendar_integrations SET time_zone = 'America/New_York';
+  PERFORM pg_temp.check((SELECT (lower(b.during), upper(b.during)) = ('2030-03-06 00:00 America/New_York'::timestamptz, '2030-03-07 00:00 America/New_York'::timestamptz)
+                         FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id WHERE e.external_id = 'holiday'),
+                        'an all-day event is the new zone''s day');
+  -- our own booking comes back from the provider: it blocks nothing once its id is written back
+  PERFORM pg_temp.act_as('client');
+  v_booking := booking.book('00000000-0000-4000-a000-000000000102', '2030-05-20 10:00 America/New_York', '2030-05-20 11:00 America/New_York');
+  PERFORM pg_temp.deliver(format('[{"external_id": "gcal-own", "start": "%s", "end": "%s"}]', v_booking.starts_at, v_booking.ends_at)::jsonb);
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id
+                         WHERE e.external_id = 'gcal-own') = 1, 'before the write-back it is an event like any');
+  PERFORM pg_temp.act_as('service_role');
+  UPDATE booking.bookings SET external_calendar_event_id = 'gcal-own' WHERE id = v_booking.id;
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id
+                         WHERE e.external_id = 'gcal-own') = 0, 'after it, the booking''s own copy holds nothing');
+  PERFORM pg_temp.deliver(format('[{"external_id": "gcal-own", "updated": "2031-01-01T00:00:00Z", "title": "again", "start": "%s", "end": "%s"}]',
+                                 v_booking.starts_at, v_booking.ends_at)::jsonb);
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.calendar_busy b JOIN booking.calendar_events e ON e.id = b.event_id
+                         WHERE e.external_id = 'gcal-own') = 0, 'nor when it comes again');
+  PERFORM pg_temp.act_as('staff');
+  UPDATE booking.bookings SET resource_id = '00000000-0000-4000-a000-000000000104' WHERE id = v_booking.id;
+  PERFORM pg_temp.act_as('superuser');
+  PERFORM pg_temp.check((SELECT payload ->> 'action' FROM booking.outbox WHERE topic = 'calendar.push' ORDER BY id DESC LIMIT 1) = 'delete',
+                        'moved to another resource: the printer''s calendar drops it');
+END $$;

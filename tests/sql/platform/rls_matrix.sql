@@ -309,7 +309,7 @@ INSERT INTO rls_case VALUES
  ('calendar_events', 'update', $q$UPDATE booking.calendar_events SET title = 'x' WHERE external_id = 'rls'$q$, 'nnnnnnn'),
  ('calendar_events', 'delete', $q$DELETE FROM booking.calendar_events WHERE external_id = 'rls'$q$, 'nnnnnnY'),
  ('calendar_busy', 'select', $q$SELECT 1 FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnYYY'),
- ('calendar_busy', 'insert', $q$INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, during, status, transparency) SELECT event_id, organization_id, integration_id, during, status, transparency FROM booking.calendar_busy$q$, 'nnnnnnn'),
+ ('calendar_busy', 'insert', $q$INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency) SELECT event_id, organization_id, integration_id, starts_at, ends_at, status, transparency FROM booking.calendar_busy$q$, 'nnnnnnn'),
  ('calendar_busy', 'update', $q$UPDATE booking.calendar_busy SET status = 'cancelled' WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnn'),
  ('calendar_busy', 'delete', $q$DELETE FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
 

@@ -41,6 +41,8 @@ INSERT INTO expected_surface VALUES
     ('resource_calendar_ics', 'anon,authenticated,service_role', true),
     ('booking_internal.resource_calendar_ics_text', '', true),
     ('booking_internal.apply_calendar_events', '', true),
+    ('booking_internal.bookings_calendar_event_linked', '', true),
+    ('booking_internal.recurrence_date', '', false),
     ('booking_internal.bookings_calendar_push', '', true),
     ('booking_internal.calendar_delivery_limits', '', false),
     ('booking_internal.calendar_horizon_days', '', false),
