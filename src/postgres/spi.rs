@@ -8,29 +8,47 @@ use pgrx::PgOid;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+thread_local! {
+    /// The kept plans, by their query text (a constant).
+    static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+/// `sql`'s kept plan, prepared by `prepare` the first time, given to `run`.
+fn with_kept_plan<R>(
+    sql: &'static str,
+    prepare: impl FnOnce() -> OwnedPreparedStatement,
+    run: impl FnOnce(&OwnedPreparedStatement) -> R,
+) -> R {
+    PLANS.with(|plans| {
+        if !plans.borrow().contains_key(sql) {
+            let plan = prepare();
+            plans.borrow_mut().insert(sql, plan);
+        }
+        let plans = plans.borrow();
+        run(&plans[sql])
+    })
+}
+
+fn argument_types(args: &[DatumWithOid]) -> Vec<PgOid> {
+    args.iter().map(|a| PgOid::from(a.oid())).collect()
+}
+
 /// Runs `sql` (a constant: it keys the cache) with `args` through its kept plan.
 pub fn query<'c>(
     client: &SpiClient<'c>,
     sql: &'static str,
     args: &[DatumWithOid],
 ) -> SpiTupleTable<'c> {
-    thread_local! {
-        static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
-    }
-    PLANS.with(|plans| {
-        if !plans.borrow().contains_key(sql) {
-            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
-            let plan = client
-                .prepare(sql, &types)
+    with_kept_plan(
+        sql,
+        || {
+            client
+                .prepare(sql, &argument_types(args))
                 .expect("preparing a query")
-                .keep();
-            plans.borrow_mut().insert(sql, plan);
-        }
-        let plans = plans.borrow();
-        client
-            .select(&plans[sql], None, args)
-            .expect("running a query")
-    })
+                .keep()
+        },
+        |plan| client.select(plan, None, args).expect("running a query"),
+    )
 }
 
 /// Runs `sql`, a statement that writes (or calls a function that writes), with `args` through
@@ -41,18 +59,18 @@ pub fn query_mut<'c>(
     sql: &'static str,
     args: &[DatumWithOid],
 ) -> SpiTupleTable<'c> {
-    thread_local! {
-        static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
-    }
-    PLANS.with(|plans| {
-        if !plans.borrow().contains_key(sql) {
-            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
-            let plan = client
-                .prepare_mut(sql, &types)
+    // (Prepared first, run after: preparing borrows the client, running borrows it mutably.)
+    with_kept_plan(
+        sql,
+        || {
+            client
+                .prepare_mut(sql, &argument_types(args))
                 .expect("preparing a statement")
-                .keep();
-            plans.borrow_mut().insert(sql, plan);
-        }
+                .keep()
+        },
+        |_| (),
+    );
+    PLANS.with(|plans| {
         let plans = plans.borrow();
         client
             .update(&plans[sql], None, args)

@@ -255,3 +255,55 @@ BEGIN
   PERFORM pg_temp.check((SELECT payload ->> 'action' FROM booking.outbox WHERE topic = 'calendar.push' ORDER BY id DESC LIMIT 1) = 'delete',
                         'moved to another resource: the printer''s calendar drops it');
 END $$;
+
+-- A real-world-shaped Outlook export imported as staff: a weekly meeting in "W. Europe Standard
+-- Time" (Berlin) with Outlook's WKST=SU, one date excluded, one occurrence moved by an
+-- override, a tentative one-off in "Eastern Standard Time", folded lines and escaped text: the
+-- busy time is exactly these instants.
+DO $$
+DECLARE
+  r jsonb;
+  v_ics text := concat_ws(E'\r\n',
+    'BEGIN:VCALENDAR', 'PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN', 'VERSION:2.0', 'METHOD:PUBLISH',
+    'BEGIN:VTIMEZONE', 'TZID:W. Europe Standard Time',
+    'BEGIN:STANDARD', 'DTSTART:16011028T030000', 'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'END:STANDARD',
+    'BEGIN:DAYLIGHT', 'DTSTART:16010325T020000', 'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'END:DAYLIGHT',
+    'END:VTIMEZONE',
+    'BEGIN:VEVENT', 'UID:040000008200E00074C5B7101A82E008000000007A1B2C3D4E5F6001000000000000000010000000',
+    'RRULE:FREQ=WEEKLY;COUNT=4;BYDAY=TU;WKST=SU',
+    'EXDATE;TZID="W. Europe Standard Time":20300409T090000',
+    'SUMMARY;LANGUAGE=en-us:Supplier call\, weekly',
+    'DTSTART;TZID="W. Europe Standard Time":20300319T090000', 'DTEND;TZID="W. Europe Standard Time":20300319T100000',
+    'DTSTAMP:20300101T100000Z', 'LAST-MODIFIED:20300101T100000Z', 'TRANSP:OPAQUE', 'END:VEVENT',
+    'BEGIN:VEVENT', 'UID:040000008200E00074C5B7101A82E008000000007A1B2C3D4E5F6001000000000000000010000000',
+    'RECURRENCE-ID;TZID="W. Europe Standard Time":20300402T090000',
+    'SUMMARY:Supplier call (moved)', 'DTSTART;TZID="W. Europe Standard Time":20300403T140000',
+    'DTEND;TZID="W. Europe Standard Time":20300403T150000', 'DTSTAMP:20300101T100000Z', 'END:VEVENT',
+    'BEGIN:VEVENT', 'UID:040000008200E00074C5B7101A82E008000000007A1B2C3D4E5F6002000000000000000010000000',
+    'SUMMARY:Maybe: a visit from the', ' inspector', 'STATUS:TENTATIVE',
+    'DTSTART;TZID="Eastern Standard Time":20300320T110000', 'DTEND;TZID="Eastern Standard Time":20300320T113000',
+    'DTSTAMP:20300101T100000Z', 'END:VEVENT',
+    'END:VCALENDAR', '');
+BEGIN
+  PERFORM pg_temp.act_as('staff');
+  INSERT INTO booking.calendar_integrations (id, organization_id, provider, calendar_id)
+  VALUES ('00000000-0000-4000-a000-0000000007c2', '00000000-0000-4000-a000-000000000001', 'ics', 'outlook-export.ics');
+  r := booking.import_ics('00000000-0000-4000-a000-0000000007c2', v_ics);
+  PERFORM pg_temp.check(r ->> 'inserted' = '3', 'three events: ' || r::text);
+  PERFORM pg_temp.check((SELECT array_agg(to_char(lower(b.during) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') || '/' || to_char(upper(b.during) AT TIME ZONE 'UTC', 'HH24:MI')
+                                          ORDER BY lower(b.during))
+                         FROM booking.calendar_busy b WHERE b.integration_id = '00000000-0000-4000-a000-0000000007c2')
+                        -- Berlin is UTC+1 until 31 March 2030, then UTC+2; New York UTC-4 on 20 March
+                        = '{03-19 08:00/09:00,03-20 15:00/15:30,03-26 08:00/09:00,04-03 12:00/13:00}',
+                        'weekly in Berlin across its DST change, the 9 April excluded, the 2 April moved, the tentative one-off in New York: '
+                        || (SELECT array_agg(to_char(lower(b.during) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') ORDER BY lower(b.during))::text
+                            FROM booking.calendar_busy b WHERE b.integration_id = '00000000-0000-4000-a000-0000000007c2'));
+  PERFORM pg_temp.check((SELECT title FROM booking.calendar_events WHERE recurrence_id = '' AND title LIKE 'Supplier%') = 'Supplier call, weekly'
+                        AND (SELECT title FROM booking.calendar_events WHERE title LIKE 'Maybe%') = 'Maybe: a visit from theinspector',
+                        'text unescaped and unfolded');
+  PERFORM pg_temp.check((booking.import_ics('00000000-0000-4000-a000-0000000007c2', v_ics) ->> 'unchanged') = '3', 'the same file again changes nothing');
+  PERFORM pg_temp.act_as('member');
+  PERFORM pg_temp.check(pg_temp.refusal(format('SELECT booking.import_ics(%L, %L)', '00000000-0000-4000-a000-0000000007c2', v_ics)) = '42501/',
+                        'imports are staff''s');
+  PERFORM pg_temp.act_as('superuser');
+END $$;
