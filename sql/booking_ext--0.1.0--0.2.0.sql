@@ -5694,13 +5694,15 @@ DECLARE
   v_deleted     integer := 0;
   v_unchanged   integer := 0;
   v_masters     text[] := '{}'::text[];
-  -- busy time of single events, written in one statement at the end: per event, the last
-  -- entry counts (NULL times: none, e.g. a later version was cancelled or is a series)
-  v_busy_event  uuid[] := '{}'::uuid[];
-  v_busy_start  timestamptz[] := '{}'::timestamptz[];
-  v_busy_end    timestamptz[] := '{}'::timestamptz[];
-  v_busy_status text[] := '{}'::text[];
-  v_busy_transp text[] := '{}'::text[];
+  -- The delivery's events as they stand, by key (external id, U+001F, recurrence id): read
+  -- once from the table, changed in order item by item, written in one statement at the end
+  -- (a statement per event costs more than the event).
+  v_keys        text[];
+  v_rows        booking.calendar_events[];
+  v_in_table    boolean[];
+  v_dirty       boolean[];
+  v_key         text;
+  v_i           integer;
 BEGIN
   SELECT * INTO v_limits FROM booking_internal.calendar_delivery_limits();
   IF p_events IS NULL OR jsonb_typeof(p_events) <> 'array' THEN
@@ -5716,6 +5718,14 @@ BEGIN
   END IF;
   INSERT INTO booking_internal.calendar_delivery_turns AS d (integration_id) VALUES (p_integration_id)
   ON CONFLICT (integration_id) DO UPDATE SET deliveries = d.deliveries + 1;
+  SELECT coalesce(array_agg(e.external_id || E'\x1f' || e.recurrence_id), '{}'::text[]),
+         coalesce(array_agg(e), '{}'::booking.calendar_events[]),
+         coalesce(array_agg(true), '{}'::boolean[]), coalesce(array_agg(false), '{}'::boolean[])
+  INTO v_keys, v_rows, v_in_table, v_dirty
+  FROM booking.calendar_events e
+  WHERE e.integration_id = p_integration_id
+    AND (e.external_id, e.recurrence_id) IN (SELECT x ->> 'external_id', coalesce(x ->> 'recurrence_id', '')
+                                             FROM jsonb_array_elements(p_events) AS x WHERE jsonb_typeof(x) = 'object');
   -- One handler for the whole delivery, naming the event at fault (a handler per event would
   -- cost a subtransaction per event; any bad event refuses the delivery anyway).
   BEGIN
@@ -5725,9 +5735,16 @@ BEGIN
         RAISE EXCEPTION 'an event is an object with an external_id of 1 to 1024 characters';
       END IF;
       v_version := (v_item ->> 'updated')::timestamptz;
-      SELECT * INTO v_old FROM booking.calendar_events
-      WHERE integration_id = p_integration_id AND external_id = v_item ->> 'external_id'
-        AND recurrence_id = coalesce(v_item ->> 'recurrence_id', '');
+      IF length(v_item ->> 'recurrence_id') > 100 THEN
+        RAISE EXCEPTION 'a recurrence_id has at most 100 characters';
+      END IF;
+      v_key := (v_item ->> 'external_id') || E'\x1f' || coalesce(v_item ->> 'recurrence_id', '');
+      v_i := array_position(v_keys, v_key);
+      IF v_i IS NULL THEN
+        v_old := NULL;
+      ELSE
+        v_old := v_rows[v_i];
+      END IF;
       IF v_old.id IS NOT NULL AND v_old.source_updated_at IS NOT NULL AND v_version IS NOT NULL AND v_version < v_old.source_updated_at THEN
         v_unchanged := v_unchanged + 1;  -- an older version, delivered late
         CONTINUE;
@@ -5772,6 +5789,12 @@ BEGIN
                                                        WHEN x ~ '(Z|[+-][0-9:]+)$' THEN x::timestamptz
                                                        ELSE x::timestamp AT TIME ZONE v_tz END)
                                    FROM jsonb_array_elements_text(v_item -> 'exdates') AS x), '{}') ELSE '{}' END;
+        IF v_new.status NOT IN ('confirmed', 'tentative', 'cancelled')
+           OR v_new.transparency NOT IN ('opaque', 'transparent')
+           OR length(v_new.event_type) NOT BETWEEN 1 AND 50 OR length(v_new.recurrence_rule) > 1000
+           OR cardinality(v_new.exdates) > 1000 THEN
+          RAISE EXCEPTION 'status is confirmed, tentative or cancelled; transparency opaque or transparent; event_type 1 to 50 characters; recurrence_rule at most 1000; at most 1000 exdates';
+        END IF;
         IF v_new.all_day THEN
           v_new.start_date := (v_item ->> 'start_date')::date;
           v_new.end_date := coalesce((v_item ->> 'end_date')::date, v_new.start_date + 1);
@@ -5801,41 +5824,18 @@ BEGIN
         v_unchanged := v_unchanged + 1;  -- a duplicate delivery
         CONTINUE;
       END IF;
-      INSERT INTO booking.calendar_events AS c (organization_id, integration_id, external_id, recurrence_id, title, status,
-                                                transparency, event_type, all_day, starts_at, ends_at, start_date, end_date,
-                                                time_zone, recurrence_rule, exdates, source_updated_at, deleted)
-      VALUES (v_new.organization_id, v_new.integration_id, v_new.external_id, v_new.recurrence_id, v_new.title,
-              v_new.status, coalesce(v_new.transparency, 'opaque'), coalesce(v_new.event_type, 'default'),
-              coalesce(v_new.all_day, false), v_new.starts_at, v_new.ends_at, v_new.start_date, v_new.end_date,
-              v_new.time_zone, v_new.recurrence_rule, coalesce(v_new.exdates, '{}'), v_new.source_updated_at, v_new.deleted)
-      ON CONFLICT ON CONSTRAINT calendar_events_once DO UPDATE
-      SET title = EXCLUDED.title, status = EXCLUDED.status, transparency = EXCLUDED.transparency,
-          event_type = EXCLUDED.event_type, all_day = EXCLUDED.all_day, starts_at = EXCLUDED.starts_at,
-          ends_at = EXCLUDED.ends_at, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
-          time_zone = EXCLUDED.time_zone, recurrence_rule = EXCLUDED.recurrence_rule, exdates = EXCLUDED.exdates,
-          source_updated_at = EXCLUDED.source_updated_at, deleted = EXCLUDED.deleted
-      RETURNING * INTO v_new;
-      IF v_new.recurrence_rule IS NULL OR v_new.recurrence_id <> '' THEN
-        -- (materialize_calendar_event's first case, inline and written at the end: most events
-        -- are single)
-        IF v_old.id IS NOT NULL THEN
-          DELETE FROM booking.calendar_busy WHERE event_id = v_new.id;
-          IF v_old.expansion_note IS NOT NULL THEN
-            UPDATE booking.calendar_events SET expansion_note = NULL WHERE id = v_new.id;
-          END IF;
-        END IF;
-        v_busy_event := v_busy_event || v_new.id;
-        v_busy_start := v_busy_start || CASE WHEN NOT v_new.deleted AND v_new.status <> 'cancelled' THEN v_new.starts_at END;
-        v_busy_end := v_busy_end || v_new.ends_at;
-        v_busy_status := v_busy_status || v_new.status;
-        v_busy_transp := v_busy_transp || v_new.transparency;
+      IF v_i IS NULL THEN
+        v_new.id := gen_random_uuid();
+        v_keys := v_keys || v_key;
+        v_rows := v_rows || v_new;
+        v_in_table := v_in_table || false;
+        v_dirty := v_dirty || true;
       ELSE
-        v_busy_event := v_busy_event || v_new.id;
-        v_busy_start := v_busy_start || NULL::timestamptz;
-        v_busy_end := v_busy_end || NULL::timestamptz;
-        v_busy_status := v_busy_status || NULL::text;
-        v_busy_transp := v_busy_transp || NULL::text;
-        PERFORM booking_internal.materialize_calendar_event(v_new.id);
+        v_new.id := v_old.id;
+        v_new.created_at := v_old.created_at;
+        v_new.expansion_note := v_old.expansion_note;
+        v_rows[v_i] := v_new;
+        v_dirty[v_i] := true;
       END IF;
       IF v_new.recurrence_id <> '' THEN
         v_masters := v_masters || v_new.external_id;
@@ -5853,19 +5853,47 @@ BEGIN
          OR check_violation OR raise_exception OR not_null_violation OR string_data_right_truncation THEN
       RAISE EXCEPTION 'event % of the delivery: %', v_n, SQLERRM USING ERRCODE = 'invalid_parameter_value';
   END;
+  -- The changed events, in one statement (new ones with the ids given above). (The checks above
+  -- are the table's; should one still fail, the delivery is refused as a bad one.)
+  BEGIN
+  INSERT INTO booking.calendar_events AS c (id, organization_id, integration_id, external_id, recurrence_id, title, status,
+                                            transparency, event_type, all_day, starts_at, ends_at, start_date, end_date,
+                                            time_zone, recurrence_rule, exdates, source_updated_at, deleted)
+  SELECT r.id, r.organization_id, r.integration_id, r.external_id, r.recurrence_id, r.title, r.status,
+         coalesce(r.transparency, 'opaque'), coalesce(r.event_type, 'default'), coalesce(r.all_day, false),
+         r.starts_at, r.ends_at, r.start_date, r.end_date, r.time_zone, r.recurrence_rule, coalesce(r.exdates, '{}'),
+         r.source_updated_at, r.deleted
+  FROM generate_subscripts(v_rows, 1) AS i, LATERAL (SELECT (v_rows[i]).*) AS r
+  WHERE v_dirty[i]
+  ON CONFLICT ON CONSTRAINT calendar_events_once DO UPDATE
+  SET title = EXCLUDED.title, status = EXCLUDED.status, transparency = EXCLUDED.transparency,
+      event_type = EXCLUDED.event_type, all_day = EXCLUDED.all_day, starts_at = EXCLUDED.starts_at,
+      ends_at = EXCLUDED.ends_at, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+      time_zone = EXCLUDED.time_zone, recurrence_rule = EXCLUDED.recurrence_rule, exdates = EXCLUDED.exdates,
+      source_updated_at = EXCLUDED.source_updated_at, deleted = EXCLUDED.deleted;
+  EXCEPTION WHEN check_violation OR not_null_violation THEN
+    RAISE EXCEPTION 'an event of the delivery: %', SQLERRM USING ERRCODE = 'invalid_parameter_value';
+  END;
+  -- Their busy time: a single event's (or an override's) own instants, unless it is cancelled or
+  -- the provider's copy of one of our bookings (see materialize_calendar_event); a series'
+  -- occurrences through materialize_calendar_event.
+  DELETE FROM booking.calendar_busy
+  WHERE event_id IN (SELECT (v_rows[i]).id FROM generate_subscripts(v_rows, 1) AS i WHERE v_dirty[i] AND v_in_table[i]);
+  UPDATE booking.calendar_events SET expansion_note = NULL
+  WHERE id IN (SELECT (v_rows[i]).id FROM generate_subscripts(v_rows, 1) AS i
+               WHERE v_dirty[i] AND v_in_table[i] AND (v_rows[i]).expansion_note IS NOT NULL
+                 AND ((v_rows[i]).recurrence_rule IS NULL OR (v_rows[i]).recurrence_id <> ''));
   INSERT INTO booking.calendar_busy (event_id, organization_id, integration_id, starts_at, ends_at, status, transparency)
-  SELECT l.event_id, v_integration.organization_id, p_integration_id, l.s, l.e, l.status, l.transp
-  FROM (SELECT DISTINCT ON (b.event_id) b.*
-        FROM unnest(v_busy_event, v_busy_start, v_busy_end, v_busy_status, v_busy_transp) WITH ORDINALITY
-             AS b(event_id, s, e, status, transp, n)
-        ORDER BY b.event_id, b.n DESC) l
-  WHERE l.s IS NOT NULL
-    -- (not the provider's copy of one of our bookings: see materialize_calendar_event)
-    AND NOT EXISTS (SELECT 1 FROM booking.calendar_events ev
-                    JOIN booking.bookings bk ON bk.external_calendar_event_id = ev.external_id
+  SELECT r.id, r.organization_id, r.integration_id, r.starts_at, r.ends_at, r.status, r.transparency
+  FROM generate_subscripts(v_rows, 1) AS i, LATERAL (SELECT (v_rows[i]).*) AS r
+  WHERE v_dirty[i] AND (r.recurrence_rule IS NULL OR r.recurrence_id <> '') AND NOT r.deleted AND r.status <> 'cancelled'
+    AND NOT EXISTS (SELECT 1 FROM booking.bookings bk
                     JOIN booking.calendar_integration_resources cr ON cr.resource_id = bk.resource_id
                                                                   AND cr.integration_id = p_integration_id
-                    WHERE ev.id = l.event_id);
+                    WHERE bk.external_calendar_event_id = r.external_id);
+  PERFORM booking_internal.materialize_calendar_event((v_rows[i]).id)
+  FROM generate_subscripts(v_rows, 1) AS i
+  WHERE v_dirty[i] AND (v_rows[i]).recurrence_rule IS NOT NULL AND (v_rows[i]).recurrence_id = '';
   -- A series whose overrides changed holds different dates now.
   PERFORM booking_internal.materialize_calendar_event(m.id)
   FROM booking.calendar_events m
