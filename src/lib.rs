@@ -9,7 +9,7 @@
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, people, bookings,
 //! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits,
-//! engagement, calendars; then platform's finalize.
+//! engagement, calendars, intake, digests; then platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]
@@ -23,8 +23,10 @@ mod bookings;
 mod calendars;
 mod conflicts;
 mod credits;
+mod digests;
 mod engagement;
 mod events;
+mod intake;
 mod notifications;
 mod outbox;
 mod people;

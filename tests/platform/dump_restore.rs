@@ -317,6 +317,29 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
     )
     .unwrap();
 
+    // Intake and digests: a form's booking request approved into a booking (the two linked both
+    // ways), an attachment, and a daily digest with an outside writer's insights.
+    c.batch_execute(
+        "SET ROLE service_role;
+         SELECT booking.submit_external_request('00000000-0000-4000-a000-000000000001', 'appsheet', 'row-7', 'booking',
+           '{\"resource_id\": \"00000000-0000-4000-a000-000000000103\", \"starts_at\": \"2031-03-05 10:00 America/New_York\",
+             \"ends_at\": \"2031-03-05 11:00 America/New_York\", \"title\": \"Form booking\"}');
+         RESET ROLE;
+         SET ROLE authenticated;
+         SELECT set_config('request.jwt.claims', '{\"sub\": \"u-staff\", \"role\": \"authenticated\"}', false);
+         SELECT booking.process_external_request((SELECT id FROM booking.external_requests WHERE external_id = 'row-7'), 'approve');
+         INSERT INTO booking.request_attachments (organization_id, request_id, file_name, file_type, file_size, file_url)
+           SELECT organization_id, id, 'form.pdf', 'application/pdf', 100, 'https://files.example/form.pdf'
+           FROM booking.external_requests WHERE external_id = 'row-7';
+         SELECT booking.generate_digest('00000000-0000-4000-a000-000000000001', 'daily', '2031-03-05');
+         RESET ROLE;
+         SELECT set_config('request.jwt.claims', '', false);
+         SET ROLE service_role;
+         SELECT booking.annotate_digest(id, '[\"One form booking.\"]') FROM booking.digests;
+         RESET ROLE;",
+    )
+    .unwrap();
+
     // The derived rows the restore must not write again are there.
     let derived: String = c
         .query_one(
@@ -330,7 +353,9 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
                               max(t.creator_unread_count + t.recipient_unread_count),
                               (SELECT count(*) FROM booking.reviews WHERE replied_by = 'u-staff'))
                 FROM booking.message_threads t JOIN booking.messages m ON m.thread_id = t.id),
-               (SELECT format('%s busy', count(*)) FROM booking.calendar_busy))",
+               (SELECT format('%s busy', count(*)) FROM booking.calendar_busy),
+               (SELECT format('request %s, booking %s', r.status, b.title) FROM booking.external_requests r
+                JOIN booking.bookings b ON b.id = r.booking_id AND b.external_request_id = r.id))",
             &[],
         )
         .unwrap()
@@ -339,7 +364,7 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
         derived,
         "appointment_debit,cancellation_refund,purchase / activity,activity_kit,event_instance,staff_assignment \
          / ->prospect,prospect>applied,applied>under_review,under_review>admitted / 1 \
-         / 1 threads, 2 messages, 2 unread, 1 replies / 4 busy"
+         / 1 threads, 2 messages, 2 unread, 1 replies / 4 busy / request approved, booking Form booking"
     );
 
     // A resource made unbookable after it was booked: the restore must still bring its bookings back.

@@ -84,6 +84,12 @@ INSERT INTO booking.calendar_credentials (integration_id, organization_id, acces
   ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'secret');
 SELECT booking.upsert_calendar_events('00000000-0000-4000-a000-0000000009e1',
   '[{"external_id": "rls", "start": "2030-02-05T15:00:00Z", "end": "2030-02-05T16:00:00Z"}]');
+-- intake: a request u-client submitted, with an attachment; digests: a daily digest of the lab
+INSERT INTO booking.external_requests (id, organization_id, source, external_id, request_type, request_data, submitted_by) VALUES
+  ('00000000-0000-4000-a000-0000000009f1', '00000000-0000-4000-a000-000000000001', 'api', 'rls', 'inquiry', '{}', 'u-client');
+INSERT INTO booking.request_attachments (organization_id, request_id, file_name, file_type, file_size, file_url, uploaded_by) VALUES
+  ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009f1', 'rls.pdf', 'application/pdf', 1, 'https://files.example/rls.pdf', 'u-client');
+SELECT booking.generate_digest('00000000-0000-4000-a000-000000000001', 'daily', '2030-01-07');
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -313,6 +319,19 @@ INSERT INTO rls_case VALUES
  ('calendar_busy', 'update', $q$UPDATE booking.calendar_busy SET status = 'cancelled' WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnn'),
  ('calendar_busy', 'delete', $q$DELETE FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
 
+ ('external_requests', 'select', $q$SELECT 1 FROM booking.external_requests WHERE external_id = 'rls'$q$, 'nnYnYYY'),
+ ('external_requests', 'insert', $q$INSERT INTO booking.external_requests (organization_id, source, external_id, request_type, request_data, submitted_by) VALUES ('00000000-0000-4000-a000-000000000001', 'api', 'forged', 'inquiry', '{}', 'u-client')$q$, 'nnnnnnn'),
+ ('external_requests', 'update', $q$UPDATE booking.external_requests SET priority = 'urgent' WHERE external_id = 'rls'$q$, 'nnnnYYY'),
+ ('external_requests', 'delete', $q$DELETE FROM booking.external_requests WHERE external_id = 'rls'$q$, 'nnnnnnY'),
+ ('request_attachments', 'select', $q$SELECT 1 FROM booking.request_attachments WHERE file_name = 'rls.pdf'$q$, 'nnYnYYY'),
+ ('request_attachments', 'insert', $q$INSERT INTO booking.request_attachments (organization_id, request_id, file_name, file_type, file_size, file_url) VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009f1', 'more.pdf', 'application/pdf', 1, 'https://files.example/more.pdf')$q$, 'nnYnYYY'),
+ ('request_attachments', 'update', $q$UPDATE booking.request_attachments SET file_name = 'renamed.pdf' WHERE file_name = 'rls.pdf'$q$, 'nnnnYYY'),
+ ('request_attachments', 'delete', $q$DELETE FROM booking.request_attachments WHERE file_name = 'rls.pdf'$q$, 'nnnnYYY'),
+ ('digests', 'select', $q$SELECT 1 FROM booking.digests WHERE period_start_date = '2030-01-07'$q$, 'nnnnYYY'),
+ ('digests', 'insert', $q$INSERT INTO booking.digests (organization_id, digest_type, period_start_date, period_end_date, time_zone, period_start, period_end, content, summary, generated_by) VALUES ('00000000-0000-4000-a000-000000000001', 'daily', '2030-01-08', '2030-01-09', 'UTC', '2030-01-08', '2030-01-09', '{}', 'forged', 'x')$q$, 'nnnnnnn'),
+ ('digests', 'update', $q$UPDATE booking.digests SET is_archived = true WHERE period_start_date = '2030-01-07'$q$, 'nnnnnYY'),
+ ('digests', 'delete', $q$DELETE FROM booking.digests WHERE period_start_date = '2030-01-07'$q$, 'nnnnnnY'),
+
  -- views (read only): what each persona reads of each, as row-level security decides
  ('profile_cards', 'select', $q$SELECT 1 FROM booking.profile_cards WHERE user_id = 'u-client'$q$, 'nnYYYYn'),
  ('customer_favorites_view', 'select', $q$SELECT 1 FROM booking.customer_favorites_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
@@ -384,7 +403,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = (46 * 4 + 9) * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = (49 * 4 + 9) * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
