@@ -84,6 +84,12 @@ INSERT INTO booking.calendar_credentials (integration_id, organization_id, acces
   ('00000000-0000-4000-a000-0000000009e1', '00000000-0000-4000-a000-000000000001', 'secret');
 SELECT booking.upsert_calendar_events('00000000-0000-4000-a000-0000000009e1',
   '[{"external_id": "rls", "start": "2030-02-05T15:00:00Z", "end": "2030-02-05T16:00:00Z"}]');
+-- templates: the lab's template for booking requests; analytics: an event a lab member tracked
+INSERT INTO booking.notification_templates (id, organization_id, template_key, body) VALUES
+  ('00000000-0000-4000-a000-0000000009f1', '00000000-0000-4000-a000-000000000001', 'booking_request', 'To approve: {{title}}');
+SELECT set_config('request.jwt.claims', '{"sub": "u-member", "role": "authenticated"}', false);
+SELECT booking.track_event('rls', '{"organization_id": "00000000-0000-4000-a000-000000000001"}');
+SELECT set_config('request.jwt.claims', '', false);
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -313,6 +319,18 @@ INSERT INTO rls_case VALUES
  ('calendar_busy', 'update', $q$UPDATE booking.calendar_busy SET status = 'cancelled' WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnn'),
  ('calendar_busy', 'delete', $q$DELETE FROM booking.calendar_busy WHERE integration_id = '00000000-0000-4000-a000-0000000009e1'$q$, 'nnnnnnY'),
 
+ -- templates: members read their organization's, owners and admins write them; analytics
+ -- events are read by the organization's staff, written by track_event only, changed by nobody
+ -- and removed by prune_analytics (whole months) only
+ ('notification_templates', 'select', $q$SELECT 1 FROM booking.notification_templates WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnYYYYY'),
+ ('notification_templates', 'insert', $q$INSERT INTO booking.notification_templates (organization_id, template_key, body) VALUES ('00000000-0000-4000-a000-000000000001', 'message', 'From {{sender_name}}')$q$, 'nnnnnYY'),
+ ('notification_templates', 'update', $q$UPDATE booking.notification_templates SET is_active = false WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnnnnYY'),
+ ('notification_templates', 'delete', $q$DELETE FROM booking.notification_templates WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnnnnYY'),
+ ('analytics_events', 'select', $q$SELECT 1 FROM booking.analytics_events WHERE event_type = 'rls'$q$, 'nnnnYYY'),
+ ('analytics_events', 'insert', $q$INSERT INTO booking.analytics_events (organization_id, event_type) VALUES ('00000000-0000-4000-a000-000000000001', 'forged')$q$, 'nnnnnnn'),
+ ('analytics_events', 'update', $q$UPDATE booking.analytics_events SET verified = true WHERE event_type = 'rls'$q$, 'nnnnnnn'),
+ ('analytics_events', 'delete', $q$DELETE FROM booking.analytics_events WHERE event_type = 'rls'$q$, 'nnnnnnn'),
+
  -- views (read only): what each persona reads of each, as row-level security decides
  ('profile_cards', 'select', $q$SELECT 1 FROM booking.profile_cards WHERE user_id = 'u-client'$q$, 'nnYYYYn'),
  ('customer_favorites_view', 'select', $q$SELECT 1 FROM booking.customer_favorites_view WHERE user_id = 'u-client'$q$, 'nnYnnnY'),
@@ -341,7 +359,7 @@ BEGIN
   SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_tables
   FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
-  WHERE c.relkind = 'r' AND c.relnamespace = 'booking'::regnamespace;
+  WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'booking'::regnamespace;
   SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_views
   FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
@@ -384,7 +402,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = (46 * 4 + 9) * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = (48 * 4 + 9) * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');
