@@ -6550,7 +6550,7 @@ CREATE POLICY analytics_events_select ON booking.analytics_events FOR SELECT
   USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
 
 -- The partition of the UTC month of p_at, made if missing (with its key and indexes, row-level
--- security forced, no grant): safe when many sessions ask at once (a self-exclusive lock on the
+-- security forced; a new table grants nothing to anyone but its owner): safe when many sessions ask at once (a self-exclusive lock on the
 -- parent, then a second look). Returns it.
 CREATE FUNCTION booking_internal.analytics_partition(p_at timestamptz) RETURNS regclass
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -6588,7 +6588,6 @@ BEGIN
   EXECUTE format('CREATE INDEX %I ON booking_internal.%I USING brin (created_at)', v_name || '_created_at_idx', v_name);
   EXECUTE format('ALTER TABLE booking_internal.%I ENABLE ROW LEVEL SECURITY', v_name);
   EXECUTE format('ALTER TABLE booking_internal.%I FORCE ROW LEVEL SECURITY', v_name);
-  EXECUTE format('REVOKE ALL ON booking_internal.%I FROM PUBLIC', v_name);
   RETURN format('booking_internal.%I', v_name)::regclass;
 END $$;
 
