@@ -28,9 +28,8 @@ fn persona(i: usize, job: &Job) -> (String, String, String) {
     } else {
         format!(r#"{{"sub":"u-{i}","role":"authenticated"}}"#)
     };
-    let headers = format!(
-        r#"{{"user-agent":"client {i}","x-forwarded-for":"198.51.100.{i}, 10.0.0.1"}}"#
-    );
+    let headers =
+        format!(r#"{{"user-agent":"client {i}","x-forwarded-for":"198.51.100.{i}, 10.0.0.1"}}"#);
     (role.to_owned(), claims, headers)
 }
 
@@ -115,7 +114,10 @@ fn fifty_first_events_of_a_month_make_one_partition_and_all_land() {
             .enumerate()
             .filter(|(_, r)| r.is_err())
             .collect();
-        assert!(failed.is_empty(), "round {round}: refused calls: {failed:?}");
+        assert!(
+            failed.is_empty(),
+            "round {round}: refused calls: {failed:?}"
+        );
 
         let row = admin
             .query_one(

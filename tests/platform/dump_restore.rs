@@ -460,12 +460,18 @@ fn assert_identical_after(
         .get(0)
     };
     let restored = partitions(&mut dst);
-    assert_eq!(restored, partitions(&mut src), "analytics partitions differ");
-    assert_eq!(restored.lines().count(), 3, "three months of events: {restored}");
-    dst.batch_execute(
-        "SET ROLE anon; SELECT booking.track_event('after_restore'); RESET ROLE;",
-    )
-    .unwrap();
+    assert_eq!(
+        restored,
+        partitions(&mut src),
+        "analytics partitions differ"
+    );
+    assert_eq!(
+        restored.lines().count(),
+        3,
+        "three months of events: {restored}"
+    );
+    dst.batch_execute("SET ROLE anon; SELECT booking.track_event('after_restore'); RESET ROLE;")
+        .unwrap();
 }
 
 #[test]
