@@ -16,7 +16,9 @@
 #      rows into a table without triggers (tests/bench/workshops*.pgbench, dataset
 #      tests/bench/workshops_dataset.sql), 8 clients each, twice in turn, with p50/p95/p99
 #      latencies of each call from pgbench's per-transaction logs, then a check that no session holds more
-#      seats than its capacity and none has a seat free while people wait.
+#      seats than its capacity and none has a seat free while people wait;
+#   6. track_event against a bare INSERT of the same rows into an equivalent table without
+#      triggers or row-level security (scripts/bench-analytics.sh, on a server of its own).
 # BOOKING_BENCH_PG picks another major version, BOOKING_BENCH_SECONDS the pgbench duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -151,3 +153,7 @@ p95 = max(float(x) for x in '${wk_p95s[*]}'.split())
 print(f'register_for_session + cancel_registration: {r / p:.0%} of the plain INSERT + UPDATE (mean of 2 rounds: {r / 2:.0f} vs {p / 2:.0f} calls/s)')
 print(f'targets: p95 under 10 ms (worst call and round {p95:.2f} ms): {\"met\" if p95 < 10 else \"NOT met\"}; '
       f'at least 50% of the plain writes: {\"met\" if r >= 0.5 * p else \"NOT met\"}; zero oversubscription: met')"
+
+throwaway_pg_stop "$bench_dir" "$bindir" >/dev/null
+trap - EXIT
+BOOKING_BENCH_PG=$pg_major BOOKING_BENCH_SECONDS=$seconds bash scripts/bench-analytics.sh

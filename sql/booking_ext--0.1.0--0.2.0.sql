@@ -1291,10 +1291,11 @@ BEGIN
   END IF;
 END $$;
 
--- Tell a person about their registration: a notification and an outbox event, in the same
--- transaction as the change.
+-- Tell a person about their registration: a notification (its text the organization's
+-- template of p_type, else the built-in one, filled with p_data and the registration's status and
+-- seats) and an outbox event, in the same transaction as the change.
 CREATE FUNCTION booking_internal.notify_registrant(p_registration booking.workshop_registrations, p_type text,
-                                                   p_message text) RETURNS void
+                                                   p_data jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1305,7 +1306,10 @@ DECLARE
                         'offer_expires_at', p_registration.offer_expires_at));
 BEGIN
   INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
-  VALUES (p_registration.organization_id, p_registration.user_id, p_type, p_message, v_metadata);
+  VALUES (p_registration.organization_id, p_registration.user_id, p_type,
+          booking_internal.render_notification(p_registration.organization_id, p_type,
+            p_data || jsonb_build_object('status', p_registration.status, 'seats', p_registration.seats)),
+          v_metadata);
   INSERT INTO booking.outbox (organization_id, topic, payload)
   VALUES (p_registration.organization_id, 'workshop.' || p_type,
           v_metadata || jsonb_build_object('user_id', p_registration.user_id));
@@ -1348,10 +1352,10 @@ BEGIN
     v_changed := v_changed + 1;
     IF v_next.status = 'registered' THEN
       PERFORM booking_internal.notify_registrant(v_next, 'registration_promoted',
-        format('A seat came free: you are now registered for %s.', v_session.title));
+        jsonb_build_object('title', v_session.title));
     ELSE
       PERFORM booking_internal.notify_registrant(v_next, 'registration_offered',
-        format('A seat came free for %s: accept it before %s.', v_session.title, v_next.offer_expires_at));
+        jsonb_build_object('title', v_session.title, 'offer_expires_at', v_next.offer_expires_at::text));
     END IF;
   END LOOP;
   RETURN v_changed;
@@ -1697,7 +1701,7 @@ BEGIN
       RETURNING *
     LOOP
       PERFORM booking_internal.notify_registrant(v_row, 'session_cancelled',
-        format('The session of %s on %s is cancelled.', v_title, NEW.starts_at));
+        jsonb_build_object('title', v_title, 'starts_at', NEW.starts_at::text));
     END LOOP;
   ELSIF (NEW.starts_at, NEW.ends_at) IS DISTINCT FROM (OLD.starts_at, OLD.ends_at)
         AND booking_internal.holds_time(NEW.status) THEN
@@ -1706,7 +1710,7 @@ BEGIN
       WHERE session_id = v_session.id AND status IN ('registered', 'waitlisted', 'offered')
     LOOP
       PERFORM booking_internal.notify_registrant(v_row, 'session_moved',
-        format('The session of %s moved to %s.', v_title, NEW.starts_at));
+        jsonb_build_object('title', v_title, 'starts_at', NEW.starts_at::text));
     END LOOP;
   END IF;
   RETURN NULL;
@@ -2029,7 +2033,7 @@ COMMENT ON FUNCTION booking_internal.lock_workshop_session(uuid) IS 'Internal: l
 COMMENT ON FUNCTION booking_internal.session_seats_held(uuid) IS 'Internal: the seats a session''s registrations hold now.';
 COMMENT ON FUNCTION booking_internal.session_facts(uuid, boolean) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules; with p_lock true, read under the session''s lock (taken first).';
 COMMENT ON FUNCTION booking_internal.lock_session_of_registration(uuid) IS 'Internal: locks the session of a registration the caller may change, before the RPCs change it (session lock before row lock).';
-COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, text) IS 'Internal: a notification and an outbox event for a registrant.';
+COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, jsonb) IS 'Internal: a notification (the organization''s template of the key, else the built-in text) and an outbox event for a registrant.';
 COMMENT ON FUNCTION booking_internal.fill_session(uuid) IS 'Internal: expires a session''s lapsed offers and gives its free seats to the people waiting, in order; returns how many registrations changed.';
 COMMENT ON FUNCTION booking_internal.refuse_registration(text, text) IS 'Internal: raises PT409 with the reason in DETAIL.';
 COMMENT ON FUNCTION booking_internal.workshop_registrations_guard() IS 'Trigger: the caller''s right, the registration rules and the derived status, queue number and times of every registration write.';
@@ -4703,8 +4707,10 @@ BEGIN
   SELECT nullif(btrim(p.display_name), '') INTO v_name FROM booking.profiles p WHERE p.user_id = v_me;
   INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
   VALUES (p_thread.organization_id, v_recipient, 'message',
-          format('New message from %s: %s', coalesce(v_name, 'someone'),
-                 CASE WHEN length(p_body) > 80 THEN left(p_body, 79) || '…' ELSE p_body END),
+          booking_internal.render_notification(p_thread.organization_id, 'message',
+            jsonb_build_object('sender_name', coalesce(v_name, 'someone'),
+                               'preview', CASE WHEN length(p_body) > 80 THEN left(p_body, 79) || '…' ELSE p_body END,
+                               'thread_id', p_thread.id, 'message_id', v_message.id, 'sender_id', v_me)),
           jsonb_build_object('thread_id', p_thread.id, 'message_id', v_message.id, 'sender_id', v_me));
   INSERT INTO booking.outbox (organization_id, topic, payload)
   VALUES (p_thread.organization_id, 'message.sent',
@@ -5959,7 +5965,9 @@ BEGIN
   IF v_row.needs_reauthorization AND v_row.reauthorization_notified_at IS NULL THEN
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
     SELECT v_row.organization_id, m.user_id, 'calendar_reauthorization',
-           format('The calendar %s needs to be connected again.', coalesce(v_row.name, v_row.calendar_id)),
+           booking_internal.render_notification(v_row.organization_id, 'calendar_reauthorization',
+             jsonb_build_object('calendar', coalesce(v_row.name, v_row.calendar_id), 'provider', v_row.provider,
+                                'error', v_row.error_message)),
            jsonb_build_object('integration_id', v_row.id, 'provider', v_row.provider, 'error', v_row.error_message)
     FROM booking.members m
     WHERE m.organization_id = v_row.organization_id AND m.is_active AND m.role IN ('owner', 'admin');
@@ -6125,6 +6133,611 @@ COMMENT ON FUNCTION booking_internal.bookings_calendar_event_linked() IS 'Trigge
 COMMENT ON FUNCTION booking_internal.recurrence_date(text, text) IS 'Internal: the local date an override''s recurrence id names (YYYYMMDD, YYYY-MM-DD, or a date-time), NULL when it names none.';
 COMMENT ON FUNCTION booking_internal.grant_calendars_privileges(text) IS 'Internal: the calendars module''s grants to an API role (called by grant_api_privileges).';
 -- END COPY src/calendars/calendars.sql
+-- =============================================================================================
+-- New module: templates (src/templates/templates.sql, as of 0.2.0), and the notifications of the
+-- older modules written through it: bookings_notify (notifications) renders its texts with
+-- render_notification (the workshops, engagement and calendars modules above are new in 0.2.0
+-- and already call it).
+-- =============================================================================================
+
+-- BEGIN COPY src/templates/templates.sql
+-- booking_ext, module templates: the texts of notifications (seed 002's notification_templates).
+-- An organization overrides the built-in text of a notification key per channel (in_app, email,
+-- sms) and locale; booking_ext's own notifications (booking status changes and requests,
+-- messages, calendar re-authorisation, workshop registrations) are written through
+-- booking_internal.render_notification, which uses the organization's in_app template of the key
+-- (locale NULL) when it has an active one, and the built-in default otherwise. The defaults are
+-- exactly the texts booking_ext wrote before templates existed.
+--
+-- Placeholders are {{name}} (spaces inside the braces allowed): lower-case names from the key's
+-- list in booking.notification_template_keys(). A template naming an unknown key, a placeholder
+-- the key does not offer, or a malformed {{ is refused when it is saved (22023), by a trigger, so
+-- every path (the API, service_role, a superuser) is checked. Rendering is one pass over the
+-- text, splitting at {{: a value is never read again for placeholders, and a placeholder without
+-- a value renders as the empty string. For the email channel values are HTML-escaped.
+
+-- The notification keys of booking_ext, what each may say, and its built-in text. The one list:
+-- the save check, render_template and render_notification all read it.
+CREATE FUNCTION booking.notification_template_keys()
+RETURNS TABLE (template_key text, placeholders text[], default_subject text, default_body text, description text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  VALUES
+    ('booking_status',
+     '{title,status,previous_status,starts_at,ends_at,reason,booking_id,resource_id}'::text[],
+     'Your {{title}} is now {{status}}', 'Your {{title}} is now {{status}}.',
+     'To the booker, when their booking''s status changes (status with spaces: no show, changes requested).'),
+    ('booking_request',
+     '{title,status,starts_at,ends_at,reason,booking_id,resource_id}'::text[],
+     'New request to approve', 'New request to approve: {{title}}.',
+     'To the organization''s owners, admins and staff, when a booking waits for approval.'),
+    ('message',
+     '{sender_name,preview,thread_id,message_id,sender_id}'::text[],
+     'New message from {{sender_name}}', 'New message from {{sender_name}}: {{preview}}',
+     'To the other participant of a thread, for each message (preview: the first 80 characters).'),
+    ('calendar_reauthorization',
+     '{calendar,provider,error}'::text[],
+     'Reconnect the calendar {{calendar}}', 'The calendar {{calendar}} needs to be connected again.',
+     'To the organization''s owners and admins, once, when a calendar''s credentials stop working.'),
+    ('registration_promoted',
+     '{title,status,seats}'::text[],
+     'You are registered for {{title}}', 'A seat came free: you are now registered for {{title}}.',
+     'To a person on a waiting list who got a seat.'),
+    ('registration_offered',
+     '{title,status,seats,offer_expires_at}'::text[],
+     'A seat is free for {{title}}', 'A seat came free for {{title}}: accept it before {{offer_expires_at}}.',
+     'To a person on a waiting list offered a seat (offer mode).'),
+    ('session_cancelled',
+     '{title,starts_at,status}'::text[],
+     '{{title}} is cancelled', 'The session of {{title}} on {{starts_at}} is cancelled.',
+     'To each registrant of a workshop session that was cancelled.'),
+    ('session_moved',
+     '{title,starts_at,status}'::text[],
+     '{{title}} moved', 'The session of {{title}} moved to {{starts_at}}.',
+     'To each registrant of a workshop session that moved.')
+$$;
+
+-- The placeholder names of a text, in order of appearance (repeats kept); 22023 for a {{ that
+-- does not open a placeholder ({{name}}, name: a lower-case letter, then letters, digits, _).
+CREATE FUNCTION booking_internal.template_placeholders(p_text text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_parts text[];
+  v_names text[] := '{}'::text[];
+  v_end   integer;
+  v_name  text;
+BEGIN
+  IF p_text IS NULL OR position('{{' IN p_text) = 0 THEN
+    RETURN v_names;
+  END IF;
+  v_parts := string_to_array(p_text, '{{');
+  FOR i IN 2 .. cardinality(v_parts) LOOP
+    v_end := position('}}' IN v_parts[i]);
+    v_name := CASE WHEN v_end > 0 THEN btrim(substr(v_parts[i], 1, v_end - 1)) END;
+    IF v_name IS NULL OR v_name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+      RAISE EXCEPTION 'malformed placeholder near "{{%"', left(v_parts[i], 20)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'A placeholder is {{name}}; a text cannot hold a literal {{.';
+    END IF;
+    v_names := v_names || v_name;
+  END LOOP;
+  RETURN v_names;
+END $$;
+
+-- A text with its placeholders replaced by the values of p_data (the empty string for a missing
+-- or null value; JSON numbers and booleans as their text), HTML-escaped when p_escape_html. One
+-- pass: a value is never scanned for placeholders. Texts are checked when saved; anything after
+-- an unclosed {{ is kept as it is.
+CREATE FUNCTION booking_internal.fill_template(p_text text, p_data jsonb, p_escape_html boolean) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_parts text[];
+  v_out   text;
+  v_end   integer;
+  v_value text;
+BEGIN
+  IF p_text IS NULL OR position('{{' IN p_text) = 0 THEN
+    RETURN p_text;
+  END IF;
+  v_parts := string_to_array(p_text, '{{');
+  v_out := v_parts[1];
+  FOR i IN 2 .. cardinality(v_parts) LOOP
+    v_end := position('}}' IN v_parts[i]);
+    IF v_end = 0 THEN
+      v_out := v_out || '{{' || v_parts[i];
+      CONTINUE;
+    END IF;
+    v_value := coalesce(p_data ->> btrim(substr(v_parts[i], 1, v_end - 1)), '');
+    IF p_escape_html THEN
+      v_value := replace(replace(replace(replace(replace(v_value, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                                 '"', '&quot;'), '''', '&#39;');
+    END IF;
+    v_out := v_out || v_value || substr(v_parts[i], v_end + 2);
+  END LOOP;
+  RETURN v_out;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The organizations' templates
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE booking.notification_templates (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
+  template_key    text NOT NULL CONSTRAINT notification_templates_key_size CHECK (length(template_key) BETWEEN 1 AND 100),
+  channel         text NOT NULL DEFAULT 'in_app'
+                  CONSTRAINT notification_templates_channel_check CHECK (channel IN ('in_app', 'email', 'sms')),
+  -- NULL: any locale; else a language tag such as fr or fr-CA (language in lower case)
+  locale          text CONSTRAINT notification_templates_locale_format
+                  CHECK (locale ~ '^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$' AND length(locale) <= 35),
+  subject         text CONSTRAINT notification_templates_subject_size CHECK (length(subject) <= 500),
+  body            text NOT NULL CONSTRAINT notification_templates_body_not_blank CHECK (btrim(body, E' \t\r\n\f\x0B') <> '')
+                  CONSTRAINT notification_templates_body_size CHECK (length(body) <= 10000),
+  is_active       boolean NOT NULL DEFAULT true,
+  created_by      text DEFAULT booking.current_user_id(),
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT notification_templates_once UNIQUE NULLS NOT DISTINCT (organization_id, template_key, channel, locale)
+);
+SELECT booking_internal.register_table('notification_templates', 'templates', true, 'notification_template');
+
+-- A template names a key of booking_ext and only the placeholders that key offers, in its
+-- subject and its body: checked on every insert and update (not when a restore replays rows
+-- that were checked when written).
+CREATE FUNCTION booking_internal.notification_templates_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_allowed text[];
+  v_unknown text[];
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NEW;
+  END IF;
+  SELECT k.placeholders INTO v_allowed FROM booking.notification_template_keys() k WHERE k.template_key = NEW.template_key;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown notification template key "%"', NEW.template_key
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('The keys are: %s (booking.notification_template_keys()).',
+                          (SELECT string_agg(k.template_key, ', ' ORDER BY k.template_key) FROM booking.notification_template_keys() k));
+  END IF;
+  SELECT array_agg(DISTINCT p ORDER BY p) INTO v_unknown
+  FROM unnest(booking_internal.template_placeholders(NEW.subject) || booking_internal.template_placeholders(NEW.body)) p
+  WHERE p <> ALL (v_allowed);
+  IF v_unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown placeholder(s) for template key %: %', NEW.template_key, array_to_string(v_unknown, ', ')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('%s may use: %s.', NEW.template_key, array_to_string(v_allowed, ', '));
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER notification_templates_1_check BEFORE INSERT OR UPDATE ON booking.notification_templates
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.notification_templates_check();
+
+-- Members read their organization's templates; its owners and admins write them.
+CREATE POLICY notification_templates_select ON booking.notification_templates FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids())::uuid[]));
+CREATE POLICY notification_templates_insert ON booking.notification_templates FOR INSERT
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+CREATE POLICY notification_templates_update ON booking.notification_templates FOR UPDATE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]))
+  WITH CHECK (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+CREATE POLICY notification_templates_delete ON booking.notification_templates FOR DELETE
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin}'))::uuid[]));
+
+-- ---------------------------------------------------------------------------------------------
+-- Rendering
+-- ---------------------------------------------------------------------------------------------
+
+-- The text of one of booking_ext's own notifications: the organization's active in_app
+-- template of the key for any locale (locale NULL; the database does not know the recipient's
+-- language), else the built-in default. Called by the definer-rights functions that write
+-- notifications (bookings_notify, post_message, report_sync_result, notify_registrant), on
+-- their write path: one index probe and one pass over the text, no dynamic SQL.
+CREATE FUNCTION booking_internal.render_notification(p_organization_id uuid, p_key text, p_data jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_body text;
+BEGIN
+  IF p_organization_id IS NOT NULL THEN
+    SELECT t.body INTO v_body FROM booking.notification_templates t
+    WHERE t.organization_id = p_organization_id AND t.template_key = p_key AND t.channel = 'in_app'
+      AND t.locale IS NULL AND t.is_active;
+  END IF;
+  IF v_body IS NULL THEN
+    SELECT k.default_body INTO v_body FROM booking.notification_template_keys() k WHERE k.template_key = p_key;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown notification template key "%"', p_key USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
+  RETURN booking_internal.fill_template(v_body, p_data, false);
+END $$;
+
+-- A notification's subject and body rendered for an app to send (by e-mail, SMS or in the app):
+-- the organization's (p_data.organization_id) active template of the key for the channel, the
+-- locale falling back from p_locale to its language (fr-CA, fr) to the template for any locale,
+-- and to the built-in default; without p_data.organization_id, the built-in default. Returns
+-- {template_key, channel, locale, subject, body, template_id, source} (source: organization or
+-- default; template_id and locale NULL for the default). Errors: 42501 anonymous, or when the
+-- caller is not a member of the organization (service_role may render any); 22023 for an
+-- unknown key, a key over 100 characters, a channel other than in_app/email/sms, a malformed
+-- locale, p_data not an object or over 16 kB, or an organization_id that is not a uuid.
+CREATE FUNCTION booking.render_template(p_key text, p_data jsonb, p_channel text DEFAULT 'in_app', p_locale text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_data     jsonb := coalesce(booking_internal.check_json_object('p_data', p_data), '{}'::jsonb);
+  v_org_text text;
+  v_org      uuid;
+  v_default  record;
+  v_template booking.notification_templates;
+  v_escape   boolean;
+BEGIN
+  PERFORM booking_internal.check_text_argument('p_key', p_key, 100);
+  IF p_channel IS NULL OR p_channel NOT IN ('in_app', 'email', 'sms') THEN
+    RAISE EXCEPTION 'p_channel is in_app, email or sms' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF p_locale IS NOT NULL AND (length(p_locale) > 35 OR p_locale !~ '^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$') THEN
+    RAISE EXCEPTION 'p_locale is a language tag such as fr or fr-CA' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT * INTO v_default FROM booking.notification_template_keys() k WHERE k.template_key = p_key;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown notification template key "%"', p_key USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'The keys are listed by booking.notification_template_keys().';
+  END IF;
+  IF booking.current_user_id() IS NULL AND NOT booking_internal.is_privileged() THEN
+    RAISE EXCEPTION 'render_template() needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  v_org_text := v_data ->> 'organization_id';
+  IF v_org_text IS NOT NULL THEN
+    IF v_org_text !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'p_data.organization_id is not a uuid' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_org := v_org_text::uuid;
+    IF NOT (booking_internal.is_privileged() OR booking.is_member(v_org)) THEN
+      RAISE EXCEPTION 'you render the templates of organizations you are a member of' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- (row-level security shows members their organization's templates)
+    SELECT * INTO v_template FROM booking.notification_templates t
+    WHERE t.organization_id = v_org AND t.template_key = p_key AND t.channel = p_channel AND t.is_active
+      AND (t.locale IS NULL OR t.locale = p_locale OR t.locale = split_part(p_locale, '-', 1))
+    ORDER BY CASE WHEN t.locale = p_locale THEN 0 WHEN t.locale IS NOT NULL THEN 1 ELSE 2 END
+    LIMIT 1;
+  END IF;
+  v_escape := p_channel = 'email';
+  IF v_template.id IS NULL THEN
+    RETURN jsonb_build_object('template_key', p_key, 'channel', p_channel, 'locale', NULL,
+                              'subject', booking_internal.fill_template(v_default.default_subject, v_data, v_escape),
+                              'body', booking_internal.fill_template(v_default.default_body, v_data, v_escape),
+                              'template_id', NULL, 'source', 'default');
+  END IF;
+  RETURN jsonb_build_object('template_key', p_key, 'channel', p_channel, 'locale', v_template.locale,
+                            'subject', booking_internal.fill_template(coalesce(v_template.subject, v_default.default_subject),
+                                                                      v_data, v_escape),
+                            'body', booking_internal.fill_template(v_template.body, v_data, v_escape),
+                            'template_id', v_template.id, 'source', 'organization');
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.grant_templates_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- the list of keys is documentation: anyone may read it
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['notification_template_keys']);
+  IF p_role = 'anon' THEN
+    RETURN;
+  END IF;
+  -- render_template and the save check run as the caller
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['render_template', 'fill_template', 'template_placeholders']);
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.notification_templates TO authenticated;
+  END IF;
+END $$;
+
+COMMENT ON TABLE booking.notification_templates IS 'An organization''s text for one of booking_ext''s notification keys, per channel (in_app, email, sms) and locale (NULL: any): subject and body with {{placeholders}} of the key (checked when saved, 22023). Members read, owners and admins write.';
+COMMENT ON FUNCTION booking.notification_template_keys() IS 'The notification keys of booking_ext: for each, the placeholders a template may use and the built-in default subject and body (the texts used when an organization has no active template).';
+COMMENT ON FUNCTION booking.render_template(text, jsonb, text, text) IS 'A notification''s subject and body for the key, channel and locale (fallback: exact, language, any locale, built-in default) of the organization in p_data.organization_id (members only, 42501), with p_data''s values (HTML-escaped for email; missing ones empty): {template_key, channel, locale, subject, body, template_id, source}. 22023 for an unknown key, channel or malformed locale, p_data over 16 kB.';
+COMMENT ON FUNCTION booking_internal.template_placeholders(text) IS 'Internal: the {{placeholder}} names of a text in order; 22023 for a malformed {{.';
+COMMENT ON FUNCTION booking_internal.fill_template(text, jsonb, boolean) IS 'Internal: a text with its {{placeholders}} replaced by p_data''s values in one pass (missing: empty), HTML-escaped when asked.';
+COMMENT ON FUNCTION booking_internal.notification_templates_check() IS 'Trigger: a template names a known key and only that key''s placeholders (22023).';
+COMMENT ON FUNCTION booking_internal.render_notification(uuid, text, jsonb) IS 'Internal: the message of one of booking_ext''s own notifications: the organization''s active in_app template of the key for any locale, else the built-in default, filled with p_data.';
+COMMENT ON FUNCTION booking_internal.grant_templates_privileges(text) IS 'Internal: the templates module''s grants to an API role (called by grant_api_privileges).';
+-- END COPY src/templates/templates.sql
+-- BEGIN COPY src/notifications/notifications.sql#replace:booking_internal.bookings_notify
+CREATE OR REPLACE FUNCTION booking_internal.bookings_notify() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_what     text := coalesce(NEW.title, 'booking');
+  v_metadata jsonb := jsonb_strip_nulls(jsonb_build_object(
+                        'booking_id', NEW.id, 'resource_id', NEW.resource_id,
+                        'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+                        'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
+                        'reason', nullif(current_setting('booking.reason', true), ''),
+                        'changed_by', booking_internal.actor_id()));
+  v_data     jsonb;
+  v_message  text;
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;
+  END IF;
+  -- the texts: the organization's templates, else the built-in ones (templates module)
+  v_data := jsonb_build_object('title', v_what, 'status', replace(NEW.status, '_', ' '),
+                               'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN replace(OLD.status, '_', ' ') END,
+                               'starts_at', NEW.starts_at::text, 'ends_at', NEW.ends_at::text,
+                               'reason', v_metadata ->> 'reason', 'booking_id', NEW.id, 'resource_id', NEW.resource_id);
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    VALUES (NEW.organization_id, NEW.booked_by, 'booking_status',
+            booking_internal.render_notification(NEW.organization_id, 'booking_status', v_data), v_metadata);
+  END IF;
+  IF NEW.status = 'pending' THEN
+    v_message := booking_internal.render_notification(NEW.organization_id, 'booking_request', v_data);
+    INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
+    SELECT NEW.organization_id, m.user_id, 'booking_request', v_message, v_metadata
+    FROM booking.members m
+    WHERE m.organization_id = NEW.organization_id AND m.is_active
+      AND m.role IN ('owner', 'admin', 'staff') AND m.user_id <> NEW.booked_by;
+  END IF;
+  RETURN NULL;
+END $$;
+-- END COPY src/notifications/notifications.sql#replace:booking_internal.bookings_notify
+-- =============================================================================================
+-- New module: analytics (src/analytics/analytics.sql, as of 0.2.0).
+-- =============================================================================================
+
+-- BEGIN COPY src/analytics/analytics.sql
+-- booking_ext, module analytics: what visitors and users do in the apps (seed 002's
+-- analytics_events), written by booking.track_event for anyone (anon included), read by the
+-- staff of the organization an event is attached to, pruned by whole months.
+--
+-- The table is partitioned by range of created_at, one partition per calendar month in UTC
+-- (whatever the session's or the organization's time zone), named
+-- booking_internal.analytics_events_pYYYY_MM. Partitions are made when the first event of their
+-- month arrives, by booking_internal.analytics_partition (owner rights; the callers get no DDL
+-- right), which takes a self-exclusive lock on the parent and looks again before creating, so
+-- fifty first events of a month at once make one partition. Partitions live in booking_internal
+-- (not exposed by PostgREST, no grant to an API role, row-level security forced with no policy):
+-- the rows are read through booking.analytics_events and its policy only.
+--
+-- Dump and restore: the parent is an extension member; the partitions are not (they are made at
+-- run time), so pg_dump writes each as a table of its own attached to the parent, with its
+-- rows. For that restore to run cleanly the parent has no index, primary key or foreign key of
+-- its own (those would be created again on each partition by CREATE EXTENSION before the dump's
+-- own copies arrive): each partition gets its key and indexes when it is made, and the
+-- organization's events go with it through a trigger on organizations instead of a foreign key.
+
+CREATE TABLE booking.analytics_events (
+  id              uuid NOT NULL DEFAULT gen_random_uuid(),
+  -- the organization named by event_data.organization_id, when the writer may attach to it
+  organization_id uuid,
+  -- true when the writer was an active member of that organization (or service_role): staff
+  -- can tell their own people's events from those of visitors of a public organization
+  verified        boolean NOT NULL DEFAULT false,
+  user_id         text CONSTRAINT analytics_events_user_id_size CHECK (length(user_id) <= 200),
+  session_id      text CONSTRAINT analytics_events_session_id_size CHECK (length(session_id) <= 200),
+  event_type      text NOT NULL CONSTRAINT analytics_events_event_type_size CHECK (length(event_type) BETWEEN 1 AND 100),
+  event_data      jsonb NOT NULL DEFAULT '{}'::jsonb
+                  CONSTRAINT analytics_events_event_data_object CHECK (jsonb_typeof(event_data) = 'object')
+                  CONSTRAINT analytics_events_event_data_size CHECK (pg_column_size(event_data) <= 4096),
+  page_url        text CONSTRAINT analytics_events_page_url_size CHECK (length(page_url) <= 2048),
+  -- from the request headers PostgREST passes on (referer, user-agent, x-forwarded-for)
+  referrer        text CONSTRAINT analytics_events_referrer_size CHECK (length(referrer) <= 2048),
+  user_agent      text CONSTRAINT analytics_events_user_agent_size CHECK (length(user_agent) <= 512),
+  ip_address      inet,
+  created_at      timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (created_at);
+SELECT booking_internal.register_table('analytics_events', 'analytics', false);
+
+-- Staff (owners, admins, staff) read their organization's events. Nobody writes or changes
+-- rows directly: track_event writes, prune_analytics drops whole months.
+CREATE POLICY analytics_events_select ON booking.analytics_events FOR SELECT
+  USING (organization_id = ANY ((SELECT booking.user_organization_ids('{owner,admin,staff}'))::uuid[]));
+
+-- The partition of the UTC month of p_at, made if missing (with its key and indexes, row-level
+-- security forced; a new table grants nothing to anyone but its owner): safe when many sessions ask at once (a self-exclusive lock on the
+-- parent, then a second look). Returns it.
+CREATE FUNCTION booking_internal.analytics_partition(p_at timestamptz) RETURNS regclass
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_from  timestamp := date_trunc('month', p_at AT TIME ZONE 'UTC');
+  v_name  text;
+  v_rel   regclass;
+BEGIN
+  IF p_at IS NULL OR v_from < '2000-01-01' OR v_from >= '10000-01-01' THEN
+    RAISE EXCEPTION 'analytics partitions are for the years 2000 to 9999, not %', p_at USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_name := 'analytics_events_p' || to_char(v_from, 'YYYY_MM');
+  v_rel := to_regclass('booking_internal.' || v_name);
+  IF v_rel IS NOT NULL THEN
+    RETURN v_rel;
+  END IF;
+  -- one maker at a time (inserts into other months go on); taking the lock also reads the
+  -- catalog changes committed meanwhile, so the second look sees a partition made by another
+  LOCK TABLE booking.analytics_events IN SHARE UPDATE EXCLUSIVE MODE;
+  v_rel := to_regclass('booking_internal.' || v_name);
+  IF v_rel IS NOT NULL THEN
+    RETURN v_rel;
+  END IF;
+  EXECUTE format('CREATE TABLE booking_internal.%I PARTITION OF booking.analytics_events FOR VALUES FROM (%L) TO (%L)',
+                 v_name, to_char(v_from, 'YYYY-MM-DD') || ' 00:00:00+00',
+                 to_char(v_from + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+  EXECUTE format('ALTER TABLE booking_internal.%I ADD CONSTRAINT %I PRIMARY KEY (id)', v_name, v_name || '_pkey');
+  EXECUTE format('CREATE INDEX %I ON booking_internal.%I (organization_id, created_at) WHERE organization_id IS NOT NULL',
+                 v_name || '_organization_idx', v_name);
+  EXECUTE format('CREATE INDEX %I ON booking_internal.%I (user_id, created_at) WHERE user_id IS NOT NULL',
+                 v_name || '_user_idx', v_name);
+  EXECUTE format('CREATE INDEX %I ON booking_internal.%I (event_type, created_at)', v_name || '_type_idx', v_name);
+  EXECUTE format('CREATE INDEX %I ON booking_internal.%I USING brin (created_at)', v_name || '_created_at_idx', v_name);
+  EXECUTE format('ALTER TABLE booking_internal.%I ENABLE ROW LEVEL SECURITY', v_name);
+  EXECUTE format('ALTER TABLE booking_internal.%I FORCE ROW LEVEL SECURITY', v_name);
+  RETURN format('booking_internal.%I', v_name)::regclass;
+END $$;
+
+-- The first address of an X-Forwarded-For value as inet, NULL when it is not one.
+CREATE FUNCTION booking_internal.forwarded_address(p_value text) RETURNS inet
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_first text := btrim(split_part(p_value, ',', 1));
+BEGIN
+  IF v_first IS NULL OR v_first = '' OR length(v_first) > 64 OR v_first !~ '^[0-9A-Fa-f:.]+$' THEN
+    RETURN NULL;
+  END IF;
+  RETURN v_first::inet;
+EXCEPTION WHEN invalid_text_representation THEN
+  RETURN NULL;
+END $$;
+
+-- Record an event. Who: anyone (anon included). The user is the JWT's subject, the IP address
+-- the first of X-Forwarded-For and the user agent and referrer the headers of the request
+-- (PostgREST's request.headers), never arguments. p_event_data.organization_id attaches the
+-- event to an organization: verified when the caller is an active member (or service_role);
+-- unverified for anyone else when the organization is public (a visitor of its pages); refused
+-- (22023 unknown organization, so a private one's existence is not told) otherwise. Limits,
+-- checked first (22023): p_event_type 1 to 100 characters, p_event_data an object of at most
+-- 4096 bytes, p_session_id 200 and p_page_url 2048 characters. Returns the event's id.
+CREATE FUNCTION booking.track_event(p_event_type text, p_event_data jsonb DEFAULT '{}', p_session_id text DEFAULT NULL,
+                                    p_page_url text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_data     jsonb := coalesce(p_event_data, '{}'::jsonb);
+  v_user     text;
+  v_org_text text;
+  v_org      uuid;
+  v_verified boolean := false;
+  v_headers  jsonb;
+  v_id       uuid;
+BEGIN
+  IF p_event_type IS NULL OR btrim(p_event_type, E' \t\r\n\f\x0B') = '' OR length(p_event_type) > 100 THEN
+    RAISE EXCEPTION 'p_event_type must have 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF jsonb_typeof(v_data) <> 'object' OR pg_column_size(v_data) > 4096 THEN
+    RAISE EXCEPTION 'p_event_data must be a JSON object of at most 4096 bytes' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF length(p_session_id) > 200 OR length(p_page_url) > 2048 THEN
+    RAISE EXCEPTION 'p_session_id may have 200 characters and p_page_url 2048' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_user := booking.current_user_id();
+  v_org_text := v_data ->> 'organization_id';
+  IF v_org_text IS NOT NULL THEN
+    IF v_org_text !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'p_event_data.organization_id is not a uuid' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_org := v_org_text::uuid;
+    IF v_user IS NOT NULL AND booking_internal.has_membership(v_org, NULL) THEN
+      v_verified := true;
+    ELSIF booking_internal.is_privileged() AND EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = v_org) THEN
+      v_verified := true;
+    ELSIF NOT EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = v_org AND o.is_public) THEN
+      RAISE EXCEPTION 'unknown organization %', v_org USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Events are attached to a public organization, or to one the caller is a member of.';
+    END IF;
+  END IF;
+  v_headers := nullif(current_setting('request.headers', true), '')::jsonb;
+  IF to_regclass('booking_internal.analytics_events_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL THEN
+    PERFORM booking_internal.analytics_partition(now());
+  END IF;
+  INSERT INTO booking.analytics_events (organization_id, verified, user_id, session_id, event_type, event_data, page_url,
+                                        referrer, user_agent, ip_address)
+  VALUES (v_org, v_verified, v_user, p_session_id, p_event_type, v_data, p_page_url,
+          left(v_headers ->> 'referer', 2048), left(v_headers ->> 'user-agent', 512),
+          booking_internal.forwarded_address(v_headers ->> 'x-forwarded-for'))
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Drop the months of events older than p_older_than: every partition whose whole month ended
+-- before now() - p_older_than. service_role only (42501: it spans every organization); 22023 for
+-- an interval under one day. Returns the names of the partitions dropped, oldest first.
+CREATE FUNCTION booking.prune_analytics(p_older_than interval) RETURNS text[]
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_cutoff  timestamptz;
+  v_name    text;
+  v_dropped text[] := '{}'::text[];
+BEGIN
+  PERFORM booking_internal.require_privileged('prune_analytics');
+  IF p_older_than IS NULL OR p_older_than < interval '1 day' THEN
+    RAISE EXCEPTION 'p_older_than must be at least 1 day, not %', coalesce(p_older_than::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_cutoff := now() - p_older_than;
+  FOR v_name IN
+    SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'booking.analytics_events'::regclass
+      AND c.relnamespace = 'booking_internal'::regnamespace
+      AND c.relname ~ '^analytics_events_p[0-9]{4}_[0-9]{2}$'
+    ORDER BY c.relname
+  LOOP
+    -- the month's end, in UTC
+    EXIT WHEN (to_date(substr(v_name, 19), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' > v_cutoff;
+    EXECUTE format('DROP TABLE booking_internal.%I', v_name);
+    v_dropped := v_dropped || v_name;
+  END LOOP;
+  RETURN v_dropped;
+END $$;
+
+-- An organization's events go with it (there is no foreign key: see the top of this file).
+CREATE FUNCTION booking_internal.organizations_delete_analytics() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  DELETE FROM booking.analytics_events WHERE organization_id = OLD.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER organizations_9_delete_analytics AFTER DELETE ON booking.organizations
+  FOR EACH ROW EXECUTE FUNCTION booking_internal.organizations_delete_analytics();
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION booking_internal.grant_analytics_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['track_event']);
+  IF p_role = 'service_role' THEN
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['prune_analytics']);
+    -- events are written by track_event and removed by prune_analytics (and with their organization) only
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON booking.analytics_events FROM service_role;
+  END IF;
+END $$;
+
+COMMENT ON TABLE booking.analytics_events IS 'What visitors and users do in the apps, written by track_event (user from the JWT; IP, user agent and referrer from the request headers), partitioned by UTC month (booking_internal.analytics_events_pYYYY_MM, made as needed), read by the staff of the organization an event is attached to (verified: written by one of its members), dropped by month by prune_analytics.';
+COMMENT ON FUNCTION booking.track_event(text, jsonb, text, text) IS 'Anyone: records an event (p_event_type 1-100 characters, p_event_data an object up to 4096 bytes, p_session_id 200 and p_page_url 2048 characters; 22023 otherwise); user from the JWT, IP (first X-Forwarded-For address), user agent and referrer from the request headers; p_event_data.organization_id attaches it to a public organization or one the caller belongs to (verified then). Returns its id.';
+COMMENT ON FUNCTION booking.prune_analytics(interval) IS 'service_role: drops the monthly partitions of analytics_events whose whole UTC month ended before now() - p_older_than (at least 1 day, 22023); returns their names.';
+COMMENT ON FUNCTION booking_internal.analytics_partition(timestamptz) IS 'Internal: the partition of analytics_events for the UTC month of a time, made if missing (key, indexes, forced row-level security, no grant); safe under concurrent first inserts.';
+COMMENT ON FUNCTION booking_internal.forwarded_address(text) IS 'Internal: the first address of an X-Forwarded-For header as inet, NULL when it is none.';
+COMMENT ON FUNCTION booking_internal.organizations_delete_analytics() IS 'Trigger: an organization''s analytics events are deleted with it.';
+COMMENT ON FUNCTION booking_internal.grant_analytics_privileges(text) IS 'Internal: the analytics module''s grants to an API role (called by grant_api_privileges).';
+-- END COPY src/analytics/analytics.sql
 
 -- =============================================================================================
 -- New module intake (src/intake/intake.sql): requests from outside.

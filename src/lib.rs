@@ -9,7 +9,7 @@
 //!
 //! The modules, in install order: platform, tenancy, audit, resources, services, people, bookings,
 //! availability, notifications, outbox, conflicts, reporting, workshops, series, events, credits,
-//! engagement, calendars, intake, digests; then platform's finalize.
+//! engagement, calendars, templates, analytics, intake, digests; then platform's finalize.
 
 // `unsafe` only in `postgres/`, and every block there says why it is sound (`// SAFETY:`).
 #![deny(unsafe_code)]
@@ -17,6 +17,7 @@
 
 use pgrx::prelude::*;
 
+mod analytics;
 mod audit;
 mod availability;
 mod bookings;
@@ -37,6 +38,7 @@ mod reporting;
 mod resources;
 mod series;
 mod services;
+mod templates;
 mod tenancy;
 #[cfg(any(test, feature = "pg_test"))]
 mod testing;

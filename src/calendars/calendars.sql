@@ -689,7 +689,9 @@ BEGIN
   IF v_row.needs_reauthorization AND v_row.reauthorization_notified_at IS NULL THEN
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
     SELECT v_row.organization_id, m.user_id, 'calendar_reauthorization',
-           format('The calendar %s needs to be connected again.', coalesce(v_row.name, v_row.calendar_id)),
+           booking_internal.render_notification(v_row.organization_id, 'calendar_reauthorization',
+             jsonb_build_object('calendar', coalesce(v_row.name, v_row.calendar_id), 'provider', v_row.provider,
+                                'error', v_row.error_message)),
            jsonb_build_object('integration_id', v_row.id, 'provider', v_row.provider, 'error', v_row.error_message)
     FROM booking.members m
     WHERE m.organization_id = v_row.organization_id AND m.is_active AND m.role IN ('owner', 'admin');

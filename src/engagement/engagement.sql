@@ -129,8 +129,10 @@ BEGIN
   SELECT nullif(btrim(p.display_name), '') INTO v_name FROM booking.profiles p WHERE p.user_id = v_me;
   INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
   VALUES (p_thread.organization_id, v_recipient, 'message',
-          format('New message from %s: %s', coalesce(v_name, 'someone'),
-                 CASE WHEN length(p_body) > 80 THEN left(p_body, 79) || '…' ELSE p_body END),
+          booking_internal.render_notification(p_thread.organization_id, 'message',
+            jsonb_build_object('sender_name', coalesce(v_name, 'someone'),
+                               'preview', CASE WHEN length(p_body) > 80 THEN left(p_body, 79) || '…' ELSE p_body END,
+                               'thread_id', p_thread.id, 'message_id', v_message.id, 'sender_id', v_me)),
           jsonb_build_object('thread_id', p_thread.id, 'message_id', v_message.id, 'sender_id', v_me));
   INSERT INTO booking.outbox (organization_id, topic, payload)
   VALUES (p_thread.organization_id, 'message.sent',

@@ -4,7 +4,7 @@
 
 use pgrx::prelude::*;
 
-extension_sql_file!("intake.sql", name = "intake", requires = ["calendars"]);
+extension_sql_file!("intake.sql", name = "intake", requires = ["analytics"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]

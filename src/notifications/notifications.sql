@@ -206,19 +206,26 @@ DECLARE
                         'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
                         'reason', nullif(current_setting('booking.reason', true), ''),
                         'changed_by', booking_internal.actor_id()));
+  v_data     jsonb;
+  v_message  text;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;
   END IF;
+  -- the texts: the organization's templates, else the built-in ones (templates module)
+  v_data := jsonb_build_object('title', v_what, 'status', replace(NEW.status, '_', ' '),
+                               'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN replace(OLD.status, '_', ' ') END,
+                               'starts_at', NEW.starts_at::text, 'ends_at', NEW.ends_at::text,
+                               'reason', v_metadata ->> 'reason', 'booking_id', NEW.id, 'resource_id', NEW.resource_id);
   IF TG_OP = 'UPDATE' THEN
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
     VALUES (NEW.organization_id, NEW.booked_by, 'booking_status',
-            format('Your %s is now %s.', v_what, replace(NEW.status, '_', ' ')), v_metadata);
+            booking_internal.render_notification(NEW.organization_id, 'booking_status', v_data), v_metadata);
   END IF;
   IF NEW.status = 'pending' THEN
+    v_message := booking_internal.render_notification(NEW.organization_id, 'booking_request', v_data);
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
-    SELECT NEW.organization_id, m.user_id, 'booking_request',
-           format('New request to approve: %s.', v_what), v_metadata
+    SELECT NEW.organization_id, m.user_id, 'booking_request', v_message, v_metadata
     FROM booking.members m
     WHERE m.organization_id = NEW.organization_id AND m.is_active
       AND m.role IN ('owner', 'admin', 'staff') AND m.user_id <> NEW.booked_by;

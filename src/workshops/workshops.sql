@@ -202,10 +202,11 @@ BEGIN
   END IF;
 END $$;
 
--- Tell a person about their registration: a notification and an outbox event, in the same
--- transaction as the change.
+-- Tell a person about their registration: a notification (its text the organization's
+-- template of p_type, else the built-in one, filled with p_data and the registration's status and
+-- seats) and an outbox event, in the same transaction as the change.
 CREATE FUNCTION booking_internal.notify_registrant(p_registration booking.workshop_registrations, p_type text,
-                                                   p_message text) RETURNS void
+                                                   p_data jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -216,7 +217,10 @@ DECLARE
                         'offer_expires_at', p_registration.offer_expires_at));
 BEGIN
   INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
-  VALUES (p_registration.organization_id, p_registration.user_id, p_type, p_message, v_metadata);
+  VALUES (p_registration.organization_id, p_registration.user_id, p_type,
+          booking_internal.render_notification(p_registration.organization_id, p_type,
+            p_data || jsonb_build_object('status', p_registration.status, 'seats', p_registration.seats)),
+          v_metadata);
   INSERT INTO booking.outbox (organization_id, topic, payload)
   VALUES (p_registration.organization_id, 'workshop.' || p_type,
           v_metadata || jsonb_build_object('user_id', p_registration.user_id));
@@ -259,10 +263,10 @@ BEGIN
     v_changed := v_changed + 1;
     IF v_next.status = 'registered' THEN
       PERFORM booking_internal.notify_registrant(v_next, 'registration_promoted',
-        format('A seat came free: you are now registered for %s.', v_session.title));
+        jsonb_build_object('title', v_session.title));
     ELSE
       PERFORM booking_internal.notify_registrant(v_next, 'registration_offered',
-        format('A seat came free for %s: accept it before %s.', v_session.title, v_next.offer_expires_at));
+        jsonb_build_object('title', v_session.title, 'offer_expires_at', v_next.offer_expires_at::text));
     END IF;
   END LOOP;
   RETURN v_changed;
@@ -608,7 +612,7 @@ BEGIN
       RETURNING *
     LOOP
       PERFORM booking_internal.notify_registrant(v_row, 'session_cancelled',
-        format('The session of %s on %s is cancelled.', v_title, NEW.starts_at));
+        jsonb_build_object('title', v_title, 'starts_at', NEW.starts_at::text));
     END LOOP;
   ELSIF (NEW.starts_at, NEW.ends_at) IS DISTINCT FROM (OLD.starts_at, OLD.ends_at)
         AND booking_internal.holds_time(NEW.status) THEN
@@ -617,7 +621,7 @@ BEGIN
       WHERE session_id = v_session.id AND status IN ('registered', 'waitlisted', 'offered')
     LOOP
       PERFORM booking_internal.notify_registrant(v_row, 'session_moved',
-        format('The session of %s moved to %s.', v_title, NEW.starts_at));
+        jsonb_build_object('title', v_title, 'starts_at', NEW.starts_at::text));
     END LOOP;
   END IF;
   RETURN NULL;
@@ -940,7 +944,7 @@ COMMENT ON FUNCTION booking_internal.lock_workshop_session(uuid) IS 'Internal: l
 COMMENT ON FUNCTION booking_internal.session_seats_held(uuid) IS 'Internal: the seats a session''s registrations hold now.';
 COMMENT ON FUNCTION booking_internal.session_facts(uuid, boolean) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules; with p_lock true, read under the session''s lock (taken first).';
 COMMENT ON FUNCTION booking_internal.lock_session_of_registration(uuid) IS 'Internal: locks the session of a registration the caller may change, before the RPCs change it (session lock before row lock).';
-COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, text) IS 'Internal: a notification and an outbox event for a registrant.';
+COMMENT ON FUNCTION booking_internal.notify_registrant(booking.workshop_registrations, text, jsonb) IS 'Internal: a notification (the organization''s template of the key, else the built-in text) and an outbox event for a registrant.';
 COMMENT ON FUNCTION booking_internal.fill_session(uuid) IS 'Internal: expires a session''s lapsed offers and gives its free seats to the people waiting, in order; returns how many registrations changed.';
 COMMENT ON FUNCTION booking_internal.refuse_registration(text, text) IS 'Internal: raises PT409 with the reason in DETAIL.';
 COMMENT ON FUNCTION booking_internal.workshop_registrations_guard() IS 'Trigger: the caller''s right, the registration rules and the derived status, queue number and times of every registration write.';

@@ -10,7 +10,7 @@ import { apiFunctions } from './stack.mjs'
 
 // Functions with no argument that every API role may call: they cannot refuse.
 const CANNOT_REFUSE = ['current_user_id', 'current_role', 'public_organization_ids', 'booking_statuses', 'status_transitions',
-                       'admission_transitions']
+                       'admission_transitions', 'notification_template_keys']
 
 test('every RPC of schema booking was called end to end, with its success and its refusal', () => {
   const rpcs = apiFunctions()

@@ -340,6 +340,32 @@ fn populated_source(cluster: &Cluster) -> postgres::Client {
     )
     .unwrap();
 
+    // Templates and analytics: the lab's admin words its booking requests; visitors and members
+    // track events this month, and the months before hold events of their own (their partitions
+    // made at run time, not members of the extension: pg_dump writes them as tables of their own).
+    as_user(
+        &mut c,
+        "u-admin",
+        "INSERT INTO booking.notification_templates (organization_id, template_key, channel, locale, subject, body)
+           VALUES ('00000000-0000-4000-a000-000000000001', 'booking_request', 'email', 'fr', 'À approuver',
+                   'Demande : {{title}} ({{starts_at}})');",
+    );
+    as_user(
+        &mut c,
+        "u-client",
+        "SELECT set_config('request.headers', '{\"user-agent\": \"Test\", \"x-forwarded-for\": \"203.0.113.9\"}', true);
+         SELECT booking.track_event('page_view', '{\"organization_id\": \"00000000-0000-4000-a000-000000000001\"}', 's-1', '/lab');",
+    );
+    c.batch_execute(
+        "SELECT booking_internal.analytics_partition(now() - interval '1 month'),
+                booking_internal.analytics_partition(now() - interval '2 months');
+         INSERT INTO booking.analytics_events (organization_id, verified, user_id, event_type, event_data, ip_address, created_at)
+         VALUES ('00000000-0000-4000-a000-000000000001', true, 'u-staff', 'report_viewed', '{\"report\": \"usage\"}',
+                 '198.51.100.1', now() - interval '1 month'),
+                (NULL, false, NULL, 'page_view', '{}', NULL, now() - interval '2 months');",
+    )
+    .unwrap();
+
     // The derived rows the restore must not write again are there.
     let derived: String = c
         .query_one(
@@ -445,6 +471,32 @@ fn assert_identical_after(
         next > max_before,
         "outbox ids continue after restore ({next} <= {max_before})"
     );
+
+    // The analytics partitions came back attached, closed to the API roles, and events go on.
+    let partitions = |c: &mut postgres::Client| -> String {
+        c.query_one(
+            "SELECT string_agg(format('%s %s rls=%s/%s acl=%s', c.relname, pg_get_expr(c.relpartbound, c.oid),
+                                      c.relrowsecurity, c.relforcerowsecurity, c.relacl), E'\\n' ORDER BY c.relname)
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'booking.analytics_events'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let restored = partitions(&mut dst);
+    assert_eq!(
+        restored,
+        partitions(&mut src),
+        "analytics partitions differ"
+    );
+    assert_eq!(
+        restored.lines().count(),
+        3,
+        "three months of events: {restored}"
+    );
+    dst.batch_execute("SET ROLE anon; SELECT booking.track_event('after_restore'); RESET ROLE;")
+        .unwrap();
 }
 
 #[test]

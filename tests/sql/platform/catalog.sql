@@ -6,14 +6,14 @@ BEGIN
   -- every table: row-level security enabled and forced, rows kept by pg_dump, a policy or two
   SELECT array_agg(c.relname) INTO v_bad
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'booking'
-  WHERE c.relkind = 'r'
+  WHERE c.relkind IN ('r', 'p')
     AND NOT (c.relrowsecurity AND c.relforcerowsecurity
              AND c.oid = ANY ((SELECT extconfig FROM pg_extension WHERE extname = 'booking_ext')::oid[])
              AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid));
   PERFORM pg_temp.check(v_bad IS NULL, format('tables without forced RLS, config dump or policy: %s', v_bad));
   -- every table of the schema was registered by its module, and every registered table exists
   PERFORM pg_temp.check((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
-                         WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind = 'r')
+                         WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind IN ('r', 'p'))
                         = (SELECT array_agg(table_name ORDER BY table_name) FROM booking_internal.registered_tables),
                         'the tables of schema booking are the registered ones');
 
@@ -47,7 +47,7 @@ BEGIN
   -- every table, view and function is documented in the catalog
   SELECT array_agg(x) INTO v_bad FROM (
     SELECT c.relname::text AS x FROM pg_class c
-    WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind IN ('r', 'v')
+    WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind IN ('r', 'p', 'v')
       AND obj_description(c.oid, 'pg_class') IS NULL
     UNION ALL
     SELECT p.oid::regprocedure::text FROM pg_proc p

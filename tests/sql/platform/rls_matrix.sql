@@ -90,6 +90,12 @@ INSERT INTO booking.external_requests (id, organization_id, source, external_id,
 INSERT INTO booking.request_attachments (organization_id, request_id, file_name, file_type, file_size, file_url, uploaded_by) VALUES
   ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-a000-0000000009f1', 'rls.pdf', 'application/pdf', 1, 'https://files.example/rls.pdf', 'u-client');
 SELECT booking.generate_digest('00000000-0000-4000-a000-000000000001', 'daily', '2030-01-07');
+-- templates: the lab's template for booking requests; analytics: an event a lab member tracked
+INSERT INTO booking.notification_templates (id, organization_id, template_key, body) VALUES
+  ('00000000-0000-4000-a000-0000000009f1', '00000000-0000-4000-a000-000000000001', 'booking_request', 'To approve: {{title}}');
+SELECT set_config('request.jwt.claims', '{"sub": "u-member", "role": "authenticated"}', false);
+SELECT booking.track_event('rls', '{"organization_id": "00000000-0000-4000-a000-000000000001"}');
+SELECT set_config('request.jwt.claims', '', false);
 CREATE TEMP TABLE rls_case (tbl text, cmd text, sql text, expect text);
 -- expect: one letter per persona, in this order:
 --         anon, outsider, client, member, staff, admin, service_role   (Y allowed, n denied)
@@ -331,6 +337,17 @@ INSERT INTO rls_case VALUES
  ('digests', 'insert', $q$INSERT INTO booking.digests (organization_id, digest_type, period_start_date, period_end_date, time_zone, period_start, period_end, content, summary, generated_by) VALUES ('00000000-0000-4000-a000-000000000001', 'daily', '2030-01-08', '2030-01-09', 'UTC', '2030-01-08', '2030-01-09', '{}', 'forged', 'x')$q$, 'nnnnnnn'),
  ('digests', 'update', $q$UPDATE booking.digests SET is_archived = true WHERE period_start_date = '2030-01-07'$q$, 'nnnnnYY'),
  ('digests', 'delete', $q$DELETE FROM booking.digests WHERE period_start_date = '2030-01-07'$q$, 'nnnnnnY'),
+ -- templates: members read their organization's, owners and admins write them; analytics
+ -- events are read by the organization's staff, written by track_event only, changed by nobody
+ -- and removed by prune_analytics (whole months) only
+ ('notification_templates', 'select', $q$SELECT 1 FROM booking.notification_templates WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnYYYYY'),
+ ('notification_templates', 'insert', $q$INSERT INTO booking.notification_templates (organization_id, template_key, body) VALUES ('00000000-0000-4000-a000-000000000001', 'message', 'From {{sender_name}}')$q$, 'nnnnnYY'),
+ ('notification_templates', 'update', $q$UPDATE booking.notification_templates SET is_active = false WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnnnnYY'),
+ ('notification_templates', 'delete', $q$DELETE FROM booking.notification_templates WHERE id = '00000000-0000-4000-a000-0000000009f1'$q$, 'nnnnnYY'),
+ ('analytics_events', 'select', $q$SELECT 1 FROM booking.analytics_events WHERE event_type = 'rls'$q$, 'nnnnYYY'),
+ ('analytics_events', 'insert', $q$INSERT INTO booking.analytics_events (organization_id, event_type) VALUES ('00000000-0000-4000-a000-000000000001', 'forged')$q$, 'nnnnnnn'),
+ ('analytics_events', 'update', $q$UPDATE booking.analytics_events SET verified = true WHERE event_type = 'rls'$q$, 'nnnnnnn'),
+ ('analytics_events', 'delete', $q$DELETE FROM booking.analytics_events WHERE event_type = 'rls'$q$, 'nnnnnnn'),
 
  -- views (read only): what each persona reads of each, as row-level security decides
  ('profile_cards', 'select', $q$SELECT 1 FROM booking.profile_cards WHERE user_id = 'u-client'$q$, 'nnYYYYn'),
@@ -360,7 +377,7 @@ BEGIN
   SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_tables
   FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
-  WHERE c.relkind = 'r' AND c.relnamespace = 'booking'::regnamespace;
+  WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'booking'::regnamespace;
   SELECT array_agg(c.relname::text ORDER BY c.relname) INTO v_views
   FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'booking_ext'
@@ -403,7 +420,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM pg_temp.check(v_cases = (49 * 4 + 9) * 7, format('%s cases run', v_cases));
+  PERFORM pg_temp.check(v_cases = (51 * 4 + 9) * 7, format('%s cases run', v_cases));
   IF cardinality(v_bad) > 0 THEN
     RAISE EXCEPTION 'RLS matrix: % of % cases differ:%', cardinality(v_bad), v_cases,
                     E'\n  ' || array_to_string(v_bad, E'\n  ');

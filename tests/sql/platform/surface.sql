@@ -67,6 +67,19 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.calendar_integrations_guard', '', true),
     ('booking_internal.calendar_integrations_rezone', '', true),
     ('booking_internal.grant_calendars_privileges', '', false),
+    ('notification_template_keys', 'anon,authenticated,service_role', false),
+    ('render_template', 'authenticated,service_role', false),
+    ('booking_internal.fill_template', 'authenticated,service_role', false),
+    ('booking_internal.template_placeholders', 'authenticated,service_role', false),
+    ('booking_internal.notification_templates_check', '', false),
+    ('booking_internal.render_notification', '', false),
+    ('booking_internal.grant_templates_privileges', '', false),
+    ('track_event', 'anon,authenticated,service_role', true),
+    ('prune_analytics', 'service_role', true),
+    ('booking_internal.analytics_partition', '', true),
+    ('booking_internal.forwarded_address', '', false),
+    ('booking_internal.organizations_delete_analytics', '', true),
+    ('booking_internal.grant_analytics_privileges', '', false),
     ('booking_internal.materialize_calendar_event', '', true),
     ('delete_thread', 'authenticated', true),
     ('get_threads_page', 'authenticated', false),
@@ -331,9 +344,11 @@ BEGIN
                         'USAGE on booking_internal: authenticated and service_role only');
   -- Besides functions, booking_internal holds the table registry (with its key and sequence),
   -- which no API role may touch (rls_matrix.sql checks that), the sequence of the workshops'
-  -- waiting lines, and the turns of calendar deliveries (with its key).
+  -- waiting lines, and the turns of calendar deliveries (with its key); and the monthly
+  -- partitions of analytics_events with their indexes, made at run time (analytics.sql).
   PERFORM pg_temp.check((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
-                         WHERE relnamespace = 'booking_internal'::regnamespace)
+                         WHERE relnamespace = 'booking_internal'::regnamespace
+                           AND relname !~ '^analytics_events_p[0-9]{4}_[0-9]{2}(_[a-z_]+)?$')
                         = ARRAY['calendar_delivery_turns', 'calendar_delivery_turns_pkey',
                                 'registered_tables', 'registered_tables_entity_type_key',
                                 'registered_tables_pkey', 'registered_tables_position_seq',
