@@ -56,6 +56,122 @@ END $$;
 -- END COPY src/platform/platform.sql#replace:booking_internal.check_text_argument
 
 -- =============================================================================================
+-- Changed module: tenancy (src/tenancy/tenancy.sql): the settings booking_ext knows have a
+-- checked shape (seed 002). An organization whose settings break it stops the upgrade with the
+-- key named (22023); fix the key and update again.
+-- =============================================================================================
+
+-- BEGIN COPY src/tenancy/tenancy.sql#booking_internal.check_organization_settings
+CREATE FUNCTION booking_internal.check_organization_settings(p_settings jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_section text;
+  v_key     text;
+  v_value   jsonb;
+  v_kind    text;
+  v_source  text;
+  v_ok      boolean;
+BEGIN
+  IF jsonb_typeof(p_settings) IS DISTINCT FROM 'object' THEN
+    RETURN true;  -- the settings' own CHECK reports this
+  END IF;
+  FOR v_section, v_key, v_value IN
+    SELECT s.key, k.key, k.value
+    FROM jsonb_each(p_settings) s
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value ELSE '{"": null}'::jsonb END) k
+    WHERE s.key IN ('calendar', 'ai', 'notifications', 'integrations')
+  LOOP
+    IF v_key = '' THEN
+      RAISE EXCEPTION 'settings.% must be a JSON object', v_section USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_kind := CASE v_section || '.' || v_key
+      WHEN 'calendar.sync_enabled' THEN 'boolean'
+      WHEN 'calendar.push_bookings' THEN 'boolean'
+      WHEN 'calendar.sync_interval_minutes' THEN 'minutes'
+      WHEN 'calendar.default_provider' THEN 'provider'
+      WHEN 'ai.digests_enabled' THEN 'boolean'
+      WHEN 'ai.insights_enabled' THEN 'boolean'
+      WHEN 'ai.digest_types' THEN 'digest_types'
+      WHEN 'ai.locale' THEN 'locale'
+      WHEN 'notifications.email' THEN 'boolean'
+      WHEN 'notifications.sms' THEN 'boolean'
+      WHEN 'notifications.in_app' THEN 'boolean'
+      WHEN 'notifications.digest_recipients' THEN 'user_ids'
+      WHEN 'integrations.appsheet' THEN 'integration'
+      WHEN 'integrations.google_forms' THEN 'integration'
+      WHEN 'integrations.api' THEN 'integration'
+      WHEN 'integrations.manual' THEN 'integration'
+    END;
+    IF v_kind IS NULL THEN
+      RAISE EXCEPTION 'settings.%.% is not a setting booking_ext knows', v_section, left(v_key, 100)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'See docs/tenancy.md#organization-settings.';
+    END IF;
+    v_ok := CASE v_kind
+      WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+      WHEN 'minutes' THEN jsonb_typeof(v_value) = 'number' AND (v_value #>> '{}')::numeric BETWEEN 5 AND 1440
+                           AND (v_value #>> '{}')::numeric = trunc((v_value #>> '{}')::numeric)
+      WHEN 'provider' THEN v_value #>> '{}' IN ('google', 'outlook', 'apple', 'ics') AND jsonb_typeof(v_value) = 'string'
+      WHEN 'digest_types' THEN jsonb_typeof(v_value) = 'array' AND jsonb_array_length(v_value) <= 3
+                               AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) e
+                                               WHERE e NOT IN ('"daily"', '"weekly"', '"monthly"'))
+      WHEN 'locale' THEN jsonb_typeof(v_value) = 'string' AND (v_value #>> '{}') ~ '^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$'
+      WHEN 'user_ids' THEN jsonb_typeof(v_value) = 'array' AND jsonb_array_length(v_value) <= 50
+                           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) e
+                                           WHERE jsonb_typeof(e) <> 'string' OR length(e #>> '{}') NOT BETWEEN 1 AND 200)
+      WHEN 'integration' THEN jsonb_typeof(v_value) = 'object'
+                              AND NOT EXISTS (SELECT 1 FROM jsonb_each(v_value) i
+                                              WHERE NOT ((i.key = 'enabled' AND jsonb_typeof(i.value) = 'boolean')
+                                                         OR (i.key = 'name' AND jsonb_typeof(i.value) = 'string'
+                                                             AND length(i.value #>> '{}') <= 200)))
+    END;
+    IF NOT v_ok THEN
+      v_source := CASE v_kind
+        WHEN 'boolean' THEN 'true or false'
+        WHEN 'minutes' THEN 'a whole number of minutes from 5 to 1440'
+        WHEN 'provider' THEN 'google, outlook, apple or ics'
+        WHEN 'digest_types' THEN 'an array of daily, weekly, monthly'
+        WHEN 'locale' THEN 'a language tag such as "en" or "fr-CA"'
+        WHEN 'user_ids' THEN 'an array of at most 50 user ids (1 to 200 characters)'
+        ELSE 'an object with "enabled" (true or false) and "name" (at most 200 characters)' END;
+      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_source USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  RETURN true;
+END $$;
+-- END COPY src/tenancy/tenancy.sql#booking_internal.check_organization_settings
+ALTER TABLE booking.organizations ADD CONSTRAINT organizations_settings_shape
+  CHECK (booking_internal.check_organization_settings(settings));
+COMMENT ON FUNCTION booking_internal.check_organization_settings(jsonb) IS 'Internal: the shape of the settings booking_ext knows (calendar, ai, notifications, integrations; docs/tenancy.md): 22023 naming the first wrong key, else true. The organizations_settings_shape constraint.';
+-- BEGIN COPY src/tenancy/tenancy.sql#replace:booking_internal.grant_tenancy_privileges
+CREATE OR REPLACE FUNCTION booking_internal.grant_tenancy_privileges(p_role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- row-level security policies call them
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['user_organization_ids', 'public_organization_ids',
+                                                       'is_member', 'is_staff', 'is_admin']);
+  IF p_role = 'anon' THEN
+    -- What a public booking page needs, and no more: not an organization's settings
+    -- (anonymous callers name their columns; `*` is refused).
+    REVOKE SELECT ON booking.organizations FROM anon;
+    GRANT SELECT (id, slug, name, time_zone, is_public) ON booking.organizations TO anon;
+  ELSE
+    -- what the triggers and RPCs running as a signed-in caller call
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['has_staff_rights', 'may_book_in']);
+    -- the settings constraint runs as whoever writes an organization
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['check_organization_settings']);
+  END IF;
+  IF p_role = 'authenticated' THEN
+    GRANT INSERT, UPDATE, DELETE ON booking.members TO authenticated;
+    GRANT UPDATE, DELETE ON booking.organizations TO authenticated;
+  END IF;
+END $$;
+-- END COPY src/tenancy/tenancy.sql#replace:booking_internal.grant_tenancy_privileges
+
+-- =============================================================================================
 -- New module: people (src/people/people.sql, as of 0.2.0). Installed before bookings, which
 -- refers to it.
 -- =============================================================================================
@@ -813,8 +929,9 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     -- The same fields as on UPDATE below: a booker's own app writes 'app' or 'api' (book()).
     IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL
-       OR NEW.source NOT IN ('app', 'api') OR NEW.external_calendar_event_id IS NOT NULL THEN
-      RAISE EXCEPTION 'only staff can set approval, source or calendar fields'
+       OR NEW.source NOT IN ('app', 'api') OR NEW.external_calendar_event_id IS NOT NULL
+       OR NEW.conflict_resolution_notes IS NOT NULL THEN
+      RAISE EXCEPTION 'only staff can set approval, source, calendar or conflict fields'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- The rule book, as book() applies it; a request for a resource or service that approves
@@ -836,10 +953,10 @@ BEGIN
     RAISE EXCEPTION 'only staff can move a booking from % to %', OLD.status, NEW.status
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF (NEW.booked_by, NEW.approved_by, NEW.approved_at, NEW.source, NEW.external_calendar_event_id)
+  IF (NEW.booked_by, NEW.approved_by, NEW.approved_at, NEW.source, NEW.external_calendar_event_id, NEW.conflict_resolution_notes)
      IS DISTINCT FROM
-     (OLD.booked_by, OLD.approved_by, OLD.approved_at, OLD.source, OLD.external_calendar_event_id) THEN
-    RAISE EXCEPTION 'only staff can change booked_by, approval, source or calendar fields'
+     (OLD.booked_by, OLD.approved_by, OLD.approved_at, OLD.source, OLD.external_calendar_event_id, OLD.conflict_resolution_notes) THEN
+    RAISE EXCEPTION 'only staff can change booked_by, approval, source, calendar or conflict fields'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
@@ -879,9 +996,229 @@ BEGIN
     WHEN 'external_event' THEN 'That time is taken in a linked calendar.'
     WHEN 'overlap'        THEN 'That time is already booked.'
     WHEN 'capacity'       THEN 'Not enough places are left at that time.'
+    WHEN 'seats'          THEN 'That is more places than one booking of this resource may take.'
   END;
 END $$;
 -- END COPY src/bookings/bookings.sql#replace:booking_internal.refusal_message
+-- BEGIN COPY src/bookings/bookings.sql#replace:booking_internal.enforce_booking_rules
+CREATE OR REPLACE FUNCTION booking_internal.enforce_booking_rules(p_organization_id uuid, p_resource_id uuid,
+                                                       p_service_id uuid, p_start timestamptz,
+                                                       p_end timestamptz, p_seats integer,
+                                                       p_booking_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_max_minutes integer;
+  v_restricted  jsonb;
+  v_auto        boolean;
+  v_staff_only  boolean := false;
+  v_limit       integer;
+  v_refusal     text;
+  v_peak        bigint;
+BEGIN
+  -- Nothing of an organization the caller may not book in is read (the guard and book() have
+  -- established this already; this keeps the function safe on its own).
+  IF NOT (booking_internal.may_book_in(p_organization_id) OR booking_internal.is_privileged()) THEN
+    RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  SELECT r.max_booking_minutes, r.auto_approve, r.booking_restrictions INTO v_max_minutes, v_auto, v_restricted
+  FROM booking.resources r WHERE r.id = p_resource_id AND r.organization_id = p_organization_id;
+  IF NOT FOUND OR NOT coalesce(p_end > p_start AND p_seats >= 1, false) THEN
+    RETURN false;  -- the foreign keys and CHECK constraints report these
+  END IF;
+  IF p_service_id IS NOT NULL THEN
+    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, v_limit, v_auto
+    FROM booking.service_rules sr
+    WHERE sr.service_id = p_service_id AND sr.organization_id = p_organization_id;
+    IF v_staff_only AND NOT booking_internal.has_staff_rights(p_organization_id) THEN
+      RAISE EXCEPTION 'only the organization''s staff may book this service'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END IF;
+  IF p_end - p_start > make_interval(mins => v_max_minutes) THEN
+    RAISE EXCEPTION 'That is longer than this resource can be booked at once (% minutes at most).', v_max_minutes
+      USING ERRCODE = 'PT409', DETAIL = 'length';
+  END IF;
+  -- The resource's own restrictions (module intake adds the column: seed 002).
+  IF p_end - p_start < make_interval(mins => (v_restricted ->> 'min_booking_minutes')::integer) THEN
+    RAISE EXCEPTION 'That is shorter than this resource can be booked (% minutes at least).', v_restricted ->> 'min_booking_minutes'
+      USING ERRCODE = 'PT409', DETAIL = 'length';
+  END IF;
+  IF p_seats > (v_restricted ->> 'max_seats_per_booking')::integer THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message('seats')
+      USING ERRCODE = 'PT409', DETAIL = 'seats',
+            HINT = format('At most %s seat(s) a booking.', v_restricted ->> 'max_seats_per_booking');
+  END IF;
+
+  IF v_limit IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(p_service_id);
+  END IF;
+  PERFORM booking_internal.lock_resource(p_resource_id);
+  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
+    v_refusal := NULL;
+  END IF;
+  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
+    -- The most bookings of the service held at one instant of the new one: the peak is at the
+    -- start of one of them (or of the new one).
+    SELECT coalesce(max(n), 0) INTO v_peak
+    FROM (SELECT (SELECT count(*) FROM booking.bookings o
+                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
+                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
+                    AND o.during @> greatest(lower(b.during), p_start)) AS n
+          FROM booking.bookings b
+          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
+            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
+            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
+    IF v_peak >= v_limit THEN
+      RAISE EXCEPTION 'This service is fully booked at that time.'
+        USING ERRCODE = 'PT409', DETAIL = 'capacity';
+    END IF;
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
+  END IF;
+  RETURN coalesce(v_auto, false);
+END $$;
+-- END COPY src/bookings/bookings.sql#replace:booking_internal.enforce_booking_rules
+
+-- =============================================================================================
+-- Changed module: conflicts (src/conflicts/conflicts.sql): a resource with
+-- conflict_detection_enabled = false (added by module intake) is left out.
+-- =============================================================================================
+-- BEGIN COPY src/conflicts/conflicts.sql#replace:booking.detect_conflicts
+CREATE OR REPLACE FUNCTION booking.detect_conflicts(p_organization_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS SETOF booking.conflicts
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_window tstzrange;
+  v_found  text[];
+BEGIN
+  IF p_organization_id IS NULL OR p_from IS NULL OR p_to IS NULL THEN
+    RAISE EXCEPTION 'p_organization_id, p_from and p_to must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT (isfinite(p_from) AND isfinite(p_to)) OR p_to <= p_from THEN
+    RAISE EXCEPTION 'the window [%, %) is empty, reversed or infinite', p_from, p_to USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF p_to - p_from > interval '366 days' THEN
+    RAISE EXCEPTION 'the window is longer than 366 days' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Detect a year at a time.';
+  END IF;
+  IF NOT booking_internal.is_privileged() THEN
+    IF booking.current_user_id() IS NULL THEN
+      RAISE EXCEPTION 'detecting conflicts needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT booking.is_staff(p_organization_id) THEN
+      RAISE EXCEPTION 'only the organization''s owners, admins and staff can detect its conflicts'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  ELSIF NOT EXISTS (SELECT 1 FROM booking.organizations WHERE id = p_organization_id) THEN
+    RAISE EXCEPTION 'unknown organization %', p_organization_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_window := tstzrange(p_from, p_to);
+
+  WITH holding AS (
+    SELECT b.id, b.resource_id, b.during, b.seats, r.capacity, coalesce(r.time_zone, o.time_zone) AS time_zone
+    FROM booking.bookings b
+    JOIN booking.resources r ON r.id = b.resource_id AND r.conflict_detection_enabled
+    JOIN booking.organizations o ON o.id = b.organization_id
+    WHERE b.organization_id = p_organization_id AND booking_internal.holds_time(b.status) AND b.during && v_window
+  ),
+  double_booked AS (
+    SELECT a.resource_id, 'double_booking'::text AS conflict_type, 'high'::text AS severity,
+           jsonb_build_object('booking_ids', jsonb_build_array(a.id, b.id),
+                              'from', greatest(lower(a.during), lower(b.during)),
+                              'to', least(upper(a.during), upper(b.during))) AS details,
+           format('double_booking:%s:%s', a.id, b.id) AS fingerprint
+    FROM holding a JOIN holding b ON b.resource_id = a.resource_id AND a.id < b.id AND a.during && b.during
+    WHERE a.capacity = 1
+  ),
+  -- Seats held over time per resource: +seats at each start, -seats at each end.
+  seat_changes AS (
+    SELECT h.resource_id, h.capacity, e.at, sum(e.delta) AS delta
+    FROM holding h, LATERAL (VALUES (lower(h.during), h.seats), (upper(h.during), -h.seats)) e(at, delta)
+    WHERE h.capacity > 1
+    GROUP BY h.resource_id, h.capacity, e.at
+  ),
+  seat_levels AS (
+    SELECT s.resource_id, s.capacity, s.at, sum(s.delta) OVER w AS held, lead(s.at) OVER w AS until
+    FROM seat_changes s WINDOW w AS (PARTITION BY s.resource_id ORDER BY s.at)
+  ),
+  overfull AS (
+    SELECT l.*, l.at IS DISTINCT FROM lag(l.until) OVER (PARTITION BY l.resource_id ORDER BY l.at) AS starts_stretch
+    FROM seat_levels l WHERE l.held > l.capacity
+  ),
+  overfull_stretches AS (
+    SELECT o.resource_id, min(o.capacity) AS capacity, min(o.at) AS from_at, max(o.until) AS to_at, max(o.held) AS peak
+    FROM (SELECT v.*, count(*) FILTER (WHERE v.starts_stretch) OVER (PARTITION BY v.resource_id ORDER BY v.at) AS stretch
+          FROM overfull v) o
+    GROUP BY o.resource_id, o.stretch
+  ),
+  over_capacity AS (
+    SELECT s.resource_id, 'capacity_exceeded'::text, 'high'::text,
+           jsonb_build_object('from', s.from_at, 'to', s.to_at, 'peak_seats', s.peak, 'capacity', s.capacity,
+                              'booking_ids', (SELECT jsonb_agg(h.id ORDER BY h.id) FROM holding h
+                                              WHERE h.resource_id = s.resource_id AND h.during && tstzrange(s.from_at, s.to_at))),
+           format('capacity_exceeded:%s:%s:%s', s.resource_id, extract(epoch FROM s.from_at), extract(epoch FROM s.to_at))
+    FROM overfull_stretches s
+  ),
+  unavailable AS (
+    SELECT h.resource_id, 'resource_unavailable'::text, 'medium'::text,
+           jsonb_build_object('booking_id', h.id, 'starts_at', lower(h.during), 'ends_at', upper(h.during),
+                              'cause', CASE WHEN EXISTS (
+                                         SELECT 1 FROM booking.availability_exceptions x
+                                         WHERE x.organization_id = p_organization_id AND x.kind = 'closed'
+                                           AND (x.resource_id IS NULL OR x.resource_id = h.resource_id)
+                                           AND x.during && h.during)
+                                       THEN 'closed' ELSE 'outside_hours' END),
+           format('resource_unavailable:%s', h.id)
+    FROM holding h
+    WHERE NOT coalesce((
+      SELECT range_agg(tstzrange(p.period_start, p.period_end)) @> h.during
+      FROM (SELECT (lower(h.during) AT TIME ZONE h.time_zone)::date AS first_day,
+                   (upper(h.during) AT TIME ZONE h.time_zone)::date AS last_day) days,
+           generate_series(-1, days.last_day - days.first_day) AS k,
+           booking.open_periods(p_organization_id, days.first_day + k, h.resource_id) p), false)
+  ),
+  time_zone_mismatch AS (
+    SELECT r.id, 'timezone_mismatch'::text, 'low'::text,
+           jsonb_build_object('resource_time_zone', r.time_zone, 'organization_time_zone', o.time_zone,
+                              'rule', 'the resource has no weekly rules of its own: the organization''s, written for '
+                                      || o.time_zone || ', are read in ' || r.time_zone),
+           format('timezone_mismatch:%s:%s:%s', r.id, r.time_zone, o.time_zone)
+    FROM booking.resources r JOIN booking.organizations o ON o.id = r.organization_id
+    WHERE r.organization_id = p_organization_id AND r.conflict_detection_enabled
+      AND r.time_zone IS NOT NULL AND r.time_zone <> o.time_zone
+      AND NOT EXISTS (SELECT 1 FROM booking.availability_rules ar WHERE ar.resource_id = r.id)
+      AND EXISTS (SELECT 1 FROM booking.availability_rules ar
+                  WHERE ar.organization_id = o.id AND ar.resource_id IS NULL)
+  ),
+  found AS (
+    SELECT * FROM double_booked
+    UNION ALL SELECT * FROM over_capacity
+    UNION ALL SELECT * FROM unavailable
+    UNION ALL SELECT * FROM time_zone_mismatch
+  ),
+  recorded AS (
+    INSERT INTO booking.conflicts (organization_id, resource_id, conflict_type, severity, details, fingerprint)
+    SELECT p_organization_id, f.resource_id, f.conflict_type, f.severity, f.details, f.fingerprint FROM found f
+    ON CONFLICT (organization_id, fingerprint) WHERE fingerprint IS NOT NULL DO NOTHING
+    RETURNING 1
+  )
+  SELECT array_agg(f.fingerprint) INTO v_found FROM found f;
+
+  RETURN QUERY
+    SELECT c.* FROM booking.conflicts c
+    WHERE c.organization_id = p_organization_id AND c.fingerprint = ANY (v_found)
+    ORDER BY c.conflict_type, c.fingerprint;
+END $$;
+-- END COPY src/conflicts/conflicts.sql#replace:booking.detect_conflicts
 -- BEGIN COPY src/bookings/bookings.sql#replace:booking.set_booking_status
 CREATE OR REPLACE FUNCTION booking.set_booking_status(p_booking_id uuid, p_status text, p_reason text DEFAULT NULL)
 RETURNS booking.bookings
@@ -6192,6 +6529,18 @@ AS $$
      '{title,starts_at,status}'::text[],
      '{{title}} is cancelled', 'The session of {{title}} on {{starts_at}} is cancelled.',
      'To each registrant of a workshop session that was cancelled.'),
+    ('request_approved',
+     '{request_type,status,notes,external_id,request_id,booking_id}'::text[],
+     'Your {{request_type}} request is approved', 'Your {{request_type}} request is approved.',
+     'To the signed-in submitter of an external request, when staff approve it (module intake).'),
+    ('request_rejected',
+     '{request_type,status,notes,external_id,request_id}'::text[],
+     'Your {{request_type}} request is rejected', 'Your {{request_type}} request is rejected. {{notes}}',
+     'To the signed-in submitter of an external request, when staff reject it, with their reason (module intake).'),
+    ('request_cancelled',
+     '{request_type,status,notes,external_id,request_id}'::text[],
+     'Your {{request_type}} request is cancelled', 'Your {{request_type}} request is cancelled. {{notes}}',
+     'To the signed-in submitter of an external request, when staff cancel it (module intake).'),
     ('session_moved',
      '{title,starts_at,status}'::text[],
      '{{title}} moved', 'The session of {{title}} moved to {{starts_at}}.',
@@ -6819,6 +7168,97 @@ ALTER TABLE booking.bookings ADD CONSTRAINT bookings_external_request_same_organ
 CREATE INDEX bookings_external_request_id_idx ON booking.bookings (external_request_id, organization_id)
   WHERE external_request_id IS NOT NULL;
 
+-- ---------------------------------------------------------------------------------------------
+-- Seed 002's smaller columns, each doing something (docs/intake.md#seed-002s-columns):
+-- resources.conflict_detection_enabled (detect_conflicts skips a resource that says false),
+-- resources.booking_restrictions (the rule book's minimum length and most seats a booking),
+-- resources.approval_workflow_id and bookings.approval_workflow_id (the app's workflow for the
+-- resource's requests, copied to each booking by the database), bookings.auto_approved (set by
+-- the database: approved on creation by a resource or service that approves by itself),
+-- bookings.conflict_resolution_notes (staff's). Added here, so that a fresh install and an
+-- upgrade put the columns in the same place.
+-- ---------------------------------------------------------------------------------------------
+
+-- The keys of resources.booking_restrictions: 22023 naming the first wrong one, else true.
+CREATE FUNCTION booking_internal.check_booking_restrictions(p_restrictions jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_key   text;
+  v_value jsonb;
+  v_most  integer;
+BEGIN
+  IF jsonb_typeof(p_restrictions) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION 'booking_restrictions must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR v_key, v_value IN SELECT key, value FROM jsonb_each(p_restrictions) LOOP
+    IF v_key NOT IN ('min_booking_minutes', 'max_seats_per_booking') THEN
+      RAISE EXCEPTION 'booking_restrictions.% is not a restriction booking_ext knows', left(v_key, 100)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Restrictions: min_booking_minutes, max_seats_per_booking.';
+    END IF;
+    v_most := CASE v_key WHEN 'min_booking_minutes' THEN 10080 ELSE 100000 END;
+    IF jsonb_typeof(v_value) <> 'number' OR (v_value #>> '{}')::numeric <> trunc((v_value #>> '{}')::numeric)
+       OR (v_value #>> '{}')::numeric NOT BETWEEN 1 AND v_most THEN
+      RAISE EXCEPTION 'booking_restrictions.% must be a whole number from 1 to %', v_key, v_most
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  RETURN true;
+END $$;
+
+ALTER TABLE booking.resources
+  ADD COLUMN conflict_detection_enabled boolean NOT NULL DEFAULT true,
+  ADD COLUMN approval_workflow_id uuid,
+  ADD COLUMN booking_restrictions jsonb NOT NULL DEFAULT '{}'::jsonb
+    CONSTRAINT resources_booking_restrictions_shape CHECK (booking_internal.check_booking_restrictions(booking_restrictions));
+CREATE INDEX resources_approval_workflow_id_idx ON booking.resources (approval_workflow_id, organization_id)
+  WHERE approval_workflow_id IS NOT NULL;
+ALTER TABLE booking.bookings
+  ADD COLUMN conflict_resolution_notes text
+    CONSTRAINT bookings_conflict_resolution_notes_size CHECK (length(conflict_resolution_notes) <= 4000),
+  ADD COLUMN auto_approved boolean NOT NULL DEFAULT false,
+  ADD COLUMN approval_workflow_id uuid;
+CREATE INDEX bookings_auto_approved_idx ON booking.bookings (organization_id, starts_at) WHERE auto_approved;
+CREATE INDEX bookings_approval_workflow_id_idx ON booking.bookings (approval_workflow_id, organization_id)
+  WHERE approval_workflow_id IS NOT NULL;
+
+-- auto_approved and approval_workflow_id are the database's, whoever writes: set when the
+-- booking is made (after the guard applied the rule book, which approves by itself when the
+-- service's rules auto-confirm or, without a service, the resource auto-approves, as
+-- enforce_booking_rules decides), the workflow taken again when the booking moves to another
+-- resource; kept otherwise. Reads within the booking's own organization only.
+CREATE FUNCTION booking_internal.bookings_approval_fields() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_auto boolean;
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.auto_approved := OLD.auto_approved;
+    IF NEW.resource_id IS NOT DISTINCT FROM OLD.resource_id THEN
+      NEW.approval_workflow_id := OLD.approval_workflow_id;
+      RETURN NEW;
+    END IF;
+  END IF;
+  SELECT r.approval_workflow_id,
+         CASE WHEN NEW.service_id IS NULL THEN r.auto_approve
+              ELSE (SELECT sr.auto_confirm FROM booking.service_rules sr
+                    WHERE sr.service_id = NEW.service_id AND sr.organization_id = NEW.organization_id) END
+  INTO NEW.approval_workflow_id, v_auto
+  FROM booking.resources r WHERE r.id = NEW.resource_id AND r.organization_id = NEW.organization_id;
+  IF TG_OP = 'INSERT' THEN
+    NEW.auto_approved := NEW.status = 'approved' AND coalesce(v_auto, false);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER bookings_3_approval_fields BEFORE INSERT OR UPDATE OF resource_id, auto_approved, approval_workflow_id
+  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_approval_fields();
+
 -- The most attachments one request may have.
 CREATE FUNCTION booking_internal.max_request_attachments() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -7233,8 +7673,10 @@ BEGIN
   IF v_req.submitted_by IS NOT NULL AND v_req.status IN ('approved', 'rejected', 'cancelled') THEN
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
     VALUES (v_req.organization_id, v_req.submitted_by, 'request_' || v_req.status,
-            format('Your %s request is %s.', v_req.request_type, v_req.status)
-              || coalesce(' ' || CASE WHEN v_req.status <> 'approved' THEN p_notes END, ''),
+            btrim(booking_internal.render_notification(v_req.organization_id, 'request_' || v_req.status,
+                    jsonb_build_object('request_type', v_req.request_type, 'status', v_req.status,
+                                       'notes', coalesce(p_notes, ''), 'external_id', v_req.external_id,
+                                       'request_id', v_req.id, 'booking_id', v_req.booking_id))),
             jsonb_strip_nulls(jsonb_build_object('request_id', v_req.id, 'external_id', v_req.external_id,
                                                  'status', v_req.status, 'booking_id', v_req.booking_id,
                                                  'changed_by', v_actor)));
@@ -7281,6 +7723,8 @@ BEGIN
     RETURN;
   END IF;
   PERFORM booking_internal.grant_execute(p_role, ARRAY['submit_external_request', 'process_external_request']);
+  -- the restrictions constraint runs as whoever writes a resource
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['check_booking_restrictions']);
   IF p_role = 'authenticated' THEN
     GRANT UPDATE (priority, assigned_to, processing_notes) ON booking.external_requests TO authenticated;
     GRANT INSERT, DELETE, UPDATE (file_name, file_type, file_size, file_url) ON booking.request_attachments TO authenticated;
@@ -7305,6 +7749,14 @@ COMMENT ON FUNCTION booking_internal.bookings_external_request_guard() IS 'Trigg
 COMMENT ON FUNCTION booking_internal.bookings_external_request_deleted() IS 'Trigger: a deleted booking is no longer named by its external request.';
 COMMENT ON FUNCTION booking_internal.external_requests_check_assignee() IS 'Trigger: a request is assigned to an active owner, admin or staff member of its organization.';
 COMMENT ON FUNCTION booking_internal.request_attachments_guard() IS 'Trigger: sets uploaded_by and uploaded_at, keeps them and the request fixed, and allows at most max_request_attachments() per request.';
+COMMENT ON FUNCTION booking_internal.check_booking_restrictions(jsonb) IS 'Internal: the shape of resources.booking_restrictions (min_booking_minutes 1-10080, max_seats_per_booking 1-100000): 22023 naming the first wrong key, else true.';
+COMMENT ON FUNCTION booking_internal.bookings_approval_fields() IS 'Trigger: sets bookings.auto_approved (approved on creation by a resource or service that approves by itself) and approval_workflow_id (the resource''s), whoever writes.';
+COMMENT ON COLUMN booking.resources.conflict_detection_enabled IS 'false: detect_conflicts leaves this resource out (seed 002).';
+COMMENT ON COLUMN booking.resources.approval_workflow_id IS 'The app''s approval workflow for this resource''s bookings (an id of the app''s; copied to each new booking).';
+COMMENT ON COLUMN booking.resources.booking_restrictions IS 'Restrictions the rule book applies to every booking of the resource: min_booking_minutes (PT409 length), max_seats_per_booking (PT409 seats).';
+COMMENT ON COLUMN booking.bookings.conflict_resolution_notes IS 'Staff''s notes on how a conflict around this booking was resolved (at most 4000 characters; bookers cannot set it).';
+COMMENT ON COLUMN booking.bookings.auto_approved IS 'Set by the database: true when the booking was created approved by a resource or service that approves by itself.';
+COMMENT ON COLUMN booking.bookings.approval_workflow_id IS 'Set by the database: the resource''s approval_workflow_id when the booking was made (or moved to another resource).';
 COMMENT ON FUNCTION booking_internal.max_request_attachments() IS 'Internal: the most attachments one request may have (20).';
 COMMENT ON FUNCTION booking_internal.enqueue_request_event(booking.external_requests, text, text) IS 'Internal: writes a request''s outbox event (request.submitted, request.updated, request.<status>).';
 COMMENT ON FUNCTION booking_internal.json_number(jsonb) IS 'Internal: a JSON number''s value, NULL for anything else.';
@@ -7543,6 +7995,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_zone    text;
+  v_enabled jsonb;
   v_end     date;
   v_from    timestamptz;
   v_to      timestamptz;
@@ -7589,9 +8042,14 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  SELECT o.time_zone INTO v_zone FROM booking.organizations o WHERE o.id = p_organization_id;
+  SELECT o.time_zone, o.settings #> '{ai,digests_enabled}' INTO v_zone, v_enabled
+  FROM booking.organizations o WHERE o.id = p_organization_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown organization %', p_organization_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_enabled = 'false'::jsonb THEN
+    RAISE EXCEPTION 'This organization has digests switched off.' USING ERRCODE = 'PT409', DETAIL = 'digests_disabled',
+      HINT = 'organizations.settings.ai.digests_enabled is false.';
   END IF;
   -- Local midnight at each end (a day of a change of daylight saving time has 23 or 25 hours).
   v_from := p_period_start::timestamp AT TIME ZONE v_zone;

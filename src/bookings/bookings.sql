@@ -312,8 +312,9 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     -- The same fields as on UPDATE below: a booker's own app writes 'app' or 'api' (book()).
     IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL
-       OR NEW.source NOT IN ('app', 'api') OR NEW.external_calendar_event_id IS NOT NULL THEN
-      RAISE EXCEPTION 'only staff can set approval, source or calendar fields'
+       OR NEW.source NOT IN ('app', 'api') OR NEW.external_calendar_event_id IS NOT NULL
+       OR NEW.conflict_resolution_notes IS NOT NULL THEN
+      RAISE EXCEPTION 'only staff can set approval, source, calendar or conflict fields'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- The rule book, as book() applies it; a request for a resource or service that approves
@@ -335,10 +336,10 @@ BEGIN
     RAISE EXCEPTION 'only staff can move a booking from % to %', OLD.status, NEW.status
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF (NEW.booked_by, NEW.approved_by, NEW.approved_at, NEW.source, NEW.external_calendar_event_id)
+  IF (NEW.booked_by, NEW.approved_by, NEW.approved_at, NEW.source, NEW.external_calendar_event_id, NEW.conflict_resolution_notes)
      IS DISTINCT FROM
-     (OLD.booked_by, OLD.approved_by, OLD.approved_at, OLD.source, OLD.external_calendar_event_id) THEN
-    RAISE EXCEPTION 'only staff can change booked_by, approval, source or calendar fields'
+     (OLD.booked_by, OLD.approved_by, OLD.approved_at, OLD.source, OLD.external_calendar_event_id, OLD.conflict_resolution_notes) THEN
+    RAISE EXCEPTION 'only staff can change booked_by, approval, source, calendar or conflict fields'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF (NEW.resource_id, NEW.starts_at, NEW.ends_at, NEW.seats, NEW.service_id)
@@ -646,6 +647,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_max_minutes integer;
+  v_restricted  jsonb;
   v_auto        boolean;
   v_staff_only  boolean := false;
   v_limit       integer;
@@ -658,7 +660,7 @@ BEGIN
     RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  SELECT r.max_booking_minutes, r.auto_approve INTO v_max_minutes, v_auto
+  SELECT r.max_booking_minutes, r.auto_approve, r.booking_restrictions INTO v_max_minutes, v_auto, v_restricted
   FROM booking.resources r WHERE r.id = p_resource_id AND r.organization_id = p_organization_id;
   IF NOT FOUND OR NOT coalesce(p_end > p_start AND p_seats >= 1, false) THEN
     RETURN false;  -- the foreign keys and CHECK constraints report these
@@ -675,6 +677,16 @@ BEGIN
   IF p_end - p_start > make_interval(mins => v_max_minutes) THEN
     RAISE EXCEPTION 'That is longer than this resource can be booked at once (% minutes at most).', v_max_minutes
       USING ERRCODE = 'PT409', DETAIL = 'length';
+  END IF;
+  -- The resource's own restrictions (module intake adds the column: seed 002).
+  IF p_end - p_start < make_interval(mins => (v_restricted ->> 'min_booking_minutes')::integer) THEN
+    RAISE EXCEPTION 'That is shorter than this resource can be booked (% minutes at least).', v_restricted ->> 'min_booking_minutes'
+      USING ERRCODE = 'PT409', DETAIL = 'length';
+  END IF;
+  IF p_seats > (v_restricted ->> 'max_seats_per_booking')::integer THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message('seats')
+      USING ERRCODE = 'PT409', DETAIL = 'seats',
+            HINT = format('At most %s seat(s) a booking.', v_restricted ->> 'max_seats_per_booking');
   END IF;
 
   IF v_limit IS NOT NULL THEN
@@ -722,6 +734,7 @@ BEGIN
     WHEN 'external_event' THEN 'That time is taken in a linked calendar.'
     WHEN 'overlap'        THEN 'That time is already booked.'
     WHEN 'capacity'       THEN 'Not enough places are left at that time.'
+    WHEN 'seats'          THEN 'That is more places than one booking of this resource may take.'
   END;
 END $$;
 

@@ -78,7 +78,7 @@ BEGIN
   WITH holding AS (
     SELECT b.id, b.resource_id, b.during, b.seats, r.capacity, coalesce(r.time_zone, o.time_zone) AS time_zone
     FROM booking.bookings b
-    JOIN booking.resources r ON r.id = b.resource_id
+    JOIN booking.resources r ON r.id = b.resource_id AND r.conflict_detection_enabled
     JOIN booking.organizations o ON o.id = b.organization_id
     WHERE b.organization_id = p_organization_id AND booking_internal.holds_time(b.status) AND b.during && v_window
   ),
@@ -145,7 +145,8 @@ BEGIN
                                       || o.time_zone || ', are read in ' || r.time_zone),
            format('timezone_mismatch:%s:%s:%s', r.id, r.time_zone, o.time_zone)
     FROM booking.resources r JOIN booking.organizations o ON o.id = r.organization_id
-    WHERE r.organization_id = p_organization_id AND r.time_zone IS NOT NULL AND r.time_zone <> o.time_zone
+    WHERE r.organization_id = p_organization_id AND r.conflict_detection_enabled
+      AND r.time_zone IS NOT NULL AND r.time_zone <> o.time_zone
       AND NOT EXISTS (SELECT 1 FROM booking.availability_rules ar WHERE ar.resource_id = r.id)
       AND EXISTS (SELECT 1 FROM booking.availability_rules ar
                   WHERE ar.organization_id = o.id AND ar.resource_id IS NULL)

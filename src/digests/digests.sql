@@ -225,6 +225,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_zone    text;
+  v_enabled jsonb;
   v_end     date;
   v_from    timestamptz;
   v_to      timestamptz;
@@ -271,9 +272,14 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  SELECT o.time_zone INTO v_zone FROM booking.organizations o WHERE o.id = p_organization_id;
+  SELECT o.time_zone, o.settings #> '{ai,digests_enabled}' INTO v_zone, v_enabled
+  FROM booking.organizations o WHERE o.id = p_organization_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown organization %', p_organization_id USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_enabled = 'false'::jsonb THEN
+    RAISE EXCEPTION 'This organization has digests switched off.' USING ERRCODE = 'PT409', DETAIL = 'digests_disabled',
+      HINT = 'organizations.settings.ai.digests_enabled is false.';
   END IF;
   -- Local midnight at each end (a day of a change of daylight saving time has 23 or 25 hours).
   v_from := p_period_start::timestamp AT TIME ZONE v_zone;

@@ -74,6 +74,97 @@ ALTER TABLE booking.bookings ADD CONSTRAINT bookings_external_request_same_organ
 CREATE INDEX bookings_external_request_id_idx ON booking.bookings (external_request_id, organization_id)
   WHERE external_request_id IS NOT NULL;
 
+-- ---------------------------------------------------------------------------------------------
+-- Seed 002's smaller columns, each doing something (docs/intake.md#seed-002s-columns):
+-- resources.conflict_detection_enabled (detect_conflicts skips a resource that says false),
+-- resources.booking_restrictions (the rule book's minimum length and most seats a booking),
+-- resources.approval_workflow_id and bookings.approval_workflow_id (the app's workflow for the
+-- resource's requests, copied to each booking by the database), bookings.auto_approved (set by
+-- the database: approved on creation by a resource or service that approves by itself),
+-- bookings.conflict_resolution_notes (staff's). Added here, so that a fresh install and an
+-- upgrade put the columns in the same place.
+-- ---------------------------------------------------------------------------------------------
+
+-- The keys of resources.booking_restrictions: 22023 naming the first wrong one, else true.
+CREATE FUNCTION booking_internal.check_booking_restrictions(p_restrictions jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_key   text;
+  v_value jsonb;
+  v_most  integer;
+BEGIN
+  IF jsonb_typeof(p_restrictions) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION 'booking_restrictions must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR v_key, v_value IN SELECT key, value FROM jsonb_each(p_restrictions) LOOP
+    IF v_key NOT IN ('min_booking_minutes', 'max_seats_per_booking') THEN
+      RAISE EXCEPTION 'booking_restrictions.% is not a restriction booking_ext knows', left(v_key, 100)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Restrictions: min_booking_minutes, max_seats_per_booking.';
+    END IF;
+    v_most := CASE v_key WHEN 'min_booking_minutes' THEN 10080 ELSE 100000 END;
+    IF jsonb_typeof(v_value) <> 'number' OR (v_value #>> '{}')::numeric <> trunc((v_value #>> '{}')::numeric)
+       OR (v_value #>> '{}')::numeric NOT BETWEEN 1 AND v_most THEN
+      RAISE EXCEPTION 'booking_restrictions.% must be a whole number from 1 to %', v_key, v_most
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  RETURN true;
+END $$;
+
+ALTER TABLE booking.resources
+  ADD COLUMN conflict_detection_enabled boolean NOT NULL DEFAULT true,
+  ADD COLUMN approval_workflow_id uuid,
+  ADD COLUMN booking_restrictions jsonb NOT NULL DEFAULT '{}'::jsonb
+    CONSTRAINT resources_booking_restrictions_shape CHECK (booking_internal.check_booking_restrictions(booking_restrictions));
+CREATE INDEX resources_approval_workflow_id_idx ON booking.resources (approval_workflow_id, organization_id)
+  WHERE approval_workflow_id IS NOT NULL;
+ALTER TABLE booking.bookings
+  ADD COLUMN conflict_resolution_notes text
+    CONSTRAINT bookings_conflict_resolution_notes_size CHECK (length(conflict_resolution_notes) <= 4000),
+  ADD COLUMN auto_approved boolean NOT NULL DEFAULT false,
+  ADD COLUMN approval_workflow_id uuid;
+CREATE INDEX bookings_auto_approved_idx ON booking.bookings (organization_id, starts_at) WHERE auto_approved;
+CREATE INDEX bookings_approval_workflow_id_idx ON booking.bookings (approval_workflow_id, organization_id)
+  WHERE approval_workflow_id IS NOT NULL;
+
+-- auto_approved and approval_workflow_id are the database's, whoever writes: set when the
+-- booking is made (after the guard applied the rule book, which approves by itself when the
+-- service's rules auto-confirm or, without a service, the resource auto-approves, as
+-- enforce_booking_rules decides), the workflow taken again when the booking moves to another
+-- resource; kept otherwise. Reads within the booking's own organization only.
+CREATE FUNCTION booking_internal.bookings_approval_fields() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_auto boolean;
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.auto_approved := OLD.auto_approved;
+    IF NEW.resource_id IS NOT DISTINCT FROM OLD.resource_id THEN
+      NEW.approval_workflow_id := OLD.approval_workflow_id;
+      RETURN NEW;
+    END IF;
+  END IF;
+  SELECT r.approval_workflow_id,
+         CASE WHEN NEW.service_id IS NULL THEN r.auto_approve
+              ELSE (SELECT sr.auto_confirm FROM booking.service_rules sr
+                    WHERE sr.service_id = NEW.service_id AND sr.organization_id = NEW.organization_id) END
+  INTO NEW.approval_workflow_id, v_auto
+  FROM booking.resources r WHERE r.id = NEW.resource_id AND r.organization_id = NEW.organization_id;
+  IF TG_OP = 'INSERT' THEN
+    NEW.auto_approved := NEW.status = 'approved' AND coalesce(v_auto, false);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER bookings_3_approval_fields BEFORE INSERT OR UPDATE OF resource_id, auto_approved, approval_workflow_id
+  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_approval_fields();
+
 -- The most attachments one request may have.
 CREATE FUNCTION booking_internal.max_request_attachments() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -488,8 +579,10 @@ BEGIN
   IF v_req.submitted_by IS NOT NULL AND v_req.status IN ('approved', 'rejected', 'cancelled') THEN
     INSERT INTO booking.notifications (organization_id, recipient_id, notification_type, message, metadata)
     VALUES (v_req.organization_id, v_req.submitted_by, 'request_' || v_req.status,
-            format('Your %s request is %s.', v_req.request_type, v_req.status)
-              || coalesce(' ' || CASE WHEN v_req.status <> 'approved' THEN p_notes END, ''),
+            btrim(booking_internal.render_notification(v_req.organization_id, 'request_' || v_req.status,
+                    jsonb_build_object('request_type', v_req.request_type, 'status', v_req.status,
+                                       'notes', coalesce(p_notes, ''), 'external_id', v_req.external_id,
+                                       'request_id', v_req.id, 'booking_id', v_req.booking_id))),
             jsonb_strip_nulls(jsonb_build_object('request_id', v_req.id, 'external_id', v_req.external_id,
                                                  'status', v_req.status, 'booking_id', v_req.booking_id,
                                                  'changed_by', v_actor)));
@@ -536,6 +629,8 @@ BEGIN
     RETURN;
   END IF;
   PERFORM booking_internal.grant_execute(p_role, ARRAY['submit_external_request', 'process_external_request']);
+  -- the restrictions constraint runs as whoever writes a resource
+  PERFORM booking_internal.grant_execute(p_role, ARRAY['check_booking_restrictions']);
   IF p_role = 'authenticated' THEN
     GRANT UPDATE (priority, assigned_to, processing_notes) ON booking.external_requests TO authenticated;
     GRANT INSERT, DELETE, UPDATE (file_name, file_type, file_size, file_url) ON booking.request_attachments TO authenticated;
@@ -560,6 +655,14 @@ COMMENT ON FUNCTION booking_internal.bookings_external_request_guard() IS 'Trigg
 COMMENT ON FUNCTION booking_internal.bookings_external_request_deleted() IS 'Trigger: a deleted booking is no longer named by its external request.';
 COMMENT ON FUNCTION booking_internal.external_requests_check_assignee() IS 'Trigger: a request is assigned to an active owner, admin or staff member of its organization.';
 COMMENT ON FUNCTION booking_internal.request_attachments_guard() IS 'Trigger: sets uploaded_by and uploaded_at, keeps them and the request fixed, and allows at most max_request_attachments() per request.';
+COMMENT ON FUNCTION booking_internal.check_booking_restrictions(jsonb) IS 'Internal: the shape of resources.booking_restrictions (min_booking_minutes 1-10080, max_seats_per_booking 1-100000): 22023 naming the first wrong key, else true.';
+COMMENT ON FUNCTION booking_internal.bookings_approval_fields() IS 'Trigger: sets bookings.auto_approved (approved on creation by a resource or service that approves by itself) and approval_workflow_id (the resource''s), whoever writes.';
+COMMENT ON COLUMN booking.resources.conflict_detection_enabled IS 'false: detect_conflicts leaves this resource out (seed 002).';
+COMMENT ON COLUMN booking.resources.approval_workflow_id IS 'The app''s approval workflow for this resource''s bookings (an id of the app''s; copied to each new booking).';
+COMMENT ON COLUMN booking.resources.booking_restrictions IS 'Restrictions the rule book applies to every booking of the resource: min_booking_minutes (PT409 length), max_seats_per_booking (PT409 seats).';
+COMMENT ON COLUMN booking.bookings.conflict_resolution_notes IS 'Staff''s notes on how a conflict around this booking was resolved (at most 4000 characters; bookers cannot set it).';
+COMMENT ON COLUMN booking.bookings.auto_approved IS 'Set by the database: true when the booking was created approved by a resource or service that approves by itself.';
+COMMENT ON COLUMN booking.bookings.approval_workflow_id IS 'Set by the database: the resource''s approval_workflow_id when the booking was made (or moved to another resource).';
 COMMENT ON FUNCTION booking_internal.max_request_attachments() IS 'Internal: the most attachments one request may have (20).';
 COMMENT ON FUNCTION booking_internal.enqueue_request_event(booking.external_requests, text, text) IS 'Internal: writes a request''s outbox event (request.submitted, request.updated, request.<status>).';
 COMMENT ON FUNCTION booking_internal.json_number(jsonb) IS 'Internal: a JSON number''s value, NULL for anything else.';

@@ -15,4 +15,9 @@ mod tests {
     fn intake_requests_replays_and_approval() {
         crate::testing::run_suite(include_str!("../../tests/sql/intake/intake.sql"));
     }
+
+    #[pg_test]
+    fn intake_seed_settings_and_columns() {
+        crate::testing::run_suite(include_str!("../../tests/sql/intake/seed_columns.sql"));
+    }
 }

@@ -14,6 +14,90 @@ CREATE TABLE booking.organizations (
 CREATE INDEX organizations_is_public_idx ON booking.organizations (is_public) WHERE is_public;
 SELECT booking_internal.register_table('organizations', 'tenancy', true, 'organization');
 
+-- 0.2.0: the settings booking_ext knows (seed 002's calendar, AI, notification and integration
+-- settings) have a checked shape; other top-level keys are the app's own. 22023 names the first
+-- key that is wrong, on every path (a CHECK constraint: no trigger setting skips it).
+CREATE FUNCTION booking_internal.check_organization_settings(p_settings jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_section text;
+  v_key     text;
+  v_value   jsonb;
+  v_kind    text;
+  v_source  text;
+  v_ok      boolean;
+BEGIN
+  IF jsonb_typeof(p_settings) IS DISTINCT FROM 'object' THEN
+    RETURN true;  -- the settings' own CHECK reports this
+  END IF;
+  FOR v_section, v_key, v_value IN
+    SELECT s.key, k.key, k.value
+    FROM jsonb_each(p_settings) s
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value ELSE '{"": null}'::jsonb END) k
+    WHERE s.key IN ('calendar', 'ai', 'notifications', 'integrations')
+  LOOP
+    IF v_key = '' THEN
+      RAISE EXCEPTION 'settings.% must be a JSON object', v_section USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_kind := CASE v_section || '.' || v_key
+      WHEN 'calendar.sync_enabled' THEN 'boolean'
+      WHEN 'calendar.push_bookings' THEN 'boolean'
+      WHEN 'calendar.sync_interval_minutes' THEN 'minutes'
+      WHEN 'calendar.default_provider' THEN 'provider'
+      WHEN 'ai.digests_enabled' THEN 'boolean'
+      WHEN 'ai.insights_enabled' THEN 'boolean'
+      WHEN 'ai.digest_types' THEN 'digest_types'
+      WHEN 'ai.locale' THEN 'locale'
+      WHEN 'notifications.email' THEN 'boolean'
+      WHEN 'notifications.sms' THEN 'boolean'
+      WHEN 'notifications.in_app' THEN 'boolean'
+      WHEN 'notifications.digest_recipients' THEN 'user_ids'
+      WHEN 'integrations.appsheet' THEN 'integration'
+      WHEN 'integrations.google_forms' THEN 'integration'
+      WHEN 'integrations.api' THEN 'integration'
+      WHEN 'integrations.manual' THEN 'integration'
+    END;
+    IF v_kind IS NULL THEN
+      RAISE EXCEPTION 'settings.%.% is not a setting booking_ext knows', v_section, left(v_key, 100)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'See docs/tenancy.md#organization-settings.';
+    END IF;
+    v_ok := CASE v_kind
+      WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+      WHEN 'minutes' THEN jsonb_typeof(v_value) = 'number' AND (v_value #>> '{}')::numeric BETWEEN 5 AND 1440
+                           AND (v_value #>> '{}')::numeric = trunc((v_value #>> '{}')::numeric)
+      WHEN 'provider' THEN v_value #>> '{}' IN ('google', 'outlook', 'apple', 'ics') AND jsonb_typeof(v_value) = 'string'
+      WHEN 'digest_types' THEN jsonb_typeof(v_value) = 'array' AND jsonb_array_length(v_value) <= 3
+                               AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) e
+                                               WHERE e NOT IN ('"daily"', '"weekly"', '"monthly"'))
+      WHEN 'locale' THEN jsonb_typeof(v_value) = 'string' AND (v_value #>> '{}') ~ '^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$'
+      WHEN 'user_ids' THEN jsonb_typeof(v_value) = 'array' AND jsonb_array_length(v_value) <= 50
+                           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) e
+                                           WHERE jsonb_typeof(e) <> 'string' OR length(e #>> '{}') NOT BETWEEN 1 AND 200)
+      WHEN 'integration' THEN jsonb_typeof(v_value) = 'object'
+                              AND NOT EXISTS (SELECT 1 FROM jsonb_each(v_value) i
+                                              WHERE NOT ((i.key = 'enabled' AND jsonb_typeof(i.value) = 'boolean')
+                                                         OR (i.key = 'name' AND jsonb_typeof(i.value) = 'string'
+                                                             AND length(i.value #>> '{}') <= 200)))
+    END;
+    IF NOT v_ok THEN
+      v_source := CASE v_kind
+        WHEN 'boolean' THEN 'true or false'
+        WHEN 'minutes' THEN 'a whole number of minutes from 5 to 1440'
+        WHEN 'provider' THEN 'google, outlook, apple or ics'
+        WHEN 'digest_types' THEN 'an array of daily, weekly, monthly'
+        WHEN 'locale' THEN 'a language tag such as "en" or "fr-CA"'
+        WHEN 'user_ids' THEN 'an array of at most 50 user ids (1 to 200 characters)'
+        ELSE 'an object with "enabled" (true or false) and "name" (at most 200 characters)' END;
+      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_source USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  RETURN true;
+END $$;
+ALTER TABLE booking.organizations ADD CONSTRAINT organizations_settings_shape
+  CHECK (booking_internal.check_organization_settings(settings));
+
 CREATE TABLE booking.members (
   organization_id uuid NOT NULL REFERENCES booking.organizations (id) ON DELETE CASCADE,
   user_id         text NOT NULL CHECK (length(user_id) > 0) CONSTRAINT members_user_id_size CHECK (length(user_id) <= 200),
@@ -163,6 +247,8 @@ BEGIN
   ELSE
     -- what the triggers and RPCs running as a signed-in caller call
     PERFORM booking_internal.grant_execute(p_role, ARRAY['has_staff_rights', 'may_book_in']);
+    -- the settings constraint runs as whoever writes an organization
+    PERFORM booking_internal.grant_execute(p_role, ARRAY['check_organization_settings']);
   END IF;
   IF p_role = 'authenticated' THEN
     GRANT INSERT, UPDATE, DELETE ON booking.members TO authenticated;
@@ -171,6 +257,7 @@ BEGIN
 END $$;
 
 -- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
+COMMENT ON FUNCTION booking_internal.check_organization_settings(jsonb) IS 'Internal: the shape of the settings booking_ext knows (calendar, ai, notifications, integrations; docs/tenancy.md): 22023 naming the first wrong key, else true. The organizations_settings_shape constraint.';
 COMMENT ON TABLE booking.organizations IS 'A tenant: slug, name, IANA time_zone, is_public (anonymous visitors see its bookable resources and hours), settings.';
 COMMENT ON TABLE booking.members IS 'Membership of a user (JWT subject) in an organization, with role owner, admin, staff, member or client.';
 COMMENT ON FUNCTION booking.user_organization_ids(text[]) IS 'The organizations the caller is an active member of (optionally only with one of the given roles), as uuid[].';

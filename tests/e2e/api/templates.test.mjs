@@ -20,7 +20,7 @@ test('notification_template_keys: anyone reads the keys, their placeholders and 
   assert.equal(error, null)
   const status = data.find((k) => k.template_key === 'booking_status')
   assert.deepEqual([status.default_body, status.placeholders.includes('title')], ['Your {{title}} is now {{status}}.', true])
-  assert.equal(data.length, 8)
+  assert.equal(data.length, 11)
 })
 
 test('notification_templates: admins write them, checked when saved (400 22023); another organization 403', async () => {

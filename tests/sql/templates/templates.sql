@@ -9,8 +9,8 @@ DECLARE
   k  record;
   v_id uuid;
 BEGIN
-  -- The registry: eight keys; each default uses only its own placeholders.
-  PERFORM pg_temp.check((SELECT count(*) FROM booking.notification_template_keys()) = 8, 'eight keys');
+  -- The registry: eleven keys; each default uses only its own placeholders.
+  PERFORM pg_temp.check((SELECT count(*) FROM booking.notification_template_keys()) = 11, 'eleven keys');
   FOR k IN SELECT * FROM booking.notification_template_keys() LOOP
     PERFORM pg_temp.check(booking_internal.template_placeholders(k.default_body) <@ k.placeholders
                           AND booking_internal.template_placeholders(k.default_subject) <@ k.placeholders,
