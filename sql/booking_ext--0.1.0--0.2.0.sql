@@ -6940,7 +6940,9 @@ BEGIN
   RETURN format('booking_internal.%I', v_name)::regclass;
 END $$;
 
--- The first address of an X-Forwarded-For value as inet, NULL when it is not one.
+-- The first address of an X-Forwarded-For value as inet, NULL when it is not one. An IPv4
+-- address is recognised by its pattern (no subtransaction on the write path); an IPv6 one is
+-- tried by the cast, in booking_internal.inet_or_null.
 CREATE FUNCTION booking_internal.forwarded_address(p_value text) RETURNS inet
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -6948,10 +6950,21 @@ AS $$
 DECLARE
   v_first text := btrim(split_part(p_value, ',', 1));
 BEGIN
-  IF v_first IS NULL OR v_first = '' OR length(v_first) > 64 OR v_first !~ '^[0-9A-Fa-f:.]+$' THEN
-    RETURN NULL;
+  IF v_first ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' THEN
+    RETURN v_first::inet;
   END IF;
-  RETURN v_first::inet;
+  IF length(v_first) <= 64 AND v_first ~ '^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$' THEN
+    RETURN booking_internal.inet_or_null(v_first);
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION booking_internal.inet_or_null(p_value text) RETURNS inet
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN p_value::inet;
 EXCEPTION WHEN invalid_text_representation THEN
   RETURN NULL;
 END $$;
@@ -6995,7 +7008,8 @@ BEGIN
       RAISE EXCEPTION 'p_event_data.organization_id is not a uuid' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_org := v_org_text::uuid;
-    IF v_user IS NOT NULL AND booking_internal.has_membership(v_org, NULL) THEN
+    IF v_user IS NOT NULL AND EXISTS (SELECT 1 FROM booking.members m
+                                      WHERE m.organization_id = v_org AND m.user_id = v_user AND m.is_active) THEN
       v_verified := true;
     ELSIF booking_internal.is_privileged() AND EXISTS (SELECT 1 FROM booking.organizations o WHERE o.id = v_org) THEN
       v_verified := true;
@@ -7084,6 +7098,7 @@ COMMENT ON FUNCTION booking.track_event(text, jsonb, text, text) IS 'Anyone: rec
 COMMENT ON FUNCTION booking.prune_analytics(interval) IS 'service_role: drops the monthly partitions of analytics_events whose whole UTC month ended before now() - p_older_than (at least 1 day, 22023); returns their names.';
 COMMENT ON FUNCTION booking_internal.analytics_partition(timestamptz) IS 'Internal: the partition of analytics_events for the UTC month of a time, made if missing (key, indexes, forced row-level security, no grant); safe under concurrent first inserts.';
 COMMENT ON FUNCTION booking_internal.forwarded_address(text) IS 'Internal: the first address of an X-Forwarded-For header as inet, NULL when it is none.';
+COMMENT ON FUNCTION booking_internal.inet_or_null(text) IS 'Internal: a text as inet, NULL when it is not an address.';
 COMMENT ON FUNCTION booking_internal.organizations_delete_analytics() IS 'Trigger: an organization''s analytics events are deleted with it.';
 COMMENT ON FUNCTION booking_internal.grant_analytics_privileges(text) IS 'Internal: the analytics module''s grants to an API role (called by grant_api_privileges).';
 -- END COPY src/analytics/analytics.sql

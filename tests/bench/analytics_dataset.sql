@@ -28,4 +28,4 @@ CREATE INDEX ON bench.analytics_events_plain_current (organization_id, created_a
 CREATE INDEX ON bench.analytics_events_plain_current (user_id, created_at) WHERE user_id IS NOT NULL;
 CREATE INDEX ON bench.analytics_events_plain_current (event_type, created_at);
 CREATE INDEX ON bench.analytics_events_plain_current USING brin (created_at);
-GRANT INSERT ON bench.analytics_events_plain TO authenticated;
+GRANT SELECT, INSERT ON bench.analytics_events_plain TO authenticated;

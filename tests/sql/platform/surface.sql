@@ -81,6 +81,7 @@ INSERT INTO expected_surface VALUES
     ('prune_analytics', 'service_role', true),
     ('booking_internal.analytics_partition', '', true),
     ('booking_internal.forwarded_address', '', false),
+    ('booking_internal.inet_or_null', '', false),
     ('booking_internal.organizations_delete_analytics', '', true),
     ('booking_internal.grant_analytics_privileges', '', false),
     ('booking_internal.materialize_calendar_event', '', true),
