@@ -204,6 +204,33 @@ pub fn sqlstate(e: &postgres::Error) -> Option<String> {
     e.code().map(|c| c.code().to_owned())
 }
 
+/// A refused call: its SQLSTATE, DETAIL and message (what the concurrency tests compare).
+#[derive(Debug)]
+pub struct Refusal {
+    pub sqlstate: String,
+    pub detail: Option<String>,
+    pub message: String,
+}
+
+impl Refusal {
+    /// The refusal of a failed statement; panics when the error did not come from the database.
+    pub fn of(e: postgres::Error) -> Refusal {
+        let db = e
+            .as_db_error()
+            .unwrap_or_else(|| panic!("not an error of the database: {e:?}"));
+        Refusal {
+            sqlstate: sqlstate(&e).unwrap(),
+            detail: db.detail().map(str::to_owned),
+            message: db.message().to_owned(),
+        }
+    }
+
+    /// Is this the refusal with this SQLSTATE and DETAIL?
+    pub fn is(&self, sqlstate: &str, detail: &str) -> bool {
+        self.sqlstate == sqlstate && self.detail.as_deref() == Some(detail)
+    }
+}
+
 /// Connects as PostgREST's login role, which may only become the API roles.
 pub fn connect_as_api(cluster_url: &str) -> postgres::Client {
     postgres::Client::connect(

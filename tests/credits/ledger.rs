@@ -11,8 +11,8 @@
 mod common;
 
 use common::{
-    as_persona, at_once_warm, connect_as_api, create_authenticator, sqlstate, transaction_as,
-    Cluster, Retries, TENANTS_SQL,
+    as_persona, at_once_warm, connect_as_api, create_authenticator, transaction_as, Cluster,
+    Refusal, Retries, TENANTS_SQL,
 };
 use postgres::types::ToSql;
 use proptest::prelude::*;
@@ -60,32 +60,6 @@ fn start(name: &str, desks: i32) -> (Cluster, postgres::Client, String, Vec<Stri
         .collect();
     let url = cluster.url(name);
     (cluster, admin, url, desks)
-}
-
-/// A refused call: its SQLSTATE, DETAIL and message.
-#[derive(Debug)]
-struct Refusal {
-    sqlstate: String,
-    detail: Option<String>,
-    #[allow(dead_code)] // shown by Debug in failure messages
-    message: String,
-}
-
-impl Refusal {
-    fn of(e: postgres::Error) -> Refusal {
-        let db = e
-            .as_db_error()
-            .unwrap_or_else(|| panic!("not an error of the database: {e:?}"));
-        Refusal {
-            sqlstate: sqlstate(&e).unwrap(),
-            detail: db.detail().map(str::to_owned),
-            message: db.message().to_owned(),
-        }
-    }
-
-    fn is(&self, sqlstate: &str, detail: &str) -> bool {
-        self.sqlstate == sqlstate && self.detail.as_deref() == Some(detail)
-    }
 }
 
 /// What one session's call came to: the first column of its answer, or its refusal.

@@ -16,8 +16,8 @@
 mod common;
 
 use common::{
-    as_persona, at_once_warm, connect_as_api, create_authenticator, sqlstate, transaction_as,
-    Cluster, Retries, TENANTS_SQL,
+    as_persona, at_once_warm, connect_as_api, create_authenticator, transaction_as, Cluster,
+    Refusal, Retries, TENANTS_SQL,
 };
 use postgres::types::ToSql;
 use proptest::prelude::*;
@@ -45,26 +45,6 @@ fn start(name: &str) -> (Cluster, postgres::Client, String) {
         .unwrap();
     let url = cluster.url(name);
     (cluster, admin, url)
-}
-
-/// A refused call: its SQLSTATE and message.
-#[derive(Debug)]
-#[allow(dead_code)] // shown by Debug in failure messages
-struct Refusal {
-    sqlstate: String,
-    message: String,
-}
-
-impl Refusal {
-    fn of(e: postgres::Error) -> Refusal {
-        let db = e
-            .as_db_error()
-            .unwrap_or_else(|| panic!("not an error of the database: {e:?}"));
-        Refusal {
-            sqlstate: sqlstate(&e).unwrap(),
-            message: db.message().to_owned(),
-        }
-    }
 }
 
 /// What one session's call came to: the first column of its answer, or its refusal.

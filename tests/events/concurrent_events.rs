@@ -12,7 +12,7 @@ mod common;
 
 use common::{
     as_persona, at_once_warm, connect_as_api, create_authenticator, sqlstate, transaction_as,
-    Cluster, Retries, TENANTS_SQL,
+    Cluster, Refusal, Retries, TENANTS_SQL,
 };
 
 const LAB: &str = "00000000-0000-4000-a000-000000000001";
@@ -77,15 +77,6 @@ fn approved_booking_event(
         .get(0)
 }
 
-/// A refused call: its SQLSTATE, DETAIL and message.
-#[derive(Debug)]
-struct Refusal {
-    sqlstate: String,
-    detail: Option<String>,
-    #[allow(dead_code)] // shown by Debug in failure messages
-    message: String,
-}
-
 /// What one session's call came to.
 #[derive(Debug)]
 struct Call {
@@ -113,16 +104,7 @@ fn call(conn: &mut postgres::Client, session: usize, who: &str, sql: &str, args:
         tx.query_one(sql, &params(args))
     });
     let elapsed = started.elapsed();
-    let outcome = res.map_err(|e| {
-        let db = e
-            .as_db_error()
-            .unwrap_or_else(|| panic!("session {session}: not an error of the database: {e:?}"));
-        Refusal {
-            sqlstate: sqlstate(&e).unwrap(),
-            detail: db.detail().map(str::to_owned),
-            message: db.message().to_owned(),
-        }
-    });
+    let outcome = res.map_err(Refusal::of);
     Call {
         session,
         repeatable_read,
