@@ -5873,6 +5873,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN 366;
 
+-- Is this provider event the provider's copy of one of our own bookings (pushed by the worker,
+-- its id written back to a booking of a resource the integration is linked to)? Such an event
+-- holds no busy time: the booking holds that time already and must not be blocked by itself.
+-- SQL, so that the set-based delivery inlines it.
+CREATE FUNCTION booking_internal.is_own_booking_copy(p_integration_id uuid, p_external_id text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN EXISTS (SELECT 1 FROM booking.bookings b
+               JOIN booking.calendar_integration_resources l ON l.resource_id = b.resource_id
+                                                            AND l.integration_id = p_integration_id
+               WHERE b.external_calendar_event_id = p_external_id);
+
 -- Write the instants an event holds (its calendar_busy rows), from scratch. An override
 -- (recurrence_id set) holds its own time; a series each occurrence the series engine gives
 -- for its rule in its zone, but the dates excluded (EXDATE) or replaced by an override; an
@@ -5903,12 +5914,8 @@ BEGIN
   END IF;
   DELETE FROM booking.calendar_busy WHERE event_id = e.id;
   -- A cancelled event holds nothing, and neither does the provider's copy of one of our own
-  -- bookings (pushed by the worker, its id written back to the booking): the booking holds
-  -- that time already, and must not be blocked by itself.
-  IF e.deleted OR e.status = 'cancelled'
-     OR EXISTS (SELECT 1 FROM booking.bookings b
-                JOIN booking.calendar_integration_resources l ON l.resource_id = b.resource_id AND l.integration_id = e.integration_id
-                WHERE b.external_calendar_event_id = e.external_id) THEN
+  -- bookings.
+  IF e.deleted OR e.status = 'cancelled' OR booking_internal.is_own_booking_copy(e.integration_id, e.external_id) THEN
     UPDATE booking.calendar_events SET expansion_note = NULL WHERE id = e.id AND expansion_note IS NOT NULL;
     RETURN;
   END IF;
@@ -6230,10 +6237,7 @@ BEGIN
   SELECT r.id, r.organization_id, r.integration_id, r.starts_at, r.ends_at, r.status, r.transparency
   FROM generate_subscripts(v_rows, 1) AS i, LATERAL (SELECT (v_rows[i]).*) AS r
   WHERE v_dirty[i] AND (r.recurrence_rule IS NULL OR r.recurrence_id <> '') AND NOT r.deleted AND r.status <> 'cancelled'
-    AND NOT EXISTS (SELECT 1 FROM booking.bookings bk
-                    JOIN booking.calendar_integration_resources cr ON cr.resource_id = bk.resource_id
-                                                                  AND cr.integration_id = p_integration_id
-                    WHERE bk.external_calendar_event_id = r.external_id);
+    AND NOT booking_internal.is_own_booking_copy(p_integration_id, r.external_id);
   PERFORM booking_internal.materialize_calendar_event((v_rows[i]).id)
   FROM generate_subscripts(v_rows, 1) AS i
   WHERE v_dirty[i] AND (v_rows[i]).recurrence_rule IS NOT NULL AND (v_rows[i]).recurrence_id = '';
@@ -6466,6 +6470,7 @@ COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgRE
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';
 COMMENT ON FUNCTION booking.resource_calendar_ics(uuid) IS 'A resource''s bookings (pending as TENTATIVE, approved as CONFIRMED; from 30 days ago to 366 days ahead, at most 5000) as an iCalendar feed, served as text/calendar by PostgREST; titled for those who may see each booking, Busy for everyone else. For whoever may see the resource (anon too, for a bookable resource of a public organization); 22023 otherwise.';
 COMMENT ON FUNCTION booking_internal.resource_calendar_ics_text(uuid) IS 'Internal: the text of booking.resource_calendar_ics (native; checks that the caller may see the resource, runs as the owner).';
+COMMENT ON FUNCTION booking_internal.is_own_booking_copy(uuid, text) IS 'Internal: is this provider event the copy of one of our own bookings (its id written back to a booking of a linked resource)? Such an event holds no busy time.';
 COMMENT ON FUNCTION booking_internal.bookings_calendar_event_linked() IS 'Trigger: a booking''s provider event id written back makes that event the booking''s own copy, holding no busy time (and the reverse).';
 COMMENT ON FUNCTION booking_internal.recurrence_date(text, text) IS 'Internal: the local date an override''s recurrence id names (YYYYMMDD, YYYY-MM-DD, or a date-time), NULL when it names none.';
 COMMENT ON FUNCTION booking_internal.grant_calendars_privileges(text) IS 'Internal: the calendars module''s grants to an API role (called by grant_api_privileges).';

@@ -85,6 +85,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.organizations_delete_analytics', '', true),
     ('booking_internal.grant_analytics_privileges', '', false),
     ('booking_internal.materialize_calendar_event', '', true),
+    ('booking_internal.is_own_booking_copy', '', false),
     ('delete_thread', 'authenticated', true),
     ('get_threads_page', 'authenticated', false),
     ('mark_thread_read', 'authenticated', true),
