@@ -32,6 +32,46 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.append_only();
 DROP FUNCTION booking_internal.audit_log_append_only();
 COMMENT ON FUNCTION booking_internal.append_only() IS 'Trigger: refuses (42501) UPDATE, DELETE and TRUNCATE of a log.';
+-- The changed columns of an update found in one statement.
+-- BEGIN COPY src/audit/audit.sql#replace:booking_internal.audit_row_change
+CREATE OR REPLACE FUNCTION booking_internal.audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+  v_row jsonb := coalesce(v_new, v_old);
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its audit rows with it
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    -- Keep only the columns that changed; updated_at is noise. (One statement: a loop over
+    -- the keys cost an expression per column.)
+    SELECT jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
+    INTO v_old, v_new
+    FROM jsonb_each(v_new) n
+    WHERE n.key <> 'updated_at' AND n.value IS DISTINCT FROM v_old -> n.key;
+    IF v_new IS NULL THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
+                                 old_values, new_values, reason, source)
+  VALUES (coalesce(v_row ->> 'organization_id', CASE TG_TABLE_NAME WHEN 'organizations' THEN v_row ->> 'id' END)::uuid,
+          TG_TABLE_NAME,
+          -- the row's id; a line item's booking; a service's rules by service
+          coalesce(v_row ->> 'id', v_row ->> 'booking_id', v_row ->> 'service_id')::uuid,
+          lower(TG_OP),
+          booking.current_user_id(),
+          coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
+          v_old, v_new,
+          nullif(current_setting('booking.reason', true), ''),
+          'trigger');
+  RETURN NULL;
+END $$;
+-- END COPY src/audit/audit.sql#replace:booking_internal.audit_row_change
 
 -- =============================================================================================
 -- Changed module: platform (src/platform/platform.sql): a text argument of nothing but

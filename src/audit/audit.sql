@@ -37,20 +37,18 @@ DECLARE
   v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
   v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
   v_row jsonb := coalesce(v_new, v_old);
-  v_key text;
 BEGIN
   IF booking_internal.is_bulk_load() THEN
     RETURN NULL;  -- a restore brings its audit rows with it
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    -- Keep only the columns that changed; updated_at is noise.
-    FOR v_key IN SELECT jsonb_object_keys(v_new) LOOP
-      IF v_new -> v_key IS NOT DISTINCT FROM v_old -> v_key OR v_key = 'updated_at' THEN
-        v_new := v_new - v_key;
-        v_old := v_old - v_key;
-      END IF;
-    END LOOP;
-    IF v_new = '{}'::jsonb THEN
+    -- Keep only the columns that changed; updated_at is noise. (One statement: a loop over
+    -- the keys cost an expression per column.)
+    SELECT jsonb_object_agg(n.key, v_old -> n.key), jsonb_object_agg(n.key, n.value)
+    INTO v_old, v_new
+    FROM jsonb_each(v_new) n
+    WHERE n.key <> 'updated_at' AND n.value IS DISTINCT FROM v_old -> n.key;
+    IF v_new IS NULL THEN
       RETURN NULL;
     END IF;
   END IF;
