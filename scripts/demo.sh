@@ -36,7 +36,7 @@ psql_demo -d booking_demo -f tests/fixtures/tenants.sql >/dev/null
 psql_demo -d booking_demo -P footer=off -f scripts/demo.sql
 
 db_port=$port
-say "13. The same database behind PostgREST 12, called the way an app calls it"
+say "14. The same database behind PostgREST 12, called the way an app calls it"
 secret=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 echo "$secret" >"$demo_dir/jwt-secret"
 postgrest_start "$demo_dir" "$db_port" booking_demo "$secret" "$bindir"

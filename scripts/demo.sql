@@ -533,3 +533,52 @@ SELECT pg_temp.attempt(format($q$SELECT booking.book(%L, %L, %L)$q$, :'printer',
   (:'tuesday'::date + 1 + time '15:00') AT TIME ZONE 'America/New_York')) AS "Ben books 14:00-15:00";
 SELECT count(*) AS "external events Ben can read" FROM booking.calendar_events;
 COMMIT;
+
+\echo
+\echo '13. Requests from outside. The lab takes requests through a Google Form; the form''s worker (service_role)'
+\echo '    turns each response into a request. Ben asks for the VR Headset next Friday 10:00-11:00 for a school'
+\echo '    visit: a pending request. The form''s webhook is retried: the same request, still one:'
+BEGIN;
+SELECT set_config('role', 'service_role', true), set_config('request.jwt.claims', '{"role":"service_role"}', true) \gset
+SELECT jsonb_build_object('resource_id', r.id, 'title', 'School visit: VR demo', 'booked_by', 'u-client2', 'revision', 1,
+                          'starts_at', (:'tuesday'::date + 3 + time '10:00') AT TIME ZONE 'America/New_York',
+                          'ends_at', (:'tuesday'::date + 3 + time '11:00') AT TIME ZONE 'America/New_York') AS form_answer,
+       r.organization_id AS lab_org
+FROM booking.resources r WHERE r.title = 'VR Headset' \gset
+SELECT id AS form_request FROM booking.submit_external_request(:'lab_org', 'google_forms', '2_ABaOnudBenVisit', 'booking', :'form_answer') \gset
+SELECT source, external_id, request_type, status, request_data ->> 'title' AS title
+FROM booking.external_requests WHERE id = :'form_request';
+SELECT id = :'form_request' AS "the replay's answer is the same request", status
+FROM booking.submit_external_request(:'lab_org', 'google_forms', '2_ABaOnudBenVisit', 'booking', :'form_answer');
+SELECT count(*) AS "requests with that response id" FROM booking.external_requests WHERE external_id = '2_ABaOnudBenVisit';
+COMMIT;
+
+\echo '   The lab''s staff (u-staff) approve it: the booking is made through the same rule book as book(), for Ben,'
+\echo '   in the same transaction, and the request and the booking name each other:'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT v ->> 'status' AS request_status, v ->> 'booking_id' AS form_booking
+FROM booking.process_external_request(:'form_request', 'approve', 'See you Friday') v \gset
+SELECT b.title, b.booked_by, b.status, b.source, to_char(b.starts_at AT TIME ZONE 'America/New_York', 'Dy DD Mon HH24:MI') AS starts_new_york,
+       b.external_request_id = r.id AND r.booking_id = b.id AS linked_both_ways, r.status AS request_status
+FROM booking.bookings b JOIN booking.external_requests r ON r.id = :'form_request'
+WHERE b.id = :'form_booking';
+SELECT pg_temp.attempt(format($q$SELECT booking.process_external_request(%L, 'approve')$q$, :'form_request'))
+       AS "approving it again";
+COMMIT;
+
+\echo '   The lab''s daily digest for that Friday, as staff generate it (a worker would, for every organization):'
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-staff","role":"authenticated"}', true) \gset
+SELECT d.summary AS digest_summary, d.id AS digest
+FROM booking.generate_digest(:'lab_org', 'daily', :'tuesday'::date + 3) d \gset
+\echo :digest_summary
+SELECT d.period_start_date AS day, d.time_zone, d.content #>> '{period,hours}' AS hours,
+       d.content #>> '{bookings,total}' AS bookings, d.content #>> '{bookings,by_status,approved}' AS approved,
+       d.content #>> '{requests,pending}' AS requests_pending, d.content #>> '{conflicts,open}' AS conflicts_open
+FROM booking.digests d WHERE d.id = :'digest';
+SELECT r ->> 'title' AS resource, r ->> 'bookings' AS bookings, r ->> 'booked_minutes' AS booked_minutes,
+       r ->> 'open_minutes' AS open_minutes, round((r ->> 'utilization')::numeric, 3) AS utilization
+FROM booking.digests d, jsonb_array_elements(d.content -> 'resources') r
+WHERE d.id = :'digest' ORDER BY r ->> 'title';
+COMMIT;
