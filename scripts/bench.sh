@@ -17,7 +17,11 @@
 #      tests/bench/workshops_dataset.sql), 8 clients each, twice in turn, with p50/p95/p99
 #      latencies of each call from pgbench's per-transaction logs, then a check that no session holds more
 #      seats than its capacity and none has a seat free while people wait;
-#   6. track_event against a bare INSERT of the same rows into an equivalent table without
+#   6. the daily digests of 1 000 organizations (tests/bench/digests.sql, dataset
+#      tests/bench/digests_dataset.sql): generate_digest for each, as service_role, against the
+#      plain-SQL way of computing bookings by status and booked minutes with GROUP BY; medians
+#      inside the server; the run fails unless both give the same figures;
+#   7. track_event against a bare INSERT of the same rows into an equivalent table without
 #      triggers or row-level security (scripts/bench-analytics.sh, on a server of its own).
 # BOOKING_BENCH_PG picks another major version, BOOKING_BENCH_SECONDS the pgbench duration.
 set -euo pipefail
@@ -153,6 +157,10 @@ p95 = max(float(x) for x in '${wk_p95s[*]}'.split())
 print(f'register_for_session + cancel_registration: {r / p:.0%} of the plain INSERT + UPDATE (mean of 2 rounds: {r / 2:.0f} vs {p / 2:.0f} calls/s)')
 print(f'targets: p95 under 10 ms (worst call and round {p95:.2f} ms): {\"met\" if p95 < 10 else \"NOT met\"}; '
       f'at least 50% of the plain writes: {\"met\" if r >= 0.5 * p else \"NOT met\"}; zero oversubscription: met')"
+
+echo "== digests: the daily digest of 1 000 organizations in six zones, native against the plain way"
+psql_bench -d bench -f tests/bench/digests_dataset.sql >/dev/null
+psql_bench -d bench -f tests/bench/digests.sql
 
 throwaway_pg_stop "$bench_dir" "$bindir" >/dev/null
 trap - EXIT

@@ -7888,10 +7888,14 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 -- (1000 rows a call) makes the query look costly enough to compile, which takes 100 times
 -- longer than running it.
 SET jit = off
+-- A worker generates the digests of every organization in turn: planning the resources' query
+-- for each call (custom plans) cost more than running it (tests/bench/digests.sql).
+SET plan_cache_mode = force_generic_plan
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_period    tstzrange := tstzrange(p_from, p_to);
+  v_org_open  tstzrange[];
   v_bookings  jsonb;
   v_resources jsonb;
   v_requests  jsonb;
@@ -7912,6 +7916,16 @@ BEGIN
                      AND b.starts_at >= p_from AND b.starts_at < p_to
                    GROUP BY b.status) b ON b.status = s.status) c;
 
+  -- The organization's open periods in the period (its weekly rules and organization-wide
+  -- exceptions, day by day), read once. A resource in the organization's zone with no rules and
+  -- no exceptions of its own has exactly these (open_periods gives it the same periods from the
+  -- same rows), so only the other resources need calls of their own.
+  SELECT coalesce(array_agg(o.span ORDER BY lower(o.span)), '{}') INTO v_org_open
+  FROM generate_series(p_first_day, p_end_day - 1, interval '1 day') AS d(day)
+  CROSS JOIN LATERAL booking.open_periods(p_organization_id, d.day::date) op
+  CROSS JOIN LATERAL (SELECT tstzrange(op.period_start, op.period_end) * v_period AS span) o
+  WHERE NOT isempty(o.span);
+
   -- Each resource: its time held in the period (pending and approved bookings, cut at the
   -- period's ends), peak seats, bookings starting in it, and its open time from its hours.
   SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -7922,26 +7936,50 @@ BEGIN
   INTO v_resources
   FROM booking.resources r
   CROSS JOIN LATERAL (
-    SELECT coalesce(booking.busy_minutes(b.during * v_period), 0) AS booked_minutes,
-           coalesce(booking.peak_seats(b.during * v_period, b.seats), 0) AS peak_seats,
-           count(*) FILTER (WHERE b.starts_at >= p_from) AS started
+    -- its pending and approved bookings touching the period, read once (one index scan) for
+    -- the figures below
+    SELECT coalesce(array_agg(b.during), '{}') AS durings, coalesce(array_agg(b.seats), '{}') AS seats
     FROM booking.bookings b
     WHERE b.resource_id = r.id AND booking_internal.holds_time(b.status) AND b.during && v_period
+  ) mine
+  CROSS JOIN LATERAL (
+    SELECT coalesce(booking.busy_minutes(h.during * v_period), 0) AS booked_minutes,
+           coalesce(booking.peak_seats(h.during * v_period, h.seats), 0) AS peak_seats,
+           count(*) FILTER (WHERE lower(h.during) >= p_from) AS started
+    FROM unnest(mine.durings, mine.seats) AS h(during, seats)
   ) held
   CROSS JOIN LATERAL (
+    SELECT coalesce(r.time_zone, p_time_zone) = p_time_zone AS same_zone,
+           coalesce(r.time_zone, p_time_zone) = p_time_zone
+           AND NOT EXISTS (SELECT 1 FROM booking.availability_rules ar
+                           WHERE ar.resource_id = r.id AND ar.organization_id = p_organization_id)
+           AND NOT EXISTS (SELECT 1 FROM booking.availability_exceptions e
+                           WHERE e.resource_id = r.id AND e.organization_id = p_organization_id
+                             AND e.during && tstzrange(p_from - interval '3 days', p_to + interval '3 days'))
+             AS organization_hours
+  ) own
+  CROSS JOIN LATERAL (
     -- Utilisation of the whole period: each open period's, weighted by its length (as
-    -- resource_daily_usage does per day). The resource's own local days are read one day
-    -- beyond each end so that a resource in another zone than its organization is covered.
+    -- resource_daily_usage does per day). A resource in another zone than its organization has
+    -- its own local days read one day beyond each end, so that they cover the period.
     SELECT coalesce(sum(p.minutes), 0) AS open_minutes,
            sum(p.minutes * p.utilization) / nullif(sum(p.minutes), 0) AS utilization
     FROM (
       SELECT extract(epoch FROM upper(o.span) - lower(o.span))::float8 / 60 AS minutes,
-             (SELECT booking.utilization(b.during, b.seats, r.capacity, o.span)
-              FROM booking.bookings b
-              WHERE b.resource_id = r.id AND booking_internal.holds_time(b.status) AND b.during && o.span) AS utilization
-      FROM generate_series(p_first_day - 1, p_end_day, interval '1 day') AS d(day)
-      CROSS JOIN LATERAL booking.open_periods(p_organization_id, d.day::date, r.id) op
-      CROSS JOIN LATERAL (SELECT tstzrange(op.period_start, op.period_end) * v_period AS span) o
+             (SELECT booking.utilization(h.during, h.seats, r.capacity, o.span)
+              FROM unnest(mine.durings, mine.seats) AS h(during, seats)
+              WHERE h.during && o.span) AS utilization
+      FROM (
+        SELECT s.span FROM unnest(v_org_open) AS s(span) WHERE own.organization_hours
+        UNION ALL
+        -- no day at all for a resource with the organization's hours: open_periods is not called
+        SELECT tstzrange(op.period_start, op.period_end) * v_period
+        FROM generate_series(CASE WHEN own.same_zone THEN p_first_day ELSE p_first_day - 1 END,
+                             CASE WHEN own.organization_hours THEN p_first_day - 1
+                                  WHEN own.same_zone THEN p_end_day - 1 ELSE p_end_day END,
+                             interval '1 day') AS d(day)
+        CROSS JOIN LATERAL booking.open_periods(p_organization_id, d.day::date, r.id) op
+      ) AS o(span)
       WHERE NOT isempty(o.span)
     ) p
   ) hours
