@@ -7648,7 +7648,7 @@ BEGIN
   SELECT * INTO v_req FROM booking.external_requests WHERE id = p_request_id FOR UPDATE;
   v_previous := v_req.status;
   IF v_req.status NOT IN ('pending', 'processing') OR (v_status = 'processing' AND v_req.status = 'processing') THEN
-    RAISE EXCEPTION 'a % request cannot be %', v_req.status,
+    RAISE EXCEPTION 'this request is % and cannot be %', v_req.status,
                     CASE p_action WHEN 'start' THEN 'started' ELSE v_status END
       USING ERRCODE = 'PT409', DETAIL = 'request_transition',
             HINT = 'pending requests can be started, approved, rejected or cancelled; processing ones approved, rejected or cancelled; the others are final.';
