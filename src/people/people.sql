@@ -123,13 +123,17 @@ END $$;
 
 -- May the caller manage the bookings of this resource: the organization's staff (and
 -- service_role), or the resource's own professional? The bookings trigger asks it.
+-- (One probe of the professional's key, as owner: the bookings trigger asks it on every write.)
 CREATE FUNCTION booking_internal.manages_bookings(p_organization_id uuid, p_resource_id uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN booking_internal.has_staff_rights(p_organization_id)
-      OR p_resource_id = ANY (booking_internal.my_professional_resource_ids());
+      OR EXISTS (SELECT 1 FROM booking.professionals p
+                 JOIN booking.members m ON m.organization_id = p.organization_id AND m.user_id = p.user_id AND m.is_active
+                 WHERE p.organization_id = p_organization_id AND p.user_id = booking.current_user_id()
+                   AND p.resource_id = p_resource_id AND p.active);
 END $$;
 
 -- Who may write what: staff link an active member of the organization to a `person` resource

@@ -105,7 +105,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.grant_people_privileges', '', false),
     ('booking_internal.is_active_member', 'authenticated,service_role', true),
     ('booking_internal.is_guardian_of', 'authenticated,service_role', true),
-    ('booking_internal.manages_bookings', 'authenticated,service_role', false),
+    ('booking_internal.manages_bookings', 'authenticated,service_role', true),
     ('booking_internal.my_professional_resource_ids', 'authenticated,service_role', true),
     ('booking_internal.my_student_ids', 'authenticated,service_role', true),
     ('booking_internal.student_booked_on', 'authenticated,service_role', true),
