@@ -5,7 +5,7 @@ An upgrade script (sql/booking_ext--A--B.sql) holds whole copies of the module f
 in version B, between the lines `-- BEGIN COPY <path>` and `-- END COPY <path>`, and copies of
 the functions of older modules that B changed, between `-- BEGIN COPY <path>#<schema.function>`
 and `-- END COPY <path>#<schema.function>` (from its `CREATE FUNCTION <schema.function>(` line to
-the first `END $$;` after it; `#replace:<schema.function>` writes it as CREATE OR REPLACE, for a
+the first line after it ending in `;` outside its dollar-quoted body; `#replace:<schema.function>` writes it as CREATE OR REPLACE, for a
 function whose signature did not change), and of changed policies, `#policy:<name>` (from its
 `CREATE POLICY <name> ON` line to the first line ending in `;`; the script drops the old one first). This script writes each copy's current text between its markers; with --check it changes nothing and exits 1
 when a copy differs (scripts/lint.sh runs it so). The upgrade test (tests/upgrade.rs) proves the
@@ -18,6 +18,19 @@ import re
 import sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
+
+
+def function_end(text, start):
+    """The line that ends the CREATE FUNCTION starting at `start`: the first line ending in `;`
+    outside its dollar-quoted body (`END $$;` of a PL/pgSQL body, `$$;` of a quoted SQL body,
+    the `RETURN ...;` of an SQL-standard body)."""
+    quoted = False
+    for i in range(start, len(text)):
+        if text[i].count("$$") % 2:
+            quoted = not quoted
+        if not quoted and text[i].rstrip().endswith(";"):
+            return i
+    sys.exit(f"no end of the function at line {start + 1}")
 check = "--check" in sys.argv[1:]
 released = {line.split()[1] for line in (root / "sql/released.sha256").read_text().splitlines() if line.strip()}
 marker = re.compile(r"^-- (BEGIN|END) COPY (\S+)$")
@@ -43,7 +56,7 @@ for script in sorted((root / "sql").glob("booking_ext--*--*.sql")):
                 start = next((i for i, l in enumerate(text) if l.startswith(f"CREATE FUNCTION {name}(")), None)
                 if start is None:
                     sys.exit(f"{script.name}: no CREATE FUNCTION {name}( in {path}")
-                end = next(i for i in range(start, len(text)) if text[i] == "END $$;")
+                end = function_end(text, start)
                 text = text[start:end + 1]
                 if kind == "replace":
                     text = ["CREATE OR REPLACE" + text[0][len("CREATE"):]] + text[1:]

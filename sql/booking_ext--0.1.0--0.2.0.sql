@@ -32,7 +32,42 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON booking.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.append_only();
 DROP FUNCTION booking_internal.audit_log_append_only();
 COMMENT ON FUNCTION booking_internal.append_only() IS 'Trigger: refuses (42501) UPDATE, DELETE and TRUNCATE of a log.';
--- The changed columns of an update found in one statement.
+-- The changed columns of an update found in one statement; inserts audited per statement (the
+-- triggers themselves are made again below, once register_table makes the new ones).
+-- BEGIN COPY src/audit/audit.sql#booking_internal.audited_organization_id
+CREATE FUNCTION booking_internal.audited_organization_id(p_table text, p_row jsonb) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(p_row ->> 'organization_id', CASE p_table WHEN 'organizations' THEN p_row ->> 'id' END)::uuid;
+-- END COPY src/audit/audit.sql#booking_internal.audited_organization_id
+-- BEGIN COPY src/audit/audit.sql#booking_internal.audited_entity_id
+CREATE FUNCTION booking_internal.audited_entity_id(p_row jsonb) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(p_row ->> 'id', p_row ->> 'booking_id', p_row ->> 'service_id')::uuid;
+-- END COPY src/audit/audit.sql#booking_internal.audited_entity_id
+-- BEGIN COPY src/audit/audit.sql#booking_internal.audit_rows_inserted
+CREATE FUNCTION booking_internal.audit_rows_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_actor  text;
+  v_role   text;
+  v_reason text;
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its audit rows with it
+  END IF;
+  v_actor := booking.current_user_id();
+  v_role := coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text);
+  v_reason := nullif(current_setting('booking.reason', true), '');
+  INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
+                                 old_values, new_values, reason, source)
+  SELECT booking_internal.audited_organization_id(TG_TABLE_NAME, r.v), TG_TABLE_NAME,
+         booking_internal.audited_entity_id(r.v), 'insert', v_actor, v_role, NULL, r.v, v_reason, 'trigger'
+  FROM (SELECT to_jsonb(n) AS v FROM new_rows n) r;
+  RETURN NULL;
+END $$;
+-- END COPY src/audit/audit.sql#booking_internal.audit_rows_inserted
 -- BEGIN COPY src/audit/audit.sql#replace:booking_internal.audit_row_change
 CREATE OR REPLACE FUNCTION booking_internal.audit_row_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -59,11 +94,8 @@ BEGIN
   END IF;
   INSERT INTO booking.audit_log (organization_id, entity_type, entity_id, action, actor_id, actor_role,
                                  old_values, new_values, reason, source)
-  VALUES (coalesce(v_row ->> 'organization_id', CASE TG_TABLE_NAME WHEN 'organizations' THEN v_row ->> 'id' END)::uuid,
-          TG_TABLE_NAME,
-          -- the row's id; a line item's booking; a service's rules by service
-          coalesce(v_row ->> 'id', v_row ->> 'booking_id', v_row ->> 'service_id')::uuid,
-          lower(TG_OP),
+  VALUES (booking_internal.audited_organization_id(TG_TABLE_NAME, v_row), TG_TABLE_NAME,
+          booking_internal.audited_entity_id(v_row), lower(TG_OP),
           booking.current_user_id(),
           coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', session_user::text),
           v_old, v_new,
@@ -72,6 +104,10 @@ BEGIN
   RETURN NULL;
 END $$;
 -- END COPY src/audit/audit.sql#replace:booking_internal.audit_row_change
+COMMENT ON FUNCTION booking_internal.audit_row_change() IS 'Trigger: writes an audit_log row for an update (changed columns only) or a delete.';
+COMMENT ON FUNCTION booking_internal.audit_rows_inserted() IS 'Statement trigger: writes the audit_log rows of the rows one INSERT wrote (transition table new_rows), in one statement.';
+COMMENT ON FUNCTION booking_internal.audited_organization_id(text, jsonb) IS 'Internal: the organization an audited row (as JSON) of a table is about.';
+COMMENT ON FUNCTION booking_internal.audited_entity_id(jsonb) IS 'Internal: the entity an audited row (as JSON) is about: its id, a line item''s booking, a service''s rules'' service.';
 
 -- =============================================================================================
 -- Changed module: platform (src/platform/platform.sql): a text argument of nothing but
@@ -94,6 +130,77 @@ BEGIN
   RETURN p_value;
 END $$;
 -- END COPY src/platform/platform.sql#replace:booking_internal.check_text_argument
+
+-- Inserts are audited per statement: every audited table of 0.1.0 gets the new triggers (the
+-- tables of the new modules below get them when they register).
+-- BEGIN COPY src/platform/platform.sql#replace:booking_internal.register_table
+CREATE OR REPLACE FUNCTION booking_internal.register_table(p_table text, p_module text, p_audited boolean,
+                                                p_entity_type text DEFAULT NULL, p_entity_key text DEFAULT 'id')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_table regclass := format('booking.%I', p_table)::regclass;
+  v_sequence regclass;
+BEGIN
+  INSERT INTO booking_internal.registered_tables (table_name, module, audited, entity_type, entity_key)
+  VALUES (p_table, p_module, p_audited, p_entity_type, CASE WHEN p_entity_type IS NOT NULL THEN p_entity_key END)
+  ON CONFLICT (table_name) DO NOTHING;
+
+  PERFORM pg_catalog.pg_extension_config_dump(v_table, '');
+  FOR v_sequence IN SELECT d.objid::regclass FROM pg_depend d
+                    WHERE d.refobjid = v_table AND d.classid = 'pg_class'::regclass
+                      AND d.deptype IN ('a', 'i') AND d.objid IN (SELECT oid FROM pg_class WHERE relkind = 'S') LOOP
+    PERFORM pg_catalog.pg_extension_config_dump(v_sequence, '');
+  END LOOP;
+
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_table);
+  EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_table);
+
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = v_table AND attname = 'updated_at' AND NOT attisdropped)
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_9_touch_updated_at') THEN
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.touch_updated_at()',
+                   p_table || '_9_touch_updated_at', v_table);
+  END IF;
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = v_table AND attname = 'organization_id' AND NOT attisdropped)
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_0_organization_fixed') THEN
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF organization_id ON %s
+                    FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id)
+                    EXECUTE FUNCTION booking_internal.organization_is_fixed()',
+                   p_table || '_0_organization_fixed', v_table);
+  END IF;
+  -- (Tables registered before the audit module exists get their triggers when it installs.)
+  -- Inserts are audited per statement (all the rows of one INSERT in one audit statement),
+  -- updates and deletes per row.
+  IF p_audited AND to_regprocedure('booking_internal.audit_row_change()') IS NOT NULL
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_8_audit') THEN
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_rows_inserted()',
+                   p_table || '_8_audit', v_table);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
+                   p_table || '_8_audit_delete', v_table);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s
+                    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+                    EXECUTE FUNCTION booking_internal.audit_row_change()',
+                   p_table || '_8_audit_update', v_table);
+  END IF;
+END $$;
+-- END COPY src/platform/platform.sql#replace:booking_internal.register_table
+DO $$
+DECLARE
+  v_table record;
+BEGIN
+  FOR v_table IN SELECT table_name, module, audited, entity_type, entity_key
+                 FROM booking_internal.registered_tables WHERE audited ORDER BY position LOOP
+    EXECUTE format('DROP TRIGGER %I ON booking.%I', v_table.table_name || '_8_audit', v_table.table_name);
+    EXECUTE format('DROP TRIGGER %I ON booking.%I', v_table.table_name || '_8_audit_update', v_table.table_name);
+    PERFORM booking_internal.register_table(v_table.table_name, v_table.module, v_table.audited, v_table.entity_type,
+                                            coalesce(v_table.entity_key, 'id'));
+  END LOOP;
+END $$;
 
 -- =============================================================================================
 -- Changed module: tenancy (src/tenancy/tenancy.sql): the settings booking_ext knows have a
@@ -1054,27 +1161,133 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  v_terms   record;
+  v_refusal text;
+  v_peak    bigint;
+BEGIN
+  SELECT * INTO v_terms
+  FROM booking_internal.booking_rule_terms(p_organization_id, p_resource_id, p_service_id, p_start, p_end, p_seats);
+  IF NOT v_terms.applies THEN
+    RETURN false;  -- the foreign keys and CHECK constraints report these
+  END IF;
+  IF v_terms.service_limit IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(p_service_id);
+  END IF;
+  PERFORM booking_internal.lock_resource(p_resource_id);
+  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
+    v_refusal := NULL;
+  END IF;
+  IF v_refusal IS NULL AND v_terms.service_limit IS NOT NULL THEN
+    -- The most bookings of the service held at one instant of the new one: the peak is at the
+    -- start of one of them (or of the new one).
+    SELECT coalesce(max(n), 0) INTO v_peak
+    FROM (SELECT (SELECT count(*) FROM booking.bookings o
+                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
+                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
+                    AND o.during @> greatest(lower(b.during), p_start)) AS n
+          FROM booking.bookings b
+          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
+            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
+            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
+    IF v_peak >= v_terms.service_limit THEN
+      RAISE EXCEPTION 'This service is fully booked at that time.'
+        USING ERRCODE = 'PT409', DETAIL = 'capacity';
+    END IF;
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
+  END IF;
+  RETURN v_terms.auto_approve;
+END $$;
+-- END COPY src/bookings/bookings.sql#replace:booking_internal.enforce_booking_rules
+-- A series judged as a whole (module series) is inserted in one statement whose rows the
+-- guard and the capacity trigger do not judge again (src/bookings/judged.rs); the rule book's
+-- terms that do not depend on time are one function, asked once for a series.
+CREATE  FUNCTION booking_internal."remember_judged_bookings"(
+	"p_resource_id" uuid, /* pgrx :: Uuid */
+	"p_seats" INT, /* i32 */
+	"p_status" TEXT, /* & str */
+	"p_ids" uuid[], /* Vec < pgrx :: Uuid > */
+	"p_starts" timestamp with time zone[], /* Vec < TimestampWithTimeZone > */
+	"p_ends" timestamp with time zone[] /* Vec < TimestampWithTimeZone > */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'remember_judged_bookings_wrapper';
+
+CREATE  FUNCTION booking_internal."forget_judged_bookings"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'forget_judged_bookings_wrapper';
+
+CREATE  FUNCTION booking_internal."has_judged_bookings"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'has_judged_bookings_wrapper';
+
+CREATE  FUNCTION booking_internal."is_judged_booking"(
+	"p_id" uuid, /* Option < pgrx :: Uuid > */
+	"p_resource_id" uuid, /* Option < pgrx :: Uuid > */
+	"p_seats" INT, /* Option < i32 > */
+	"p_status" TEXT, /* Option < & str > */
+	"p_starts_at" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"p_ends_at" timestamp with time zone /* Option < TimestampWithTimeZone > */
+) RETURNS bool /* bool */
+VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'is_judged_booking_wrapper';
+DROP TRIGGER bookings_1_guard ON booking.bookings;
+DROP TRIGGER bookings_2_capacity ON booking.bookings;
+CREATE TRIGGER bookings_1_guard BEFORE INSERT OR UPDATE ON booking.bookings
+  FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_guard();
+CREATE TRIGGER bookings_2_capacity BEFORE INSERT OR UPDATE OF resource_id, starts_at, ends_at, seats, status
+  ON booking.bookings FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_enforce_capacity();
+-- BEGIN COPY src/bookings/bookings.sql#booking_internal.bookings_judged_done
+CREATE FUNCTION booking_internal.bookings_judged_done() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM booking_internal.forget_judged_bookings();
+  RETURN NULL;
+END $$;
+-- END COPY src/bookings/bookings.sql#booking_internal.bookings_judged_done
+CREATE TRIGGER bookings_0_judged_done AFTER INSERT ON booking.bookings
+  FOR EACH STATEMENT WHEN (booking_internal.has_judged_bookings())
+  EXECUTE FUNCTION booking_internal.bookings_judged_done();
+-- BEGIN COPY src/bookings/bookings.sql#booking_internal.booking_rule_terms
+CREATE FUNCTION booking_internal.booking_rule_terms(p_organization_id uuid, p_resource_id uuid,
+                                                    p_service_id uuid, p_start timestamptz,
+                                                    p_end timestamptz, p_seats integer,
+                                                    OUT applies boolean, OUT auto_approve boolean,
+                                                    OUT service_limit integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
   v_max_minutes integer;
   v_restricted  jsonb;
   v_auto        boolean;
   v_staff_only  boolean := false;
-  v_limit       integer;
-  v_refusal     text;
-  v_peak        bigint;
 BEGIN
-  -- Nothing of an organization the caller may not book in is read (the guard and book() have
-  -- established this already; this keeps the function safe on its own).
   IF NOT (booking_internal.may_book_in(p_organization_id) OR booking_internal.is_privileged()) THEN
     RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  applies := false;
+  auto_approve := false;
   SELECT r.max_booking_minutes, r.auto_approve, r.booking_restrictions INTO v_max_minutes, v_auto, v_restricted
   FROM booking.resources r WHERE r.id = p_resource_id AND r.organization_id = p_organization_id;
   IF NOT FOUND OR NOT coalesce(p_end > p_start AND p_seats >= 1, false) THEN
-    RETURN false;  -- the foreign keys and CHECK constraints report these
+    RETURN;
   END IF;
   IF p_service_id IS NOT NULL THEN
-    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, v_limit, v_auto
+    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, service_limit, v_auto
     FROM booking.service_rules sr
     WHERE sr.service_id = p_service_id AND sr.organization_id = p_organization_id;
     IF v_staff_only AND NOT booking_internal.has_staff_rights(p_organization_id) THEN
@@ -1096,39 +1309,16 @@ BEGIN
       USING ERRCODE = 'PT409', DETAIL = 'seats',
             HINT = format('At most %s seat(s) a booking.', v_restricted ->> 'max_seats_per_booking');
   END IF;
-
-  IF v_limit IS NOT NULL THEN
-    PERFORM booking_internal.lock_service_rules(p_service_id);
-  END IF;
-  PERFORM booking_internal.lock_resource(p_resource_id);
-  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
-  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
-    v_refusal := NULL;
-  END IF;
-  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
-    -- The most bookings of the service held at one instant of the new one: the peak is at the
-    -- start of one of them (or of the new one).
-    SELECT coalesce(max(n), 0) INTO v_peak
-    FROM (SELECT (SELECT count(*) FROM booking.bookings o
-                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
-                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
-                    AND o.during @> greatest(lower(b.during), p_start)) AS n
-          FROM booking.bookings b
-          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
-            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
-            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
-    IF v_peak >= v_limit THEN
-      RAISE EXCEPTION 'This service is fully booked at that time.'
-        USING ERRCODE = 'PT409', DETAIL = 'capacity';
-    END IF;
-  END IF;
-  IF v_refusal IS NOT NULL THEN
-    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
-      USING ERRCODE = 'PT409', DETAIL = v_refusal;
-  END IF;
-  RETURN coalesce(v_auto, false);
+  applies := true;
+  auto_approve := coalesce(v_auto, false);
 END $$;
--- END COPY src/bookings/bookings.sql#replace:booking_internal.enforce_booking_rules
+-- END COPY src/bookings/bookings.sql#booking_internal.booking_rule_terms
+COMMENT ON FUNCTION booking_internal.remember_judged_bookings(uuid, integer, text, uuid[], timestamptz[], timestamptz[]) IS 'Internal (owner only): records bookings about to be inserted as judged by the rule book as a whole (a series), for that INSERT''s row triggers; see src/bookings/judged.rs.';
+COMMENT ON FUNCTION booking_internal.forget_judged_bookings() IS 'Internal: forgets the judged bookings (bookings_0_judged_done, after the INSERT''s row triggers).';
+COMMENT ON FUNCTION booking_internal.has_judged_bookings() IS 'Internal: is anything recorded as judged (bookings_0_judged_done''s WHEN)?';
+COMMENT ON FUNCTION booking_internal.is_judged_booking(uuid, uuid, integer, text, timestamptz, timestamptz) IS 'Internal: is this row one of the recorded judged bookings, in id, resource, seats, status and times? The WHEN clause of the bookings triggers that judge a row.';
+COMMENT ON FUNCTION booking_internal.bookings_judged_done() IS 'Statement trigger: forgets the judged bookings once the INSERT''s row triggers are done.';
+COMMENT ON FUNCTION booking_internal.booking_rule_terms(uuid, uuid, uuid, timestamptz, timestamptz, integer) IS 'Internal: the rule book''s terms that do not depend on when (may book in the organization, staff-only service, longest and shortest booking, seats a booking); whether the rules apply, whether approved on submission, the service''s concurrency limit.';
 
 -- =============================================================================================
 -- Changed module: conflicts (src/conflicts/conflicts.sql): a resource with
@@ -1341,7 +1531,8 @@ BEGIN
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
                                                          'enforce_booking_rules', 'check_professional_takes_client',
-                                                         'student_booked_on', 'performs_services']);
+                                                         'student_booked_on', 'performs_services', 'is_judged_booking',
+                                                         'has_judged_bookings', 'forget_judged_bookings']);
   END IF;
   IF p_role = 'authenticated' THEN
     -- book() books for the JWT subject: a user, not service_role
@@ -1462,6 +1653,60 @@ CREATE POLICY booking_services_select ON booking.booking_services FOR SELECT
          OR EXISTS (SELECT 1 FROM booking.bookings b
                     WHERE b.id = booking_id AND b.booked_by = (SELECT booking.current_user_id())));
 -- END COPY src/bookings/bookings.sql#policy:booking_services_select
+
+-- =============================================================================================
+-- Changed module: outbox (src/outbox/outbox.sql): the booking.created events of one INSERT are
+-- written by one statement (a statement trigger with the inserted rows).
+-- =============================================================================================
+
+-- BEGIN COPY src/outbox/outbox.sql#booking_internal.booking_event_payload
+CREATE FUNCTION booking_internal.booking_event_payload(p_booking booking.bookings, p_previous_status text) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+-- (STABLE as its timestamps' text is, so that it is inlined; a quoted body, as an SQL-standard
+-- one would pin the bookings row type against later columns)
+AS $$
+  SELECT jsonb_build_object('booking_id', p_booking.id, 'resource_id', p_booking.resource_id,
+                            'status', p_booking.status, 'previous_status', p_previous_status,
+                            'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at, 'seats', p_booking.seats,
+                            'booked_by', p_booking.booked_by)
+$$;
+-- END COPY src/outbox/outbox.sql#booking_internal.booking_event_payload
+-- BEGIN COPY src/outbox/outbox.sql#replace:booking_internal.bookings_enqueue_outbox
+CREATE OR REPLACE FUNCTION booking_internal.bookings_enqueue_outbox() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its outbox rows with it
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  VALUES (NEW.organization_id, 'booking.status_changed', booking_internal.booking_event_payload(NEW, OLD.status));
+  RETURN NULL;
+END $$;
+-- END COPY src/outbox/outbox.sql#replace:booking_internal.bookings_enqueue_outbox
+-- BEGIN COPY src/outbox/outbox.sql#booking_internal.bookings_outbox_inserted
+CREATE FUNCTION booking_internal.bookings_outbox_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its outbox rows with it
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  SELECT n.organization_id, 'booking.created', booking_internal.booking_event_payload(n, NULL)
+  FROM new_rows n
+  ORDER BY n.starts_at, n.id;
+  RETURN NULL;
+END $$;
+-- END COPY src/outbox/outbox.sql#booking_internal.bookings_outbox_inserted
+DROP TRIGGER bookings_6_outbox_insert ON booking.bookings;
+CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_outbox_inserted();
+COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every status change of a booking.';
+COMMENT ON FUNCTION booking_internal.booking_event_payload(booking.bookings, text) IS 'Internal: the payload of a booking''s outbox events (booking.created, booking.status_changed).';
+COMMENT ON FUNCTION booking_internal.bookings_outbox_inserted() IS 'Statement trigger: a booking.created outbox event for every booking one INSERT wrote (transition table new_rows).';
 
 -- =============================================================================================
 -- New module: workshops (src/workshops/workshops.sql, as of 0.2.0).
@@ -2574,8 +2819,9 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- (Not for an occurrence create_series judged and inserts into the series it just made.)
 CREATE TRIGGER bookings_1_series BEFORE INSERT OR UPDATE OF series_id, booked_by, resource_id ON booking.bookings
-  FOR EACH ROW WHEN (NEW.series_id IS NOT NULL)
+  FOR EACH ROW WHEN (NEW.series_id IS NOT NULL AND NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
   EXECUTE FUNCTION booking_internal.bookings_series_guard();
 
 -- booking_series: the booker sees their own, staff their organization's. Rows are written by
@@ -2598,8 +2844,9 @@ CREATE POLICY booking_series_delete ON booking.booking_series FOR DELETE
 -- Booking the occurrences
 -- ---------------------------------------------------------------------------------------------
 
--- One occurrence, booked as book() books: staff get the rule book here (the table lets staff
--- book freely), everyone else in the bookings trigger; PT409 with the reason in DETAIL.
+-- One occurrence, booked as book() books: staff (and the resource's professional) get the rule
+-- book here (the table lets them book freely), everyone else in the bookings trigger; PT409 with
+-- the reason in DETAIL. (create_series's way when it cannot judge the series as a whole.)
 -- Called by the series RPCs (running as the owner), after they established the caller's right.
 CREATE FUNCTION booking_internal.book_occurrence(p_series booking.booking_series, p_local_date date, p_start timestamptz,
                                                  p_end timestamptz)
@@ -2612,7 +2859,7 @@ DECLARE
   v_refusal text;
   v_row     booking.bookings;
 BEGIN
-  IF booking.is_staff(p_series.organization_id)
+  IF booking_internal.manages_bookings(p_series.organization_id, p_series.resource_id)
      AND booking_internal.enforce_booking_rules(p_series.organization_id, p_series.resource_id, p_series.service_id,
                                                 p_start, p_end, p_series.seats, NULL) THEN
     v_status := 'approved';
@@ -2632,12 +2879,121 @@ BEGIN
   RETURN v_row;
 END $$;
 
--- Creates a series for p_booked_by and books its occurrences, each in a subtransaction so that
--- every refusal is known. Without p_skip_conflicts any refusal raises PT409 with all of them in
--- DETAIL (a JSON array of {local_date, starts_at, ends_at, reason}) and nothing stays written;
--- with it the refused dates become the series' exceptions. Returns
--- {"series": ..., "bookings": [...], "skipped": [...]}. The resource's lock is taken first, so
--- concurrent series of one resource take turns.
+-- Judges every occurrence of a new series at once, under the locks create_series took, by the
+-- rule book book() applies (the bookings trigger's for a booker, book()'s own for staff): the
+-- new-client rule and the terms that do not depend on time once (booking_rule_terms: a PT409
+-- there refuses every occurrence alike), the availability engine over the whole series
+-- (preview_series: booking_refusal's reasons, each occurrence against the resource's bookings).
+-- Then books the accepted occurrences with one INSERT, recorded beforehand as judged
+-- (src/bookings/judged.rs) so that the bookings triggers do not judge each row again; audit,
+-- outbox, calendars and events follow from the INSERT's triggers as for any booking.
+-- Returns {"bookings": [...], "refused": [...]} (nothing is inserted when an occurrence is
+-- refused and p_skip_conflicts is false, or when every occurrence is refused), or NULL when the
+-- series cannot be judged as a whole and create_series books it occurrence by occurrence:
+-- a service with a concurrency limit (its count spans resources), occurrences closer to each
+-- other than the resource's buffers (each would count against the next), someone booking for
+-- another person (the guard's member check), or rules that do not apply (an unknown resource:
+-- the triggers report it).
+CREATE FUNCTION booking_internal.book_series_at_once(p_series booking.booking_series, p_start timestamptz,
+                                                     p_end timestamptz, p_skip_conflicts boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_terms    record;
+  v_reason   text;
+  v_buffers  interval;
+  v_workflow uuid;
+  v_unsure   boolean;
+  v_refused  jsonb;
+  v_ids      uuid[];
+  v_starts   timestamptz[];
+  v_ends     timestamptz[];
+  v_dates    date[];
+  v_status   text;
+  v_approved_by text;
+  v_booked   jsonb;
+BEGIN
+  IF p_series.booked_by IS DISTINCT FROM booking.current_user_id() THEN
+    RETURN NULL;
+  END IF;
+  SELECT make_interval(mins => r.buffer_before_minutes + r.buffer_after_minutes), r.approval_workflow_id
+  INTO v_buffers, v_workflow
+  FROM booking.resources r
+  WHERE r.id = p_series.resource_id AND r.organization_id = p_series.organization_id AND r.is_bookable;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  BEGIN
+    IF NOT booking_internal.manages_bookings(p_series.organization_id, p_series.resource_id) THEN
+      PERFORM booking_internal.check_professional_takes_client(p_series.resource_id, p_series.booked_by, NULL, NULL);
+    END IF;
+    SELECT * INTO v_terms
+    FROM booking_internal.booking_rule_terms(p_series.organization_id, p_series.resource_id, p_series.service_id,
+                                             p_start, p_end, p_series.seats);
+    IF NOT v_terms.applies OR v_terms.service_limit IS NOT NULL THEN
+      RETURN NULL;
+    END IF;
+  EXCEPTION WHEN SQLSTATE 'PT409' THEN
+    GET STACKED DIAGNOSTICS v_reason = PG_EXCEPTION_DETAIL;
+  END;
+
+  SELECT jsonb_agg(jsonb_build_object('local_date', o.local_date, 'starts_at', o.occurrence_start,
+                                      'ends_at', o.occurrence_end, 'reason', coalesce(v_reason, o.refusal))
+                   ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NOT NULL),
+         array_agg(gen_random_uuid()) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_start ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_end ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.local_date ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         bool_or(o.too_close OR NOT o.judged)
+  INTO v_refused, v_ids, v_starts, v_ends, v_dates, v_unsure
+  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, p.refusal, p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
+               lag(e.occurrence_end) OVER (ORDER BY e.occurrence_start) + v_buffers > e.occurrence_start AS too_close
+        FROM booking_internal.expand_series(p_series.rrule, (p_start AT TIME ZONE p_series.time_zone), p_end - p_start,
+                                            p_series.time_zone) e
+        LEFT JOIN booking.preview_series(p_series.resource_id, p_start, p_end, p_series.rrule, p_series.seats,
+                                         p_series.service_id) p
+          ON p.occurrence_start = e.occurrence_start) o;
+  -- (an occurrence the engine did not judge, say in another time zone than the series': the
+  -- occurrence by occurrence way judges it)
+  IF v_unsure THEN
+    RETURN NULL;
+  END IF;
+  v_refused := coalesce(v_refused, '[]'::jsonb);
+  IF v_ids IS NULL OR (jsonb_array_length(v_refused) > 0 AND NOT p_skip_conflicts) THEN
+    RETURN jsonb_build_object('bookings', '[]'::jsonb, 'refused', v_refused);
+  END IF;
+
+  v_status := CASE WHEN v_terms.auto_approve THEN 'approved' ELSE 'pending' END;
+  IF v_status = 'approved' THEN
+    v_approved_by := booking_internal.actor_id();  -- as the bookings guard approves
+  END IF;
+  PERFORM booking_internal.remember_judged_bookings(p_series.resource_id, p_series.seats, v_status, v_ids, v_starts, v_ends);
+  WITH inserted AS (
+    INSERT INTO booking.bookings (id, organization_id, resource_id, service_id, booked_by, title, starts_at, ends_at,
+                                  seats, status, source, series_id, series_date, approved_by, approved_at,
+                                  approval_workflow_id, auto_approved)
+    SELECT o.id, p_series.organization_id, p_series.resource_id, p_series.service_id, p_series.booked_by, p_series.title,
+           o.starts_at, o.ends_at, p_series.seats, v_status, 'api', p_series.id, o.local_date,
+           v_approved_by, CASE WHEN v_status = 'approved' THEN now() END,
+           -- what bookings_approval_fields derives for any other booking (it trusts these rows)
+           v_workflow, v_status = 'approved'
+    FROM unnest(v_ids, v_starts, v_ends, v_dates) AS o (id, starts_at, ends_at, local_date)
+    RETURNING id, starts_at, ends_at, status
+  )
+  SELECT jsonb_agg(jsonb_build_object('id', id, 'starts_at', starts_at, 'ends_at', ends_at, 'status', status)
+                   ORDER BY starts_at)
+  INTO v_booked FROM inserted;
+  RETURN jsonb_build_object('bookings', v_booked, 'refused', v_refused);
+END $$;
+
+-- Creates a series for p_booked_by and books its occurrences: all at once when it can
+-- (book_series_at_once), else each in a subtransaction so that every refusal is known. Without
+-- p_skip_conflicts any refusal raises PT409 with all of them in DETAIL (a JSON array of
+-- {local_date, starts_at, ends_at, reason}) and nothing stays written; with it the refused dates
+-- become the series' exceptions. Returns {"series": ..., "bookings": [...], "skipped": [...]}.
+-- The resource's lock is taken first, so concurrent series of one resource take turns.
 CREATE FUNCTION booking_internal.create_series(p_booked_by text, p_organization_id uuid, p_resource_id uuid,
                                                p_time_zone text, p_start timestamptz, p_end timestamptz,
                                                p_rrule text, p_title text, p_seats integer, p_service_id uuid,
@@ -2652,9 +3008,10 @@ DECLARE
   v_occ      record;
   v_row      booking.bookings;
   v_detail   text;
+  v_at_once  jsonb;
   v_booked   jsonb := '[]'::jsonb;
   v_refused  jsonb := '[]'::jsonb;
-  v_skipped  date[] := '{}'::date[];
+  v_skipped  date[];
   v_local    timestamp := p_start AT TIME ZONE p_time_zone;
 BEGIN
   SELECT * INTO v_pattern FROM booking_internal.series_pattern(p_rrule);
@@ -2670,26 +3027,33 @@ BEGIN
           v_pattern.interval, v_pattern.week_days, v_pattern.month_days, v_pattern.end_date, v_pattern.end_after,
           v_local::date, v_local::time, p_end - p_start, p_time_zone, p_seats, p_split_from)
   RETURNING * INTO v_series;
-  FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
-  LOOP
-    BEGIN
-      v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
-      v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
-                                                 'ends_at', v_row.ends_at, 'status', v_row.status);
-    EXCEPTION WHEN SQLSTATE 'PT409' THEN
-      GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-      v_refused := v_refused || jsonb_build_object('local_date', v_occ.local_date, 'starts_at', v_occ.occurrence_start,
-                                                   'ends_at', v_occ.occurrence_end, 'reason', v_detail);
-      v_skipped := v_skipped || v_occ.local_date;
-    END;
-  END LOOP;
+  v_at_once := booking_internal.book_series_at_once(v_series, p_start, p_end, p_skip_conflicts);
+  IF v_at_once IS NOT NULL THEN
+    v_booked := v_at_once -> 'bookings';
+    v_refused := v_at_once -> 'refused';
+  ELSE
+    FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
+    LOOP
+      BEGIN
+        v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
+        v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
+                                                   'ends_at', v_row.ends_at, 'status', v_row.status);
+      EXCEPTION WHEN SQLSTATE 'PT409' THEN
+        GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
+        v_refused := v_refused || jsonb_build_object('local_date', v_occ.local_date, 'starts_at', v_occ.occurrence_start,
+                                                     'ends_at', v_occ.occurrence_end, 'reason', v_detail);
+      END;
+    END LOOP;
+  END IF;
   IF jsonb_array_length(v_refused) > 0 AND (NOT p_skip_conflicts OR jsonb_array_length(v_booked) = 0) THEN
     RAISE EXCEPTION '% of the series'' % occurrences cannot be booked', jsonb_array_length(v_refused),
                     jsonb_array_length(v_refused) + jsonb_array_length(v_booked)
       USING ERRCODE = 'PT409', DETAIL = v_refused::text,
             HINT = 'preview_series shows why; book_series with p_skip_conflicts books the others.';
   END IF;
-  IF cardinality(v_skipped) > 0 THEN
+  IF jsonb_array_length(v_refused) > 0 THEN
+    SELECT array_agg((r ->> 'local_date')::date ORDER BY (r ->> 'local_date')::date) INTO v_skipped
+    FROM jsonb_array_elements(v_refused) r;
     UPDATE booking.booking_series SET exceptions = v_skipped WHERE id = v_series.id RETURNING * INTO v_series;
   END IF;
   RETURN jsonb_build_object('series', to_jsonb(v_series), 'bookings', v_booked, 'skipped', v_refused);
@@ -2961,6 +3325,7 @@ COMMENT ON FUNCTION booking_internal.series_pattern(text) IS 'Internal: the cano
 COMMENT ON FUNCTION booking_internal.expand_series(text, timestamp, interval, text, date[]) IS 'Internal: the occurrences of a pattern from a local first start in a time zone, each lasting the duration, without the skipped dates (the core''s rules); 22023 beyond its limits.';
 COMMENT ON COLUMN booking.bookings.series_date IS 'The occurrence''s own local date in its series, kept when the booking is moved.';
 COMMENT ON FUNCTION booking_internal.book_occurrence(booking.booking_series, date, timestamptz, timestamptz) IS 'Internal: books one occurrence of a series as book() books (the rule book, the bookings triggers); PT409 with the reason in DETAIL.';
+COMMENT ON FUNCTION booking_internal.book_series_at_once(booking.booking_series, timestamptz, timestamptz, boolean) IS 'Internal: judges every occurrence of a new series at once (the rule book''s terms once, the engine over the series) and books the accepted ones with one INSERT the bookings triggers trust; NULL when the series must be booked occurrence by occurrence.';
 COMMENT ON FUNCTION booking_internal.create_series(text, uuid, uuid, text, timestamptz, timestamptz, text, text, integer, uuid, boolean, uuid) IS 'Internal: creates a series and books its occurrences under the resource''s lock; all or nothing (PT409, DETAIL the refusals as JSON) unless conflicts are skipped.';
 COMMENT ON FUNCTION booking_internal.series_caller() IS 'Internal: the signed-in caller of a series RPC; 42501 when anonymous.';
 COMMENT ON FUNCTION booking_internal.occurrence_for_caller(uuid) IS 'Internal: an occurrence of a series the caller may change (theirs, or their organization''s for staff); 22023 otherwise.';
@@ -3424,11 +3789,7 @@ BEGIN
     RETURN NULL;
   END IF;
   IF NEW.status = 'approved' THEN
-    IF EXISTS (SELECT 1 FROM booking.resources r WHERE r.id = NEW.resource_id AND r.generates_events) THEN
-      INSERT INTO booking.event_instances (organization_id, booking_id, starts_at, ends_at)
-      VALUES (NEW.organization_id, NEW.id, NEW.starts_at, NEW.ends_at)
-      ON CONFLICT (booking_id, organization_id) DO NOTHING;
-    END IF;
+    PERFORM booking_internal.generate_booking_events(ARRAY[NEW]);
   ELSIF NEW.status IN ('cancelled', 'rejected')
         AND EXISTS (SELECT 1 FROM booking.event_instances WHERE booking_id = NEW.id) THEN
     -- the log's reason for these changes only: the transaction's own reason is put back
@@ -3444,9 +3805,37 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER bookings_8_events_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW WHEN (NEW.status = 'approved')
-  EXECUTE FUNCTION booking_internal.bookings_generate_events();
+-- The events of approved bookings of resources that generate events, each once.
+CREATE FUNCTION booking_internal.generate_booking_events(p_bookings booking.bookings[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO booking.event_instances (organization_id, booking_id, starts_at, ends_at)
+  SELECT b.organization_id, b.id, b.starts_at, b.ends_at
+  FROM unnest(p_bookings) b
+  JOIN booking.resources r ON r.id = b.resource_id AND r.generates_events
+  WHERE b.status = 'approved'
+  ORDER BY b.starts_at, b.id
+  ON CONFLICT (booking_id, organization_id) DO NOTHING;
+END $$;
+
+-- New bookings: the events of the approved ones, all the rows of one INSERT at once.
+CREATE FUNCTION booking_internal.bookings_events_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT booking_internal.is_bulk_load()
+     AND EXISTS (SELECT 1 FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
+                 WHERE n.status = 'approved' AND r.generates_events) THEN
+    PERFORM booking_internal.generate_booking_events(ARRAY(SELECT n::booking.bookings FROM new_rows n WHERE n.status = 'approved'));
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_8_events_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_events_inserted();
 CREATE TRIGGER bookings_8_events_update AFTER UPDATE OF status, starts_at, ends_at ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.starts_at IS DISTINCT FROM NEW.starts_at
                      OR OLD.ends_at IS DISTINCT FROM NEW.ends_at)
@@ -4381,7 +4770,9 @@ COMMENT ON FUNCTION booking.event_state_machines() IS 'The legal transitions of 
 COMMENT ON FUNCTION booking_internal.check_event_transition(text, text, text) IS 'Internal: raises PT409 (DETAIL transition) for a change of state the machine does not have.';
 COMMENT ON FUNCTION booking_internal.log_event_transition(uuid, uuid, text, uuid, text, text, jsonb) IS 'Internal: logs a change of state with the actor and booking.reason.';
 COMMENT ON FUNCTION booking_internal.bookings_event_columns() IS 'Trigger: a booking''s event_generation_status, event_count and last_event_generated_at, derived from its events.';
-COMMENT ON FUNCTION booking_internal.bookings_generate_events() IS 'Trigger: an approved booking of a resource that generates events gets its event (once); cancelling or rejecting it cancels the event; moving it moves the event.';
+COMMENT ON FUNCTION booking_internal.bookings_generate_events() IS 'Trigger: a booking approved later, of a resource that generates events, gets its event (once); cancelling or rejecting it cancels the event; moving it moves the event.';
+COMMENT ON FUNCTION booking_internal.generate_booking_events(booking.bookings[]) IS 'Internal: the event of each approved booking of a resource that generates events (once).';
+COMMENT ON FUNCTION booking_internal.bookings_events_inserted() IS 'Statement trigger: every new approved booking of a resource that generates events gets its event (transition table new_rows).';
 COMMENT ON FUNCTION booking_internal.event_instances_guard() IS 'Trigger: an event''s booking, time and first status are derived; its status moves along the machine; a field manager changes state and notes only.';
 COMMENT ON FUNCTION booking_internal.event_instances_after() IS 'Trigger: logs an event''s changes of state; cancelling it cancels its assignments and activities and frees its kits; moving it moves them.';
 COMMENT ON FUNCTION booking_internal.event_of_row(text, uuid, uuid, uuid) IS 'Internal: the organization, time and status of the event a row is about (within the row''s organization); a row never moves to another event.';
@@ -6389,6 +6780,19 @@ AS $$ SELECT booking_internal.resource_calendar_ics_text(p_resource_id)::booking
 
 -- ---------------------------------------------------------------------------------------------
 
+-- What a calendar.push event tells the worker: the booking (as it is, or as it was for a
+-- delete from the calendars of the resource it left), the integration, and what to do.
+CREATE FUNCTION booking_internal.calendar_push_payload(p_booking booking.bookings, p_integration booking.calendar_integrations,
+                                                       p_action text, p_status text) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT jsonb_build_object('booking_id', p_booking.id, 'integration_id', p_integration.id, 'provider', p_integration.provider,
+                            'calendar_id', p_integration.calendar_id, 'resource_id', p_booking.resource_id, 'action', p_action,
+                            'status', p_status, 'title', p_booking.title, 'starts_at', p_booking.starts_at,
+                            'ends_at', p_booking.ends_at, 'external_calendar_event_id', p_booking.external_calendar_event_id)
+$$;
+
+-- A change of a booking's time, status, title or resource.
 CREATE FUNCTION booking_internal.bookings_calendar_push() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -6398,29 +6802,39 @@ BEGIN
     RETURN NULL;
   END IF;
   -- Moved to another resource: the calendars of the one it left drop it.
-  IF TG_OP = 'UPDATE' AND OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
+  IF OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
     INSERT INTO booking.outbox (organization_id, topic, payload)
-    SELECT OLD.organization_id, 'calendar.push',
-           jsonb_build_object('booking_id', OLD.id, 'integration_id', i.id, 'provider', i.provider,
-                              'calendar_id', i.calendar_id, 'resource_id', OLD.resource_id, 'action', 'delete',
-                              'status', NEW.status, 'title', OLD.title, 'starts_at', OLD.starts_at, 'ends_at', OLD.ends_at,
-                              'external_calendar_event_id', OLD.external_calendar_event_id)
+    SELECT OLD.organization_id, 'calendar.push', booking_internal.calendar_push_payload(OLD, i, 'delete', NEW.status)
     FROM booking.calendar_integration_resources l
     JOIN booking.calendar_integrations i ON i.id = l.integration_id
     WHERE l.resource_id = OLD.resource_id AND i.provider <> 'ics';
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT NEW.organization_id, 'calendar.push',
-         jsonb_build_object('booking_id', NEW.id, 'integration_id', i.id, 'provider', i.provider,
-                            'calendar_id', i.calendar_id, 'resource_id', NEW.resource_id,
-                            'action', CASE WHEN TG_OP = 'INSERT' THEN 'create'
-                                           WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
-                                           ELSE 'update' END,
-                            'status', NEW.status, 'title', NEW.title, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
-                            'external_calendar_event_id', NEW.external_calendar_event_id)
+         booking_internal.calendar_push_payload(NEW, i, CASE WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
+                                                             ELSE 'update' END, NEW.status)
   FROM booking.calendar_integration_resources l
   JOIN booking.calendar_integrations i ON i.id = l.integration_id
   WHERE l.resource_id = NEW.resource_id AND i.provider <> 'ics';  -- (an iCalendar feed is read only)
+  RETURN NULL;
+END $$;
+
+-- New bookings that hold time, all the rows of one INSERT in one statement.
+CREATE FUNCTION booking_internal.bookings_calendar_push_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  SELECT n.organization_id, 'calendar.push', booking_internal.calendar_push_payload(n, i, 'create', n.status)
+  FROM new_rows n
+  JOIN booking.calendar_integration_resources l ON l.resource_id = n.resource_id
+  JOIN booking.calendar_integrations i ON i.id = l.integration_id
+  WHERE booking_internal.holds_time(n.status) AND i.provider <> 'ics'  -- (an iCalendar feed is read only)
+  ORDER BY n.starts_at, n.id, i.id;
   RETURN NULL;
 END $$;
 
@@ -6445,9 +6859,8 @@ END $$;
 CREATE TRIGGER bookings_6_calendar_event_linked AFTER UPDATE OF external_calendar_event_id ON booking.bookings
   FOR EACH ROW WHEN (OLD.external_calendar_event_id IS DISTINCT FROM NEW.external_calendar_event_id)
   EXECUTE FUNCTION booking_internal.bookings_calendar_event_linked();
-CREATE TRIGGER bookings_6_calendar_push_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW WHEN (booking_internal.holds_time(NEW.status))
-  EXECUTE FUNCTION booking_internal.bookings_calendar_push();
+CREATE TRIGGER bookings_6_calendar_push_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_calendar_push_inserted();
 CREATE TRIGGER bookings_6_calendar_push_update AFTER UPDATE OF status, starts_at, ends_at, resource_id, title ON booking.bookings
   FOR EACH ROW WHEN ((OLD.status, OLD.starts_at, OLD.ends_at, OLD.resource_id, OLD.title)
                      IS DISTINCT FROM (NEW.status, NEW.starts_at, NEW.ends_at, NEW.resource_id, NEW.title))
@@ -6509,7 +6922,9 @@ COMMENT ON FUNCTION booking_internal.calendar_horizon_days() IS 'Internal: how m
 COMMENT ON FUNCTION booking_internal.materialize_calendar_event(uuid) IS 'Internal: writes the busy instants of one external event (occurrences of a series through the series engine, overrides and EXDATEs skipped, all-day events as local days).';
 COMMENT ON FUNCTION booking_internal.calendar_delivery_limits() IS 'Internal: the most events and bytes one delivery or import may carry.';
 COMMENT ON FUNCTION booking_internal.apply_calendar_events(uuid, jsonb) IS 'Internal: applies a delivery of events to an integration (upsert_calendar_events and import_ics).';
-COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is created, moved or changes status.';
+COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is moved or changes status.';
+COMMENT ON FUNCTION booking_internal.bookings_calendar_push_inserted() IS 'Statement trigger: a calendar.push outbox event per linked integration for every new booking holding time on a linked resource (transition table new_rows).';
+COMMENT ON FUNCTION booking_internal.calendar_push_payload(booking.bookings, booking.calendar_integrations, text, text) IS 'Internal: the payload of a calendar.push outbox event.';
 COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgREST serves a function returning it as text/calendar to Accept: text/calendar.';
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';
 COMMENT ON FUNCTION booking.resource_calendar_ics(uuid) IS 'A resource''s bookings (pending as TENTATIVE, approved as CONFIRMED; from 30 days ago to 366 days ahead, at most 5000) as an iCalendar feed, served as text/calendar by PostgREST; titled for those who may see each booking, Busy for everyone else. For whoever may see the resource (anon too, for a bookable resource of a public organization); 22023 otherwise.';
@@ -7320,8 +7735,11 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- (Not for an occurrence of a series judged as a whole: book_series_at_once writes these two
+-- fields as they are derived here, the resource's workflow and approved on creation by the rules.)
 CREATE TRIGGER bookings_3_approval_fields BEFORE INSERT OR UPDATE OF resource_id, auto_approved, approval_workflow_id
-  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_approval_fields();
+  ON booking.bookings FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_approval_fields();
 
 -- The most attachments one request may have.
 CREATE FUNCTION booking_internal.max_request_attachments() RETURNS integer

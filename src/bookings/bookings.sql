@@ -450,10 +450,30 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- Neither fires for a row of a series judged as a whole, under the resource's lock, with the
+-- caller's right, the rule book, and the occurrences against the resource's bookings and against
+-- each other (src/bookings/judged.rs: only for the INSERT that writes those rows).
 CREATE TRIGGER bookings_1_guard BEFORE INSERT OR UPDATE ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_guard();
+  FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_guard();
 CREATE TRIGGER bookings_2_capacity BEFORE INSERT OR UPDATE OF resource_id, starts_at, ends_at, seats, status
-  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enforce_capacity();
+  ON booking.bookings FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_enforce_capacity();
+
+-- The record of judged bookings lasts for the row triggers of the INSERT it was made for: the
+-- INSERT's first statement trigger forgets it, before the others (audit, outbox, calendars,
+-- events) write anything, to bookings or elsewhere.
+CREATE FUNCTION booking_internal.bookings_judged_done() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM booking_internal.forget_judged_bookings();
+  RETURN NULL;
+END $$;
+CREATE TRIGGER bookings_0_judged_done AFTER INSERT ON booking.bookings
+  FOR EACH STATEMENT WHEN (booking_internal.has_judged_bookings())
+  EXECUTE FUNCTION booking_internal.bookings_judged_done();
 CREATE TRIGGER bookings_5_transition AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking_internal.bookings_record_transition();
@@ -637,6 +657,8 @@ CREATE POLICY booking_transitions_select ON booking.booking_transitions FOR SELE
 -- its time already, so its overlap and capacity are the capacity trigger's (23P01).
 -- It takes the service's lock, then the resource's (the capacity trigger's), so that writers
 -- take turns. Runs as the owner: the caller's right to write the booking is established first.
+-- (book_series judges a whole series with the same two parts: booking_rule_terms once, the
+-- engine over every occurrence.)
 CREATE FUNCTION booking_internal.enforce_booking_rules(p_organization_id uuid, p_resource_id uuid,
                                                        p_service_id uuid, p_start timestamptz,
                                                        p_end timestamptz, p_seats integer,
@@ -646,27 +668,81 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  v_terms   record;
+  v_refusal text;
+  v_peak    bigint;
+BEGIN
+  SELECT * INTO v_terms
+  FROM booking_internal.booking_rule_terms(p_organization_id, p_resource_id, p_service_id, p_start, p_end, p_seats);
+  IF NOT v_terms.applies THEN
+    RETURN false;  -- the foreign keys and CHECK constraints report these
+  END IF;
+  IF v_terms.service_limit IS NOT NULL THEN
+    PERFORM booking_internal.lock_service_rules(p_service_id);
+  END IF;
+  PERFORM booking_internal.lock_resource(p_resource_id);
+  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
+  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
+    v_refusal := NULL;
+  END IF;
+  IF v_refusal IS NULL AND v_terms.service_limit IS NOT NULL THEN
+    -- The most bookings of the service held at one instant of the new one: the peak is at the
+    -- start of one of them (or of the new one).
+    SELECT coalesce(max(n), 0) INTO v_peak
+    FROM (SELECT (SELECT count(*) FROM booking.bookings o
+                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
+                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
+                    AND o.during @> greatest(lower(b.during), p_start)) AS n
+          FROM booking.bookings b
+          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
+            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
+            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
+    IF v_peak >= v_terms.service_limit THEN
+      RAISE EXCEPTION 'This service is fully booked at that time.'
+        USING ERRCODE = 'PT409', DETAIL = 'capacity';
+    END IF;
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
+      USING ERRCODE = 'PT409', DETAIL = v_refusal;
+  END IF;
+  RETURN v_terms.auto_approve;
+END $$;
+
+-- The rule book's terms that do not depend on when the booking is (only on how long, and on how
+-- many seats): who may book in the organization, a staff-only service (42501), the resource's
+-- longest and shortest booking and most seats a booking (PT409 'length', 'seats'). Returns
+-- whether the rules apply at all (false for an unknown resource or reversed times, which the
+-- foreign keys and CHECK constraints report), whether a booking is approved on submission, and
+-- the service's concurrency limit. Runs as the owner, reading nothing of an organization the
+-- caller may not book in.
+CREATE FUNCTION booking_internal.booking_rule_terms(p_organization_id uuid, p_resource_id uuid,
+                                                    p_service_id uuid, p_start timestamptz,
+                                                    p_end timestamptz, p_seats integer,
+                                                    OUT applies boolean, OUT auto_approve boolean,
+                                                    OUT service_limit integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
   v_max_minutes integer;
   v_restricted  jsonb;
   v_auto        boolean;
   v_staff_only  boolean := false;
-  v_limit       integer;
-  v_refusal     text;
-  v_peak        bigint;
 BEGIN
-  -- Nothing of an organization the caller may not book in is read (the guard and book() have
-  -- established this already; this keeps the function safe on its own).
   IF NOT (booking_internal.may_book_in(p_organization_id) OR booking_internal.is_privileged()) THEN
     RAISE EXCEPTION 'new row violates row-level security policy for table "bookings"'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  applies := false;
+  auto_approve := false;
   SELECT r.max_booking_minutes, r.auto_approve, r.booking_restrictions INTO v_max_minutes, v_auto, v_restricted
   FROM booking.resources r WHERE r.id = p_resource_id AND r.organization_id = p_organization_id;
   IF NOT FOUND OR NOT coalesce(p_end > p_start AND p_seats >= 1, false) THEN
-    RETURN false;  -- the foreign keys and CHECK constraints report these
+    RETURN;
   END IF;
   IF p_service_id IS NOT NULL THEN
-    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, v_limit, v_auto
+    SELECT sr.staff_only, sr.max_concurrent_bookings, sr.auto_confirm INTO v_staff_only, service_limit, v_auto
     FROM booking.service_rules sr
     WHERE sr.service_id = p_service_id AND sr.organization_id = p_organization_id;
     IF v_staff_only AND NOT booking_internal.has_staff_rights(p_organization_id) THEN
@@ -688,37 +764,8 @@ BEGIN
       USING ERRCODE = 'PT409', DETAIL = 'seats',
             HINT = format('At most %s seat(s) a booking.', v_restricted ->> 'max_seats_per_booking');
   END IF;
-
-  IF v_limit IS NOT NULL THEN
-    PERFORM booking_internal.lock_service_rules(p_service_id);
-  END IF;
-  PERFORM booking_internal.lock_resource(p_resource_id);
-  v_refusal := booking.booking_refusal(p_resource_id, p_start, p_end, p_seats, p_service_id);
-  IF v_refusal IN ('overlap', 'capacity') AND p_booking_id IS NOT NULL THEN
-    v_refusal := NULL;
-  END IF;
-  IF v_refusal IS NULL AND v_limit IS NOT NULL THEN
-    -- The most bookings of the service held at one instant of the new one: the peak is at the
-    -- start of one of them (or of the new one).
-    SELECT coalesce(max(n), 0) INTO v_peak
-    FROM (SELECT (SELECT count(*) FROM booking.bookings o
-                  WHERE o.service_id = p_service_id AND o.organization_id = p_organization_id
-                    AND booking_internal.holds_time(o.status) AND o.id IS DISTINCT FROM p_booking_id
-                    AND o.during @> greatest(lower(b.during), p_start)) AS n
-          FROM booking.bookings b
-          WHERE b.service_id = p_service_id AND b.organization_id = p_organization_id
-            AND booking_internal.holds_time(b.status) AND b.id IS DISTINCT FROM p_booking_id
-            AND b.during && tstzrange(p_start, p_end)) AS at_starts;
-    IF v_peak >= v_limit THEN
-      RAISE EXCEPTION 'This service is fully booked at that time.'
-        USING ERRCODE = 'PT409', DETAIL = 'capacity';
-    END IF;
-  END IF;
-  IF v_refusal IS NOT NULL THEN
-    RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
-      USING ERRCODE = 'PT409', DETAIL = v_refusal;
-  END IF;
-  RETURN coalesce(v_auto, false);
+  applies := true;
+  auto_approve := coalesce(v_auto, false);
 END $$;
 
 -- What a person reads when a booking is refused for a reason of the rule book.
@@ -913,7 +960,8 @@ BEGIN
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
                                                          'enforce_booking_rules', 'check_professional_takes_client',
-                                                         'student_booked_on', 'performs_services']);
+                                                         'student_booked_on', 'performs_services', 'is_judged_booking',
+                                                         'has_judged_bookings', 'forget_judged_bookings']);
   END IF;
   IF p_role = 'authenticated' THEN
     -- book() books for the JWT subject: a user, not service_role
@@ -945,6 +993,12 @@ COMMENT ON FUNCTION booking_internal.lock_resource(uuid) IS 'Internal: locks a r
 COMMENT ON FUNCTION booking_internal.booker_may_insert(uuid, text) IS 'Internal: may a caller who is not staff create a booking in this organization for this person (themselves, in an organization they belong to or that is public)? Used by the bookings insert policy and bookings_guard.';
 COMMENT ON FUNCTION booking_internal.booking_services_from_service() IS 'Trigger: a line item written by a booker takes its price and duration from the service; whoever writes it names as staff_id someone who performs services.';
 COMMENT ON FUNCTION booking_internal.performs_services(uuid, text) IS 'Internal: is this person an active owner, admin or staff member, or an active professional, of the organization?';
+COMMENT ON FUNCTION booking_internal.remember_judged_bookings(uuid, integer, text, uuid[], timestamptz[], timestamptz[]) IS 'Internal (owner only): records bookings about to be inserted as judged by the rule book as a whole (a series), for that INSERT''s row triggers; see src/bookings/judged.rs.';
+COMMENT ON FUNCTION booking_internal.forget_judged_bookings() IS 'Internal: forgets the judged bookings (bookings_0_judged_done, after the INSERT''s row triggers).';
+COMMENT ON FUNCTION booking_internal.has_judged_bookings() IS 'Internal: is anything recorded as judged (bookings_0_judged_done''s WHEN)?';
+COMMENT ON FUNCTION booking_internal.is_judged_booking(uuid, uuid, integer, text, timestamptz, timestamptz) IS 'Internal: is this row one of the recorded judged bookings, in id, resource, seats, status and times? The WHEN clause of the bookings triggers that judge a row.';
+COMMENT ON FUNCTION booking_internal.bookings_judged_done() IS 'Statement trigger: forgets the judged bookings once the INSERT''s row triggers are done.';
+COMMENT ON FUNCTION booking_internal.booking_rule_terms(uuid, uuid, uuid, timestamptz, timestamptz, integer) IS 'Internal: the rule book''s terms that do not depend on when (may book in the organization, staff-only service, longest and shortest booking, seats a booking); whether the rules apply, whether approved on submission, the service''s concurrency limit.';
 COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
 COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';
 COMMENT ON TABLE booking.booking_notes IS 'Staff''s notes on a booking (one row per booking): readable and writable by the organization''s owners, admins and staff and by service_role only; the person who booked never sees them.';

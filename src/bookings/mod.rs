@@ -7,6 +7,8 @@ use pgrx::prelude::*;
 
 use crate::postgres::errors::invalid_parameter;
 
+mod judged;
+
 fn parse(name: &str) -> Status {
     name.parse()
         .unwrap_or_else(|e| invalid_parameter(format!("{e}; known statuses: {}", known())))
@@ -62,7 +64,11 @@ extension_sql_file!(
         "people",
         bookings::transition_allowed,
         bookings::status_transitions,
-        bookings::booking_statuses
+        bookings::booking_statuses,
+        bookings::judged::remember_judged_bookings,
+        bookings::judged::forget_judged_bookings,
+        bookings::judged::is_judged_booking,
+        bookings::judged::has_judged_bookings
     ]
 );
 

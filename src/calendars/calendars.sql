@@ -732,6 +732,19 @@ AS $$ SELECT booking_internal.resource_calendar_ics_text(p_resource_id)::booking
 
 -- ---------------------------------------------------------------------------------------------
 
+-- What a calendar.push event tells the worker: the booking (as it is, or as it was for a
+-- delete from the calendars of the resource it left), the integration, and what to do.
+CREATE FUNCTION booking_internal.calendar_push_payload(p_booking booking.bookings, p_integration booking.calendar_integrations,
+                                                       p_action text, p_status text) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT jsonb_build_object('booking_id', p_booking.id, 'integration_id', p_integration.id, 'provider', p_integration.provider,
+                            'calendar_id', p_integration.calendar_id, 'resource_id', p_booking.resource_id, 'action', p_action,
+                            'status', p_status, 'title', p_booking.title, 'starts_at', p_booking.starts_at,
+                            'ends_at', p_booking.ends_at, 'external_calendar_event_id', p_booking.external_calendar_event_id)
+$$;
+
+-- A change of a booking's time, status, title or resource.
 CREATE FUNCTION booking_internal.bookings_calendar_push() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -741,29 +754,39 @@ BEGIN
     RETURN NULL;
   END IF;
   -- Moved to another resource: the calendars of the one it left drop it.
-  IF TG_OP = 'UPDATE' AND OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
+  IF OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
     INSERT INTO booking.outbox (organization_id, topic, payload)
-    SELECT OLD.organization_id, 'calendar.push',
-           jsonb_build_object('booking_id', OLD.id, 'integration_id', i.id, 'provider', i.provider,
-                              'calendar_id', i.calendar_id, 'resource_id', OLD.resource_id, 'action', 'delete',
-                              'status', NEW.status, 'title', OLD.title, 'starts_at', OLD.starts_at, 'ends_at', OLD.ends_at,
-                              'external_calendar_event_id', OLD.external_calendar_event_id)
+    SELECT OLD.organization_id, 'calendar.push', booking_internal.calendar_push_payload(OLD, i, 'delete', NEW.status)
     FROM booking.calendar_integration_resources l
     JOIN booking.calendar_integrations i ON i.id = l.integration_id
     WHERE l.resource_id = OLD.resource_id AND i.provider <> 'ics';
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT NEW.organization_id, 'calendar.push',
-         jsonb_build_object('booking_id', NEW.id, 'integration_id', i.id, 'provider', i.provider,
-                            'calendar_id', i.calendar_id, 'resource_id', NEW.resource_id,
-                            'action', CASE WHEN TG_OP = 'INSERT' THEN 'create'
-                                           WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
-                                           ELSE 'update' END,
-                            'status', NEW.status, 'title', NEW.title, 'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at,
-                            'external_calendar_event_id', NEW.external_calendar_event_id)
+         booking_internal.calendar_push_payload(NEW, i, CASE WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
+                                                             ELSE 'update' END, NEW.status)
   FROM booking.calendar_integration_resources l
   JOIN booking.calendar_integrations i ON i.id = l.integration_id
   WHERE l.resource_id = NEW.resource_id AND i.provider <> 'ics';  -- (an iCalendar feed is read only)
+  RETURN NULL;
+END $$;
+
+-- New bookings that hold time, all the rows of one INSERT in one statement.
+CREATE FUNCTION booking_internal.bookings_calendar_push_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  SELECT n.organization_id, 'calendar.push', booking_internal.calendar_push_payload(n, i, 'create', n.status)
+  FROM new_rows n
+  JOIN booking.calendar_integration_resources l ON l.resource_id = n.resource_id
+  JOIN booking.calendar_integrations i ON i.id = l.integration_id
+  WHERE booking_internal.holds_time(n.status) AND i.provider <> 'ics'  -- (an iCalendar feed is read only)
+  ORDER BY n.starts_at, n.id, i.id;
   RETURN NULL;
 END $$;
 
@@ -788,9 +811,8 @@ END $$;
 CREATE TRIGGER bookings_6_calendar_event_linked AFTER UPDATE OF external_calendar_event_id ON booking.bookings
   FOR EACH ROW WHEN (OLD.external_calendar_event_id IS DISTINCT FROM NEW.external_calendar_event_id)
   EXECUTE FUNCTION booking_internal.bookings_calendar_event_linked();
-CREATE TRIGGER bookings_6_calendar_push_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW WHEN (booking_internal.holds_time(NEW.status))
-  EXECUTE FUNCTION booking_internal.bookings_calendar_push();
+CREATE TRIGGER bookings_6_calendar_push_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_calendar_push_inserted();
 CREATE TRIGGER bookings_6_calendar_push_update AFTER UPDATE OF status, starts_at, ends_at, resource_id, title ON booking.bookings
   FOR EACH ROW WHEN ((OLD.status, OLD.starts_at, OLD.ends_at, OLD.resource_id, OLD.title)
                      IS DISTINCT FROM (NEW.status, NEW.starts_at, NEW.ends_at, NEW.resource_id, NEW.title))
@@ -852,7 +874,9 @@ COMMENT ON FUNCTION booking_internal.calendar_horizon_days() IS 'Internal: how m
 COMMENT ON FUNCTION booking_internal.materialize_calendar_event(uuid) IS 'Internal: writes the busy instants of one external event (occurrences of a series through the series engine, overrides and EXDATEs skipped, all-day events as local days).';
 COMMENT ON FUNCTION booking_internal.calendar_delivery_limits() IS 'Internal: the most events and bytes one delivery or import may carry.';
 COMMENT ON FUNCTION booking_internal.apply_calendar_events(uuid, jsonb) IS 'Internal: applies a delivery of events to an integration (upsert_calendar_events and import_ics).';
-COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is created, moved or changes status.';
+COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is moved or changes status.';
+COMMENT ON FUNCTION booking_internal.bookings_calendar_push_inserted() IS 'Statement trigger: a calendar.push outbox event per linked integration for every new booking holding time on a linked resource (transition table new_rows).';
+COMMENT ON FUNCTION booking_internal.calendar_push_payload(booking.bookings, booking.calendar_integrations, text, text) IS 'Internal: the payload of a calendar.push outbox event.';
 COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgREST serves a function returning it as text/calendar to Accept: text/calendar.';
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';
 COMMENT ON FUNCTION booking.resource_calendar_ics(uuid) IS 'A resource''s bookings (pending as TENTATIVE, approved as CONFIRMED; from 30 days ago to 366 days ahead, at most 5000) as an iCalendar feed, served as text/calendar by PostgREST; titled for those who may see each booking, Busy for everyone else. For whoever may see the resource (anon too, for a bookable resource of a public organization); 22023 otherwise.';

@@ -444,11 +444,7 @@ BEGIN
     RETURN NULL;
   END IF;
   IF NEW.status = 'approved' THEN
-    IF EXISTS (SELECT 1 FROM booking.resources r WHERE r.id = NEW.resource_id AND r.generates_events) THEN
-      INSERT INTO booking.event_instances (organization_id, booking_id, starts_at, ends_at)
-      VALUES (NEW.organization_id, NEW.id, NEW.starts_at, NEW.ends_at)
-      ON CONFLICT (booking_id, organization_id) DO NOTHING;
-    END IF;
+    PERFORM booking_internal.generate_booking_events(ARRAY[NEW]);
   ELSIF NEW.status IN ('cancelled', 'rejected')
         AND EXISTS (SELECT 1 FROM booking.event_instances WHERE booking_id = NEW.id) THEN
     -- the log's reason for these changes only: the transaction's own reason is put back
@@ -464,9 +460,37 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER bookings_8_events_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW WHEN (NEW.status = 'approved')
-  EXECUTE FUNCTION booking_internal.bookings_generate_events();
+-- The events of approved bookings of resources that generate events, each once.
+CREATE FUNCTION booking_internal.generate_booking_events(p_bookings booking.bookings[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO booking.event_instances (organization_id, booking_id, starts_at, ends_at)
+  SELECT b.organization_id, b.id, b.starts_at, b.ends_at
+  FROM unnest(p_bookings) b
+  JOIN booking.resources r ON r.id = b.resource_id AND r.generates_events
+  WHERE b.status = 'approved'
+  ORDER BY b.starts_at, b.id
+  ON CONFLICT (booking_id, organization_id) DO NOTHING;
+END $$;
+
+-- New bookings: the events of the approved ones, all the rows of one INSERT at once.
+CREATE FUNCTION booking_internal.bookings_events_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT booking_internal.is_bulk_load()
+     AND EXISTS (SELECT 1 FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
+                 WHERE n.status = 'approved' AND r.generates_events) THEN
+    PERFORM booking_internal.generate_booking_events(ARRAY(SELECT n::booking.bookings FROM new_rows n WHERE n.status = 'approved'));
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_8_events_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_events_inserted();
 CREATE TRIGGER bookings_8_events_update AFTER UPDATE OF status, starts_at, ends_at ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.starts_at IS DISTINCT FROM NEW.starts_at
                      OR OLD.ends_at IS DISTINCT FROM NEW.ends_at)
@@ -1401,7 +1425,9 @@ COMMENT ON FUNCTION booking.event_state_machines() IS 'The legal transitions of 
 COMMENT ON FUNCTION booking_internal.check_event_transition(text, text, text) IS 'Internal: raises PT409 (DETAIL transition) for a change of state the machine does not have.';
 COMMENT ON FUNCTION booking_internal.log_event_transition(uuid, uuid, text, uuid, text, text, jsonb) IS 'Internal: logs a change of state with the actor and booking.reason.';
 COMMENT ON FUNCTION booking_internal.bookings_event_columns() IS 'Trigger: a booking''s event_generation_status, event_count and last_event_generated_at, derived from its events.';
-COMMENT ON FUNCTION booking_internal.bookings_generate_events() IS 'Trigger: an approved booking of a resource that generates events gets its event (once); cancelling or rejecting it cancels the event; moving it moves the event.';
+COMMENT ON FUNCTION booking_internal.bookings_generate_events() IS 'Trigger: a booking approved later, of a resource that generates events, gets its event (once); cancelling or rejecting it cancels the event; moving it moves the event.';
+COMMENT ON FUNCTION booking_internal.generate_booking_events(booking.bookings[]) IS 'Internal: the event of each approved booking of a resource that generates events (once).';
+COMMENT ON FUNCTION booking_internal.bookings_events_inserted() IS 'Statement trigger: every new approved booking of a resource that generates events gets its event (transition table new_rows).';
 COMMENT ON FUNCTION booking_internal.event_instances_guard() IS 'Trigger: an event''s booking, time and first status are derived; its status moves along the machine; a field manager changes state and notes only.';
 COMMENT ON FUNCTION booking_internal.event_instances_after() IS 'Trigger: logs an event''s changes of state; cancelling it cancels its assignments and activities and frees its kits; moving it moves them.';
 COMMENT ON FUNCTION booking_internal.event_of_row(text, uuid, uuid, uuid) IS 'Internal: the organization, time and status of the event a row is about (within the row''s organization); a row never moves to another event.';

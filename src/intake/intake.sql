@@ -162,8 +162,11 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- (Not for an occurrence of a series judged as a whole: book_series_at_once writes these two
+-- fields as they are derived here, the resource's workflow and approved on creation by the rules.)
 CREATE TRIGGER bookings_3_approval_fields BEFORE INSERT OR UPDATE OF resource_id, auto_approved, approval_workflow_id
-  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_approval_fields();
+  ON booking.bookings FOR EACH ROW WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_approval_fields();
 
 -- The most attachments one request may have.
 CREATE FUNCTION booking_internal.max_request_attachments() RETURNS integer

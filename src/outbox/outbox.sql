@@ -103,6 +103,19 @@ END $$;
 -- Outbox: every booking creation and status change, in the same transaction (seed 000).
 -- ---------------------------------------------------------------------------------------------
 
+-- A booking's event payload (its previous status on a change): one definition for both triggers.
+CREATE FUNCTION booking_internal.booking_event_payload(p_booking booking.bookings, p_previous_status text) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+-- (STABLE as its timestamps' text is, so that it is inlined; a quoted body, as an SQL-standard
+-- one would pin the bookings row type against later columns)
+AS $$
+  SELECT jsonb_build_object('booking_id', p_booking.id, 'resource_id', p_booking.resource_id,
+                            'status', p_booking.status, 'previous_status', p_previous_status,
+                            'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at, 'seats', p_booking.seats,
+                            'booked_by', p_booking.booked_by)
+$$;
+
+-- A status change.
 CREATE FUNCTION booking_internal.bookings_enqueue_outbox() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -112,17 +125,28 @@ BEGIN
     RETURN NULL;  -- a restore brings its outbox rows with it
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
-  VALUES (NEW.organization_id,
-          CASE TG_OP WHEN 'INSERT' THEN 'booking.created' ELSE 'booking.status_changed' END,
-          jsonb_build_object('booking_id', NEW.id, 'resource_id', NEW.resource_id,
-                             'status', NEW.status, 'previous_status', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
-                             'starts_at', NEW.starts_at, 'ends_at', NEW.ends_at, 'seats', NEW.seats,
-                             'booked_by', NEW.booked_by));
+  VALUES (NEW.organization_id, 'booking.status_changed', booking_internal.booking_event_payload(NEW, OLD.status));
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings
-  FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
+-- New bookings: the event of each row one INSERT wrote, in one statement.
+CREATE FUNCTION booking_internal.bookings_outbox_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF booking_internal.is_bulk_load() THEN
+    RETURN NULL;  -- a restore brings its outbox rows with it
+  END IF;
+  INSERT INTO booking.outbox (organization_id, topic, payload)
+  SELECT n.organization_id, 'booking.created', booking_internal.booking_event_payload(n, NULL)
+  FROM new_rows n
+  ORDER BY n.starts_at, n.id;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bookings_6_outbox_insert AFTER INSERT ON booking.bookings REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.bookings_outbox_inserted();
 CREATE TRIGGER bookings_6_outbox_status AFTER UPDATE OF status ON booking.bookings
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
   EXECUTE FUNCTION booking_internal.bookings_enqueue_outbox();
@@ -142,7 +166,9 @@ END $$;
 
 -- Documentation in the catalog (\d+, \df+ and PostgREST's OpenAPI show it).
 COMMENT ON TABLE booking.outbox IS 'Integration events to deliver, written in the same transaction as the change they describe.';
-COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every booking creation and status change.';
+COMMENT ON FUNCTION booking_internal.bookings_enqueue_outbox() IS 'Trigger: an outbox event for every status change of a booking.';
+COMMENT ON FUNCTION booking_internal.booking_event_payload(booking.bookings, text) IS 'Internal: the payload of a booking''s outbox events (booking.created, booking.status_changed).';
+COMMENT ON FUNCTION booking_internal.bookings_outbox_inserted() IS 'Statement trigger: a booking.created outbox event for every booking one INSERT wrote (transition table new_rows).';
 COMMENT ON FUNCTION booking.claim_outbox(text, integer, integer) IS 'service_role: claims up to p_limit (1-1000) due outbox events, optionally of one topic, for a lease of p_lease_seconds (1-3600); concurrent callers never get the same row (SKIP LOCKED); unacknowledged rows come back after the lease.';
 COMMENT ON FUNCTION booking.ack_outbox(bigint[]) IS 'service_role: marks outbox events delivered (at most 10000 ids); returns how many.';
 COMMENT ON FUNCTION booking.fail_outbox(bigint, text) IS 'service_role: records a failed delivery and schedules the retry after 30 s doubling per attempt, at most an hour; 22023 for an unknown or delivered event.';

@@ -224,11 +224,16 @@ BEGIN
                    p_table || '_0_organization_fixed', v_table);
   END IF;
   -- (Tables registered before the audit module exists get their triggers when it installs.)
+  -- Inserts are audited per statement (all the rows of one INSERT in one audit statement),
+  -- updates and deletes per row.
   IF p_audited AND to_regprocedure('booking_internal.audit_row_change()') IS NOT NULL
      AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_table AND tgname = p_table || '_8_audit') THEN
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR DELETE ON %s
-                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION booking_internal.audit_rows_inserted()',
                    p_table || '_8_audit', v_table);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION booking_internal.audit_row_change()',
+                   p_table || '_8_audit_delete', v_table);
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s
                     FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
                     EXECUTE FUNCTION booking_internal.audit_row_change()',

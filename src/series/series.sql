@@ -79,8 +79,9 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- (Not for an occurrence create_series judged and inserts into the series it just made.)
 CREATE TRIGGER bookings_1_series BEFORE INSERT OR UPDATE OF series_id, booked_by, resource_id ON booking.bookings
-  FOR EACH ROW WHEN (NEW.series_id IS NOT NULL)
+  FOR EACH ROW WHEN (NEW.series_id IS NOT NULL AND NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
   EXECUTE FUNCTION booking_internal.bookings_series_guard();
 
 -- booking_series: the booker sees their own, staff their organization's. Rows are written by
@@ -103,8 +104,9 @@ CREATE POLICY booking_series_delete ON booking.booking_series FOR DELETE
 -- Booking the occurrences
 -- ---------------------------------------------------------------------------------------------
 
--- One occurrence, booked as book() books: staff get the rule book here (the table lets staff
--- book freely), everyone else in the bookings trigger; PT409 with the reason in DETAIL.
+-- One occurrence, booked as book() books: staff (and the resource's professional) get the rule
+-- book here (the table lets them book freely), everyone else in the bookings trigger; PT409 with
+-- the reason in DETAIL. (create_series's way when it cannot judge the series as a whole.)
 -- Called by the series RPCs (running as the owner), after they established the caller's right.
 CREATE FUNCTION booking_internal.book_occurrence(p_series booking.booking_series, p_local_date date, p_start timestamptz,
                                                  p_end timestamptz)
@@ -117,7 +119,7 @@ DECLARE
   v_refusal text;
   v_row     booking.bookings;
 BEGIN
-  IF booking.is_staff(p_series.organization_id)
+  IF booking_internal.manages_bookings(p_series.organization_id, p_series.resource_id)
      AND booking_internal.enforce_booking_rules(p_series.organization_id, p_series.resource_id, p_series.service_id,
                                                 p_start, p_end, p_series.seats, NULL) THEN
     v_status := 'approved';
@@ -137,12 +139,121 @@ BEGIN
   RETURN v_row;
 END $$;
 
--- Creates a series for p_booked_by and books its occurrences, each in a subtransaction so that
--- every refusal is known. Without p_skip_conflicts any refusal raises PT409 with all of them in
--- DETAIL (a JSON array of {local_date, starts_at, ends_at, reason}) and nothing stays written;
--- with it the refused dates become the series' exceptions. Returns
--- {"series": ..., "bookings": [...], "skipped": [...]}. The resource's lock is taken first, so
--- concurrent series of one resource take turns.
+-- Judges every occurrence of a new series at once, under the locks create_series took, by the
+-- rule book book() applies (the bookings trigger's for a booker, book()'s own for staff): the
+-- new-client rule and the terms that do not depend on time once (booking_rule_terms: a PT409
+-- there refuses every occurrence alike), the availability engine over the whole series
+-- (preview_series: booking_refusal's reasons, each occurrence against the resource's bookings).
+-- Then books the accepted occurrences with one INSERT, recorded beforehand as judged
+-- (src/bookings/judged.rs) so that the bookings triggers do not judge each row again; audit,
+-- outbox, calendars and events follow from the INSERT's triggers as for any booking.
+-- Returns {"bookings": [...], "refused": [...]} (nothing is inserted when an occurrence is
+-- refused and p_skip_conflicts is false, or when every occurrence is refused), or NULL when the
+-- series cannot be judged as a whole and create_series books it occurrence by occurrence:
+-- a service with a concurrency limit (its count spans resources), occurrences closer to each
+-- other than the resource's buffers (each would count against the next), someone booking for
+-- another person (the guard's member check), or rules that do not apply (an unknown resource:
+-- the triggers report it).
+CREATE FUNCTION booking_internal.book_series_at_once(p_series booking.booking_series, p_start timestamptz,
+                                                     p_end timestamptz, p_skip_conflicts boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_terms    record;
+  v_reason   text;
+  v_buffers  interval;
+  v_workflow uuid;
+  v_unsure   boolean;
+  v_refused  jsonb;
+  v_ids      uuid[];
+  v_starts   timestamptz[];
+  v_ends     timestamptz[];
+  v_dates    date[];
+  v_status   text;
+  v_approved_by text;
+  v_booked   jsonb;
+BEGIN
+  IF p_series.booked_by IS DISTINCT FROM booking.current_user_id() THEN
+    RETURN NULL;
+  END IF;
+  SELECT make_interval(mins => r.buffer_before_minutes + r.buffer_after_minutes), r.approval_workflow_id
+  INTO v_buffers, v_workflow
+  FROM booking.resources r
+  WHERE r.id = p_series.resource_id AND r.organization_id = p_series.organization_id AND r.is_bookable;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  BEGIN
+    IF NOT booking_internal.manages_bookings(p_series.organization_id, p_series.resource_id) THEN
+      PERFORM booking_internal.check_professional_takes_client(p_series.resource_id, p_series.booked_by, NULL, NULL);
+    END IF;
+    SELECT * INTO v_terms
+    FROM booking_internal.booking_rule_terms(p_series.organization_id, p_series.resource_id, p_series.service_id,
+                                             p_start, p_end, p_series.seats);
+    IF NOT v_terms.applies OR v_terms.service_limit IS NOT NULL THEN
+      RETURN NULL;
+    END IF;
+  EXCEPTION WHEN SQLSTATE 'PT409' THEN
+    GET STACKED DIAGNOSTICS v_reason = PG_EXCEPTION_DETAIL;
+  END;
+
+  SELECT jsonb_agg(jsonb_build_object('local_date', o.local_date, 'starts_at', o.occurrence_start,
+                                      'ends_at', o.occurrence_end, 'reason', coalesce(v_reason, o.refusal))
+                   ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NOT NULL),
+         array_agg(gen_random_uuid()) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_start ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_end ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.local_date ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         bool_or(o.too_close OR NOT o.judged)
+  INTO v_refused, v_ids, v_starts, v_ends, v_dates, v_unsure
+  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, p.refusal, p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
+               lag(e.occurrence_end) OVER (ORDER BY e.occurrence_start) + v_buffers > e.occurrence_start AS too_close
+        FROM booking_internal.expand_series(p_series.rrule, (p_start AT TIME ZONE p_series.time_zone), p_end - p_start,
+                                            p_series.time_zone) e
+        LEFT JOIN booking.preview_series(p_series.resource_id, p_start, p_end, p_series.rrule, p_series.seats,
+                                         p_series.service_id) p
+          ON p.occurrence_start = e.occurrence_start) o;
+  -- (an occurrence the engine did not judge, say in another time zone than the series': the
+  -- occurrence by occurrence way judges it)
+  IF v_unsure THEN
+    RETURN NULL;
+  END IF;
+  v_refused := coalesce(v_refused, '[]'::jsonb);
+  IF v_ids IS NULL OR (jsonb_array_length(v_refused) > 0 AND NOT p_skip_conflicts) THEN
+    RETURN jsonb_build_object('bookings', '[]'::jsonb, 'refused', v_refused);
+  END IF;
+
+  v_status := CASE WHEN v_terms.auto_approve THEN 'approved' ELSE 'pending' END;
+  IF v_status = 'approved' THEN
+    v_approved_by := booking_internal.actor_id();  -- as the bookings guard approves
+  END IF;
+  PERFORM booking_internal.remember_judged_bookings(p_series.resource_id, p_series.seats, v_status, v_ids, v_starts, v_ends);
+  WITH inserted AS (
+    INSERT INTO booking.bookings (id, organization_id, resource_id, service_id, booked_by, title, starts_at, ends_at,
+                                  seats, status, source, series_id, series_date, approved_by, approved_at,
+                                  approval_workflow_id, auto_approved)
+    SELECT o.id, p_series.organization_id, p_series.resource_id, p_series.service_id, p_series.booked_by, p_series.title,
+           o.starts_at, o.ends_at, p_series.seats, v_status, 'api', p_series.id, o.local_date,
+           v_approved_by, CASE WHEN v_status = 'approved' THEN now() END,
+           -- what bookings_approval_fields derives for any other booking (it trusts these rows)
+           v_workflow, v_status = 'approved'
+    FROM unnest(v_ids, v_starts, v_ends, v_dates) AS o (id, starts_at, ends_at, local_date)
+    RETURNING id, starts_at, ends_at, status
+  )
+  SELECT jsonb_agg(jsonb_build_object('id', id, 'starts_at', starts_at, 'ends_at', ends_at, 'status', status)
+                   ORDER BY starts_at)
+  INTO v_booked FROM inserted;
+  RETURN jsonb_build_object('bookings', v_booked, 'refused', v_refused);
+END $$;
+
+-- Creates a series for p_booked_by and books its occurrences: all at once when it can
+-- (book_series_at_once), else each in a subtransaction so that every refusal is known. Without
+-- p_skip_conflicts any refusal raises PT409 with all of them in DETAIL (a JSON array of
+-- {local_date, starts_at, ends_at, reason}) and nothing stays written; with it the refused dates
+-- become the series' exceptions. Returns {"series": ..., "bookings": [...], "skipped": [...]}.
+-- The resource's lock is taken first, so concurrent series of one resource take turns.
 CREATE FUNCTION booking_internal.create_series(p_booked_by text, p_organization_id uuid, p_resource_id uuid,
                                                p_time_zone text, p_start timestamptz, p_end timestamptz,
                                                p_rrule text, p_title text, p_seats integer, p_service_id uuid,
@@ -157,9 +268,10 @@ DECLARE
   v_occ      record;
   v_row      booking.bookings;
   v_detail   text;
+  v_at_once  jsonb;
   v_booked   jsonb := '[]'::jsonb;
   v_refused  jsonb := '[]'::jsonb;
-  v_skipped  date[] := '{}'::date[];
+  v_skipped  date[];
   v_local    timestamp := p_start AT TIME ZONE p_time_zone;
 BEGIN
   SELECT * INTO v_pattern FROM booking_internal.series_pattern(p_rrule);
@@ -175,26 +287,33 @@ BEGIN
           v_pattern.interval, v_pattern.week_days, v_pattern.month_days, v_pattern.end_date, v_pattern.end_after,
           v_local::date, v_local::time, p_end - p_start, p_time_zone, p_seats, p_split_from)
   RETURNING * INTO v_series;
-  FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
-  LOOP
-    BEGIN
-      v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
-      v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
-                                                 'ends_at', v_row.ends_at, 'status', v_row.status);
-    EXCEPTION WHEN SQLSTATE 'PT409' THEN
-      GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-      v_refused := v_refused || jsonb_build_object('local_date', v_occ.local_date, 'starts_at', v_occ.occurrence_start,
-                                                   'ends_at', v_occ.occurrence_end, 'reason', v_detail);
-      v_skipped := v_skipped || v_occ.local_date;
-    END;
-  END LOOP;
+  v_at_once := booking_internal.book_series_at_once(v_series, p_start, p_end, p_skip_conflicts);
+  IF v_at_once IS NOT NULL THEN
+    v_booked := v_at_once -> 'bookings';
+    v_refused := v_at_once -> 'refused';
+  ELSE
+    FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
+    LOOP
+      BEGIN
+        v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
+        v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
+                                                   'ends_at', v_row.ends_at, 'status', v_row.status);
+      EXCEPTION WHEN SQLSTATE 'PT409' THEN
+        GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
+        v_refused := v_refused || jsonb_build_object('local_date', v_occ.local_date, 'starts_at', v_occ.occurrence_start,
+                                                     'ends_at', v_occ.occurrence_end, 'reason', v_detail);
+      END;
+    END LOOP;
+  END IF;
   IF jsonb_array_length(v_refused) > 0 AND (NOT p_skip_conflicts OR jsonb_array_length(v_booked) = 0) THEN
     RAISE EXCEPTION '% of the series'' % occurrences cannot be booked', jsonb_array_length(v_refused),
                     jsonb_array_length(v_refused) + jsonb_array_length(v_booked)
       USING ERRCODE = 'PT409', DETAIL = v_refused::text,
             HINT = 'preview_series shows why; book_series with p_skip_conflicts books the others.';
   END IF;
-  IF cardinality(v_skipped) > 0 THEN
+  IF jsonb_array_length(v_refused) > 0 THEN
+    SELECT array_agg((r ->> 'local_date')::date ORDER BY (r ->> 'local_date')::date) INTO v_skipped
+    FROM jsonb_array_elements(v_refused) r;
     UPDATE booking.booking_series SET exceptions = v_skipped WHERE id = v_series.id RETURNING * INTO v_series;
   END IF;
   RETURN jsonb_build_object('series', to_jsonb(v_series), 'bookings', v_booked, 'skipped', v_refused);
@@ -466,6 +585,7 @@ COMMENT ON FUNCTION booking_internal.series_pattern(text) IS 'Internal: the cano
 COMMENT ON FUNCTION booking_internal.expand_series(text, timestamp, interval, text, date[]) IS 'Internal: the occurrences of a pattern from a local first start in a time zone, each lasting the duration, without the skipped dates (the core''s rules); 22023 beyond its limits.';
 COMMENT ON COLUMN booking.bookings.series_date IS 'The occurrence''s own local date in its series, kept when the booking is moved.';
 COMMENT ON FUNCTION booking_internal.book_occurrence(booking.booking_series, date, timestamptz, timestamptz) IS 'Internal: books one occurrence of a series as book() books (the rule book, the bookings triggers); PT409 with the reason in DETAIL.';
+COMMENT ON FUNCTION booking_internal.book_series_at_once(booking.booking_series, timestamptz, timestamptz, boolean) IS 'Internal: judges every occurrence of a new series at once (the rule book''s terms once, the engine over the series) and books the accepted ones with one INSERT the bookings triggers trust; NULL when the series must be booked occurrence by occurrence.';
 COMMENT ON FUNCTION booking_internal.create_series(text, uuid, uuid, text, timestamptz, timestamptz, text, text, integer, uuid, boolean, uuid) IS 'Internal: creates a series and books its occurrences under the resource''s lock; all or nothing (PT409, DETAIL the refusals as JSON) unless conflicts are skipped.';
 COMMENT ON FUNCTION booking_internal.series_caller() IS 'Internal: the signed-in caller of a series RPC; 42501 when anonymous.';
 COMMENT ON FUNCTION booking_internal.occurrence_for_caller(uuid) IS 'Internal: an occurrence of a series the caller may change (theirs, or their organization''s for staff); 22023 otherwise.';

@@ -26,7 +26,8 @@ fn plpgsql_check_finds_nothing_in_the_extensions_functions() {
     let mut c = cluster.create_db("lint", true);
     c.batch_execute("CREATE EXTENSION plpgsql_check").unwrap();
     // Each PL/pgSQL function of the two schemas once, and each trigger function once per table
-    // it fires on (plpgsql_check needs the table to know NEW and OLD).
+    // it fires on (plpgsql_check needs the table to know NEW and OLD, and a statement trigger's
+    // transition tables by name).
     let rows = c
         .query(
             "WITH fns AS (
@@ -35,9 +36,9 @@ fn plpgsql_check_finds_nothing_in_the_extensions_functions() {
                WHERE l.lanname = 'plpgsql'
                  AND p.pronamespace IN ('booking'::regnamespace, 'booking_internal'::regnamespace)
              ), targets AS (
-               SELECT f.oid, f.name, 0::oid AS relid FROM fns f WHERE NOT f.is_trigger
+               SELECT f.oid, f.name, 0::oid AS relid, NULL::name AS oldtable, NULL::name AS newtable FROM fns f WHERE NOT f.is_trigger
                UNION
-               SELECT f.oid, f.name, t.tgrelid FROM fns f JOIN pg_trigger t ON t.tgfoid = f.oid WHERE f.is_trigger
+               SELECT f.oid, f.name, t.tgrelid, t.tgoldtable, t.tgnewtable FROM fns f JOIN pg_trigger t ON t.tgfoid = f.oid WHERE f.is_trigger
              )
              SELECT t.name || coalesce(' on ' || nullif(t.relid, 0)::regclass::text, ''),
                     r.level, r.message, coalesce(r.lineno::text, ''),
@@ -45,7 +46,8 @@ fn plpgsql_check_finds_nothing_in_the_extensions_functions() {
              FROM targets t,
                   LATERAL plpgsql_check_function_tb(t.oid, t.relid, fatal_errors => false, other_warnings => true,
                                                     performance_warnings => false, extra_warnings => true,
-                                                    security_warnings => true) r
+                                                    security_warnings => true, oldtable => t.oldtable,
+                                                    newtable => t.newtable) r
              ORDER BY 1, 4",
             &[],
         )

@@ -83,7 +83,9 @@ BEGIN
                   unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) op(name)
     WHERE NOT EXISTS (SELECT 1 FROM information_schema.triggers tr
                       WHERE tr.event_object_schema = 'booking' AND tr.event_object_table = t.name
-                        AND tr.event_manipulation = op.name AND tr.action_statement LIKE '%audit_row_change%')),
+                        AND tr.event_manipulation = op.name
+                        AND tr.action_statement LIKE CASE op.name WHEN 'INSERT' THEN '%audit_rows_inserted%'
+                                                                  ELSE '%audit_row_change%' END)),
     'every business table has an audit trigger for insert, update and delete');
 
   FOREACH v_table IN ARRAY ARRAY['resources', 'members', 'availability_rules', 'availability_exceptions',

@@ -176,3 +176,75 @@ BEGIN
                         'and restoring brings it back at the series'' time');
   PERFORM pg_temp.act_as('superuser');
 END $$;
+
+-- Judged at once and written with one INSERT (book_series_at_once), a series writes what booking
+-- its occurrences one by one with book() writes: the same bookings (status, approval, derived
+-- columns), one audit row and one booking.created event each, each one's calendar push, event
+-- and notification; and nothing stays recorded as judged once the INSERT is done. On the VR
+-- Headset (approves by itself; it generates events and is linked to a calendar here) and the
+-- 3D Printer (requests stay pending and notify staff).
+CREATE FUNCTION pg_temp.series_writes(p_resource uuid, p_how text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_ids    uuid[];
+  v_result text;
+BEGIN
+  BEGIN
+    PERFORM pg_temp.act_as('client');
+    IF p_how = 'at once' THEN
+      SELECT array_agg((b ->> 'id')::uuid) INTO v_ids
+      FROM jsonb_array_elements(booking.book_series(p_resource, '2031-03-03 10:00 America/New_York',
+                                                    '2031-03-03 11:00 America/New_York', 'FREQ=WEEKLY;COUNT=3') -> 'bookings') b;
+    ELSE
+      SELECT array_agg((booking.book(p_resource, o.occurrence_start, o.occurrence_end)).id) INTO v_ids
+      FROM booking.preview_series(p_resource, '2031-03-03 10:00 America/New_York', '2031-03-03 11:00 America/New_York',
+                                  'FREQ=WEEKLY;COUNT=3') o;
+    END IF;
+    PERFORM pg_temp.act_as('superuser');
+    PERFORM pg_temp.check(cardinality(v_ids) = 3, format('%s: three occurrences booked', p_how));
+    PERFORM pg_temp.check(NOT booking_internal.has_judged_bookings(), format('%s: nothing left judged', p_how));
+    SELECT string_agg(concat_ws(' / ',
+             b.starts_at, b.ends_at, b.status, b.booked_by, b.approved_by, b.approved_at IS NOT NULL, b.auto_approved,
+             b.approval_workflow_id, b.source, b.seats, b.event_generation_status, b.event_count,
+             (SELECT string_agg(a.action || ' ' || (a.new_values - '{id,series_id,series_date,approved_at,created_at,updated_at}'::text[])::text, '; ' ORDER BY a.action)
+              FROM booking.audit_log a WHERE a.entity_type = 'bookings' AND a.entity_id = b.id),
+             (SELECT string_agg(o.topic || ' ' || (o.payload - '{booking_id,event_id}'::text[])::text, '; ' ORDER BY o.topic)
+              FROM booking.outbox o WHERE o.payload ->> 'booking_id' = b.id::text),
+             (SELECT string_agg(n.recipient_id || ' ' || n.notification_type, '; ' ORDER BY n.recipient_id)
+              FROM booking.notifications n WHERE n.metadata ->> 'booking_id' = b.id::text),
+             (SELECT string_agg(e.status || ' ' || e.starts_at, '; ') FROM booking.event_instances e WHERE e.booking_id = b.id)),
+           E'\n' ORDER BY b.starts_at)
+    INTO v_result
+    FROM booking.bookings b WHERE b.id = ANY (v_ids);
+    RAISE EXCEPTION 'undo' USING ERRCODE = 'U0001', DETAIL = v_result;  -- (a failed check is not caught)
+  EXCEPTION WHEN SQLSTATE 'U0001' THEN
+    GET STACKED DIAGNOSTICS v_result = PG_EXCEPTION_DETAIL;
+  END;
+  RETURN v_result;
+END $$;
+
+DO $$
+DECLARE
+  vr  constant uuid := '00000000-0000-4000-a000-000000000101';
+  printer constant uuid := '00000000-0000-4000-a000-000000000102';
+  v_at_once text;
+  v_one_by_one text;
+BEGIN
+  UPDATE booking.resources SET generates_events = true WHERE id = vr;
+  INSERT INTO booking.calendar_integrations (id, organization_id, provider, calendar_id)
+  VALUES ('00000000-0000-4000-a000-00000000c001', '00000000-0000-4000-a000-000000000001', 'google', 'vr@example.org');
+  INSERT INTO booking.calendar_integration_resources (integration_id, organization_id, resource_id)
+  VALUES ('00000000-0000-4000-a000-00000000c001', '00000000-0000-4000-a000-000000000001', vr);
+  FOREACH v_at_once IN ARRAY ARRAY[vr::text, printer::text] LOOP
+    v_one_by_one := pg_temp.series_writes(v_at_once::uuid, 'one by one');
+    PERFORM pg_temp.check(v_one_by_one LIKE '%insert {%' AND v_one_by_one LIKE '%booking.created%',
+                          format('the comparison sees the audit rows and events: %s', v_one_by_one));
+    PERFORM pg_temp.check(pg_temp.series_writes(v_at_once::uuid, 'at once') = v_one_by_one,
+                          format('at once as one by one on %s: %s <> %s', v_at_once,
+                                 pg_temp.series_writes(v_at_once::uuid, 'at once'), v_one_by_one));
+  END LOOP;
+  PERFORM pg_temp.check(pg_temp.series_writes(vr, 'one by one') LIKE '%calendar.push%'
+                        AND pg_temp.series_writes(vr, 'one by one') LIKE '%scheduled%'
+                        AND pg_temp.series_writes(printer, 'one by one') LIKE '%pending%u-staff%',
+                        'the comparison sees calendar pushes, events and pending requests');
+END $$;
