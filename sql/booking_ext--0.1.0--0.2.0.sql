@@ -218,7 +218,7 @@ DECLARE
   v_key     text;
   v_value   jsonb;
   v_kind    text;
-  v_source  text;
+  v_expected text;
   v_ok      boolean;
 BEGIN
   IF jsonb_typeof(p_settings) IS DISTINCT FROM 'object' THEN
@@ -274,7 +274,7 @@ BEGIN
                                                              AND length(i.value #>> '{}') <= 200)))
     END;
     IF NOT v_ok THEN
-      v_source := CASE v_kind
+      v_expected := CASE v_kind
         WHEN 'boolean' THEN 'true or false'
         WHEN 'minutes' THEN 'a whole number of minutes from 5 to 1440'
         WHEN 'provider' THEN 'google, outlook, apple or ics'
@@ -282,7 +282,7 @@ BEGIN
         WHEN 'locale' THEN 'a language tag such as "en" or "fr-CA"'
         WHEN 'user_ids' THEN 'an array of at most 50 user ids (1 to 200 characters)'
         ELSE 'an object with "enabled" (true or false) and "name" (at most 200 characters)' END;
-      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_source USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_expected USING ERRCODE = 'invalid_parameter_value';
     END IF;
   END LOOP;
   RETURN true;
@@ -1260,6 +1260,15 @@ END $$;
 CREATE TRIGGER bookings_0_judged_done AFTER INSERT ON booking.bookings
   FOR EACH STATEMENT WHEN (booking_internal.has_judged_bookings())
   EXECUTE FUNCTION booking_internal.bookings_judged_done();
+-- BEGIN COPY src/bookings/bookings.sql#booking_internal.exclusion_refusal
+CREATE FUNCTION booking_internal.exclusion_refusal(p_constraint text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN CASE p_constraint WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+END $$;
+-- END COPY src/bookings/bookings.sql#booking_internal.exclusion_refusal
 -- BEGIN COPY src/bookings/bookings.sql#booking_internal.booking_rule_terms
 CREATE FUNCTION booking_internal.booking_rule_terms(p_organization_id uuid, p_resource_id uuid,
                                                     p_service_id uuid, p_start timestamptz,
@@ -1318,6 +1327,7 @@ COMMENT ON FUNCTION booking_internal.forget_judged_bookings() IS 'Internal: forg
 COMMENT ON FUNCTION booking_internal.has_judged_bookings() IS 'Internal: is anything recorded as judged (bookings_0_judged_done''s WHEN)?';
 COMMENT ON FUNCTION booking_internal.is_judged_booking(uuid, uuid, integer, text, timestamptz, timestamptz) IS 'Internal: is this row one of the recorded judged bookings, in id, resource, seats, status and times? The WHEN clause of the bookings triggers that judge a row.';
 COMMENT ON FUNCTION booking_internal.bookings_judged_done() IS 'Statement trigger: forgets the judged bookings once the INSERT''s row triggers are done.';
+COMMENT ON FUNCTION booking_internal.exclusion_refusal(text) IS 'Internal: the rule book''s reason (overlap, capacity) for the capacity trigger''s refusal, by the constraint it names.';
 COMMENT ON FUNCTION booking_internal.booking_rule_terms(uuid, uuid, uuid, timestamptz, timestamptz, integer) IS 'Internal: the rule book''s terms that do not depend on when (may book in the organization, staff-only service, longest and shortest booking, seats a booking); whether the rules apply, whether approved on submission, the service''s concurrency limit.';
 
 -- =============================================================================================
@@ -1508,7 +1518,7 @@ BEGIN
     GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
     RAISE EXCEPTION 'the booking no longer fits: its time has been taken meanwhile'
       USING ERRCODE = 'PT409',
-            DETAIL = CASE v_constraint WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+            DETAIL = booking_internal.exclusion_refusal(v_constraint);
   END;
   PERFORM set_config('booking.reason', '', true);
   IF v_row.id IS NULL THEN
@@ -1531,7 +1541,7 @@ BEGIN
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
                                                          'enforce_booking_rules', 'check_professional_takes_client',
-                                                         'student_booked_on', 'performs_services', 'is_judged_booking',
+                                                         'student_booked_on', 'performs_services', 'is_judged_booking', 'exclusion_refusal',
                                                          'has_judged_bookings', 'forget_judged_bookings']);
   END IF;
   IF p_role = 'authenticated' THEN
@@ -1602,7 +1612,7 @@ BEGIN
     -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
     -- of a new booking itself. The capacity trigger names which in its constraint.
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
       USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
@@ -2872,7 +2882,7 @@ BEGIN
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
       USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
@@ -3171,7 +3181,7 @@ BEGIN
     UPDATE booking.bookings SET starts_at = p_start, ends_at = p_end WHERE id = p_booking_id RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal) USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
   RETURN v_row;
@@ -8120,7 +8130,7 @@ BEGIN
           GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_reason = PG_EXCEPTION_DETAIL;
         WHEN exclusion_violation THEN
           GET STACKED DIAGNOSTICS v_reason = CONSTRAINT_NAME;
-          v_reason := CASE v_reason WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+          v_reason := booking_internal.exclusion_refusal(v_reason);
           v_message := booking_internal.refusal_message(v_reason);
       END;
     END IF;

@@ -785,6 +785,16 @@ BEGIN
   END;
 END $$;
 
+-- The rule book's reason for the capacity trigger's refusal (23P01), by the constraint it names:
+-- 'overlap' (capacity 1) or 'capacity'. For the writers that turn it into a PT409.
+CREATE FUNCTION booking_internal.exclusion_refusal(p_constraint text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN CASE p_constraint WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+END $$;
+
 -- Book a resource for the signed-in caller: the write twin of can_book_resource. Race-free: the
 -- rule book (enforce_booking_rules) takes the resource's lock before asking the engine, so
 -- concurrent calls on one resource take turns and each sees the bookings committed before it.
@@ -861,7 +871,7 @@ BEGIN
     -- Only a staff caller's booking gets here: the rule book reports overlap and capacity
     -- of a new booking itself. The capacity trigger names which in its constraint.
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
       USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
@@ -937,7 +947,7 @@ BEGIN
     GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
     RAISE EXCEPTION 'the booking no longer fits: its time has been taken meanwhile'
       USING ERRCODE = 'PT409',
-            DETAIL = CASE v_constraint WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+            DETAIL = booking_internal.exclusion_refusal(v_constraint);
   END;
   PERFORM set_config('booking.reason', '', true);
   IF v_row.id IS NULL THEN
@@ -960,7 +970,7 @@ BEGIN
     -- calls the rule book
     PERFORM booking_internal.grant_execute(p_role, ARRAY['set_booking_status', 'booker_may_insert',
                                                          'enforce_booking_rules', 'check_professional_takes_client',
-                                                         'student_booked_on', 'performs_services', 'is_judged_booking',
+                                                         'student_booked_on', 'performs_services', 'is_judged_booking', 'exclusion_refusal',
                                                          'has_judged_bookings', 'forget_judged_bookings']);
   END IF;
   IF p_role = 'authenticated' THEN
@@ -998,6 +1008,7 @@ COMMENT ON FUNCTION booking_internal.forget_judged_bookings() IS 'Internal: forg
 COMMENT ON FUNCTION booking_internal.has_judged_bookings() IS 'Internal: is anything recorded as judged (bookings_0_judged_done''s WHEN)?';
 COMMENT ON FUNCTION booking_internal.is_judged_booking(uuid, uuid, integer, text, timestamptz, timestamptz) IS 'Internal: is this row one of the recorded judged bookings, in id, resource, seats, status and times? The WHEN clause of the bookings triggers that judge a row.';
 COMMENT ON FUNCTION booking_internal.bookings_judged_done() IS 'Statement trigger: forgets the judged bookings once the INSERT''s row triggers are done.';
+COMMENT ON FUNCTION booking_internal.exclusion_refusal(text) IS 'Internal: the rule book''s reason (overlap, capacity) for the capacity trigger''s refusal, by the constraint it names.';
 COMMENT ON FUNCTION booking_internal.booking_rule_terms(uuid, uuid, uuid, timestamptz, timestamptz, integer) IS 'Internal: the rule book''s terms that do not depend on when (may book in the organization, staff-only service, longest and shortest booking, seats a booking); whether the rules apply, whether approved on submission, the service''s concurrency limit.';
 COMMENT ON FUNCTION booking_internal.enforce_booking_rules(uuid, uuid, uuid, timestamptz, timestamptz, integer, uuid) IS 'Internal: the rule book (staff-only service, length, opening hours, notice, horizon, the service''s concurrency limit, and for a new booking overlap and capacity) that bookings_guard applies to direct writes by non-staff and book() to every caller; 42501 or PT409 with the reason in DETAIL; returns whether the booking is approved on submission.';
 COMMENT ON FUNCTION booking_internal.refusal_message(text) IS 'Internal: the sentence a person reads for a refusal reason of the rule book.';

@@ -547,7 +547,7 @@ BEGIN
           GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_reason = PG_EXCEPTION_DETAIL;
         WHEN exclusion_violation THEN
           GET STACKED DIAGNOSTICS v_reason = CONSTRAINT_NAME;
-          v_reason := CASE v_reason WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+          v_reason := booking_internal.exclusion_refusal(v_reason);
           v_message := booking_internal.refusal_message(v_reason);
       END;
     END IF;

@@ -132,7 +132,7 @@ BEGIN
     RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal)
       USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
@@ -431,7 +431,7 @@ BEGIN
     UPDATE booking.bookings SET starts_at = p_start, ends_at = p_end WHERE id = p_booking_id RETURNING * INTO v_row;
   EXCEPTION WHEN exclusion_violation THEN
     GET STACKED DIAGNOSTICS v_refusal = CONSTRAINT_NAME;
-    v_refusal := CASE v_refusal WHEN 'bookings_no_overlap' THEN 'overlap' ELSE 'capacity' END;
+    v_refusal := booking_internal.exclusion_refusal(v_refusal);
     RAISE EXCEPTION '%', booking_internal.refusal_message(v_refusal) USING ERRCODE = 'PT409', DETAIL = v_refusal;
   END;
   RETURN v_row;

@@ -26,7 +26,7 @@ DECLARE
   v_key     text;
   v_value   jsonb;
   v_kind    text;
-  v_source  text;
+  v_expected text;
   v_ok      boolean;
 BEGIN
   IF jsonb_typeof(p_settings) IS DISTINCT FROM 'object' THEN
@@ -82,7 +82,7 @@ BEGIN
                                                              AND length(i.value #>> '{}') <= 200)))
     END;
     IF NOT v_ok THEN
-      v_source := CASE v_kind
+      v_expected := CASE v_kind
         WHEN 'boolean' THEN 'true or false'
         WHEN 'minutes' THEN 'a whole number of minutes from 5 to 1440'
         WHEN 'provider' THEN 'google, outlook, apple or ics'
@@ -90,7 +90,7 @@ BEGIN
         WHEN 'locale' THEN 'a language tag such as "en" or "fr-CA"'
         WHEN 'user_ids' THEN 'an array of at most 50 user ids (1 to 200 characters)'
         ELSE 'an object with "enabled" (true or false) and "name" (at most 200 characters)' END;
-      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_source USING ERRCODE = 'invalid_parameter_value';
+      RAISE EXCEPTION 'settings.%.% must be %', v_section, v_key, v_expected USING ERRCODE = 'invalid_parameter_value';
     END IF;
   END LOOP;
   RETURN true;

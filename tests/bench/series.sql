@@ -3,7 +3,8 @@
 --   1. preview_series against the plain-SQL way: a generated series of local times, each
 --      converted to instants in the resource's zone and judged by booking_refusal();
 --   2. book_series against the plain-SQL way: the same generated series and one book() per
---      occurrence, in one transaction;
+--      occurrence, in one transaction; and the floor under any way (bench.series_floor: the
+--      rows and their audit rows written into copies of the tables, nothing else);
 -- as a signed-in user, each write undone after it is measured (bench.series_undone, around
 -- both sides alike). Medians of 30 calls, inside the server, the two sides taking turns; the
 -- run fails unless both sides agree (the same occurrences and refusals; the same bookings).
@@ -42,10 +43,12 @@ SELECT bench.series_undone(format($$SELECT string_agg((x ->> 'starts_at')::times
 
 CREATE TEMP TABLE series_results AS
 SELECT t.query_index, (ARRAY['preview_series (native, one pass)', 'plain SQL: generate_series + booking_refusal() each',
-                             'book_series (native check, then the inserts)', 'plain SQL: generate_series + book() each'])[t.query_index] AS variant,
+                             'book_series (native check, then the inserts)', 'plain SQL: generate_series + book() each',
+                             'floor: the rows and their audit rows alone (no rules, triggers or keys)'])[t.query_index] AS variant,
        t.median_ms, t.mean_ms, t.result
 FROM bench.time_queries(ARRAY[format('SELECT count(coalesce(refusal, '''')) FROM (%s) p', :'native_preview'), format('SELECT count(coalesce(refusal, '''')) FROM (%s) p', :'plain_preview'),
-                              format('SELECT bench.series_undone(%L)::bigint', :'native_book'), format('SELECT bench.series_undone(%L)::bigint', :'plain_book')], 30) t;
+                              format('SELECT bench.series_undone(%L)::bigint', :'native_book'), format('SELECT bench.series_undone(%L)::bigint', :'plain_book'),
+                              'SELECT bench.series_floor()::bigint'], 30) t;
 SELECT variant, round(median_ms::numeric, 3) AS median_ms, round(mean_ms::numeric, 3) AS mean_ms, result AS occurrences FROM series_results ORDER BY query_index;
 SELECT round(((SELECT median_ms FROM series_results WHERE query_index = 2) / (SELECT median_ms FROM series_results WHERE query_index = 1))::numeric, 1) AS preview_speedup,
        round(((SELECT median_ms FROM series_results WHERE query_index = 4) / (SELECT median_ms FROM series_results WHERE query_index = 3))::numeric, 1) AS book_speedup,

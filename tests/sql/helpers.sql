@@ -34,6 +34,12 @@ BEGIN
   PERFORM set_config('role', v_role, true);
 END $$;
 
+-- Ids a suite names to use them across its blocks: INSERT INTO ids VALUES ('name', id), then
+-- pg_temp.id('name'). Any persona reads and writes it.
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT ALL ON ids TO PUBLIC;
+CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
+
 -- Run p_sql and fail unless it raises SQLSTATE p_state. The statement's effects are rolled back.
 CREATE FUNCTION pg_temp.expect_error(p_state text, p_sql text) RETURNS void
 LANGUAGE plpgsql AS $$

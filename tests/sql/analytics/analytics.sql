@@ -4,9 +4,6 @@
 -- or changes them directly; partitions by UTC month whatever the session's time zone (the
 -- boundaries to the microsecond), made only by their function, closed to the API roles; prune by
 -- whole months, service_role only; an organization's events go with it.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 
 DO $$
 DECLARE

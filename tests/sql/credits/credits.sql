@@ -1,9 +1,6 @@
 -- Credits: purchases (idempotent), bookings paid with credit (debited with the booking, refused
 -- whole when the account cannot pay), refunds exactly once per the policy, lots spent
 -- soonest-expiring first and never once expired, the ledger's invariants, and who may do what.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 -- Every account: balance = the sum of its ledger = the sum of its lots' remainders, never negative.
 CREATE FUNCTION pg_temp.ledger_holds() RETURNS boolean LANGUAGE sql AS $$
   SELECT bool_and(a.balance >= 0

@@ -2,9 +2,6 @@
 -- participant, notifications and outbox, editing), favourites, reviews (only of a completed
 -- booking by its booker, once; moderation; the organization's figures over published reviews),
 -- the seed's views, and who performs a booking's service (booking_services.staff_id).
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 INSERT INTO booking.profiles (user_id, display_name) VALUES ('u-client', 'Cleo'), ('u-staff', 'Stan'), ('u-admin', 'Ada');
 
 -- Messaging: members of one organization talk; strangers do not.

@@ -3,9 +3,6 @@
 -- close_overdue, and that direct writes meet the same rules as the RPCs.
 UPDATE booking.resources SET generates_events = true WHERE id = '00000000-0000-4000-a000-000000000103';
 
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 
 -- An approved booking of a resource that generates events gets its event, once.
 DO $$

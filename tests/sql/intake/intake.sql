@@ -2,9 +2,6 @@
 -- sources are the worker's or the signed-in user's as documented, staff process them, approving
 -- a booking request books it through the rule book and links both ways, and a refusal is
 -- recorded on the request and answered with PT409.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 
 -- Submitting: idempotent, replays and reorderings.
 DO $$

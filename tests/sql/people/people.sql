@@ -2,9 +2,6 @@
 -- by staff to a person resource whose slot settings they own, managing that resource's
 -- bookings, refusing new clients when they say so), students (guardians, notes, the admission
 -- lifecycle enforced and logged), and bookings for a student.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p_name $$;
 
 -- A person resource in the lab (Dr. Ana's calendar), open the lab's hours, approving by hand.
 INSERT INTO booking.resources (id, organization_id, kind, title, capacity, auto_approve) VALUES

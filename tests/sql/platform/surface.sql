@@ -302,6 +302,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.bookings_judged_done', '', false),
     ('booking_internal.is_judged_booking', 'authenticated,service_role', false),
     ('booking_internal.booking_rule_terms', '', true),
+    ('booking_internal.exclusion_refusal', 'authenticated,service_role', false),
     ('booking_internal.book_series_at_once', '', false),
     ('booking_internal.audit_rows_inserted', '', true),
     ('booking_internal.audited_entity_id', '', false),
