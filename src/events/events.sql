@@ -430,8 +430,12 @@ BEGIN
   RETURN NEW;
 END $$;
 
+-- (Not for an occurrence of a series judged as a whole: book_series_at_once leaves the three
+-- columns to their defaults, what this trigger derives for a new booking.)
 CREATE TRIGGER bookings_3_event_columns BEFORE INSERT OR UPDATE OF event_generation_status, event_count, last_event_generated_at
-  ON booking.bookings FOR EACH ROW EXECUTE FUNCTION booking_internal.bookings_event_columns();
+  ON booking.bookings FOR EACH ROW
+  WHEN (NOT booking_internal.is_judged_booking(NEW.id, NEW.resource_id, NEW.seats, NEW.status, NEW.starts_at, NEW.ends_at))
+  EXECUTE FUNCTION booking_internal.bookings_event_columns();
 
 CREATE FUNCTION booking_internal.bookings_generate_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

@@ -147,8 +147,8 @@ END $$;
 -- Then books the accepted occurrences with one INSERT, recorded beforehand as judged
 -- (src/bookings/judged.rs) so that the bookings triggers do not judge each row again; audit,
 -- outbox, calendars and events follow from the INSERT's triggers as for any booking.
--- Returns {"bookings": [...], "refused": [...]} (nothing is inserted when an occurrence is
--- refused and p_skip_conflicts is false, or when every occurrence is refused), or NULL when the
+-- Returns {"bookings": [...], "refused": [...], "occurrences": n} (nothing is inserted when an
+-- occurrence is refused and p_skip_conflicts is false, or when every one is), or NULL when the
 -- series cannot be judged as a whole and create_series books it occurrence by occurrence:
 -- a service with a concurrency limit (its count spans resources), occurrences closer to each
 -- other than the resource's buffers (each would count against the next), someone booking for
@@ -202,10 +202,11 @@ BEGIN
   SELECT jsonb_agg(jsonb_build_object('local_date', o.local_date, 'starts_at', o.occurrence_start,
                                       'ends_at', o.occurrence_end, 'reason', coalesce(v_reason, o.refusal))
                    ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NOT NULL),
+         -- (one aggregation: the four arrays take the rows in the same order, whatever it is)
          array_agg(gen_random_uuid()) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_start ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_end ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.local_date ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.occurrence_end) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(o.local_date) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
          bool_or(o.too_close OR NOT o.judged)
   INTO v_refused, v_ids, v_starts, v_ends, v_dates, v_unsure
   FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, p.refusal, p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
@@ -222,7 +223,8 @@ BEGIN
   END IF;
   v_refused := coalesce(v_refused, '[]'::jsonb);
   IF v_ids IS NULL OR (jsonb_array_length(v_refused) > 0 AND NOT p_skip_conflicts) THEN
-    RETURN jsonb_build_object('bookings', '[]'::jsonb, 'refused', v_refused);
+    RETURN jsonb_build_object('bookings', '[]'::jsonb, 'refused', v_refused,
+                              'occurrences', jsonb_array_length(v_refused) + coalesce(cardinality(v_ids), 0));
   END IF;
 
   v_status := CASE WHEN v_terms.auto_approve THEN 'approved' ELSE 'pending' END;
@@ -245,7 +247,8 @@ BEGIN
   SELECT jsonb_agg(jsonb_build_object('id', id, 'starts_at', starts_at, 'ends_at', ends_at, 'status', status)
                    ORDER BY starts_at)
   INTO v_booked FROM inserted;
-  RETURN jsonb_build_object('bookings', v_booked, 'refused', v_refused);
+  RETURN jsonb_build_object('bookings', v_booked, 'refused', v_refused,
+                            'occurrences', jsonb_array_length(v_refused) + cardinality(v_ids));
 END $$;
 
 -- Creates a series for p_booked_by and books its occurrences: all at once when it can
@@ -269,6 +272,7 @@ DECLARE
   v_row      booking.bookings;
   v_detail   text;
   v_at_once  jsonb;
+  v_total    integer := 0;
   v_booked   jsonb := '[]'::jsonb;
   v_refused  jsonb := '[]'::jsonb;
   v_skipped  date[];
@@ -291,9 +295,11 @@ BEGIN
   IF v_at_once IS NOT NULL THEN
     v_booked := v_at_once -> 'bookings';
     v_refused := v_at_once -> 'refused';
+    v_total := (v_at_once ->> 'occurrences')::integer;
   ELSE
     FOR v_occ IN SELECT * FROM booking_internal.expand_series(v_series.rrule, v_local, p_end - p_start, p_time_zone)
     LOOP
+      v_total := v_total + 1;
       BEGIN
         v_row := booking_internal.book_occurrence(v_series, v_occ.local_date, v_occ.occurrence_start, v_occ.occurrence_end);
         v_booked := v_booked || jsonb_build_object('id', v_row.id, 'starts_at', v_row.starts_at,
@@ -306,8 +312,7 @@ BEGIN
     END LOOP;
   END IF;
   IF jsonb_array_length(v_refused) > 0 AND (NOT p_skip_conflicts OR jsonb_array_length(v_booked) = 0) THEN
-    RAISE EXCEPTION '% of the series'' % occurrences cannot be booked', jsonb_array_length(v_refused),
-                    jsonb_array_length(v_refused) + jsonb_array_length(v_booked)
+    RAISE EXCEPTION '% of the series'' % occurrences cannot be booked', jsonb_array_length(v_refused), v_total
       USING ERRCODE = 'PT409', DETAIL = v_refused::text,
             HINT = 'preview_series shows why; book_series with p_skip_conflicts books the others.';
   END IF;
