@@ -563,6 +563,11 @@ BEGIN
   RETURN booking_internal.book_occurrence(v_series, p_date, v_occ.occurrence_start, v_occ.occurrence_end);
 END $$;
 
+-- preview_series reads through the availability engine's kept plans, as booking_refusal does:
+-- their generic plans, index scans (see availability.sql), not a custom plan made per call.
+ALTER FUNCTION booking.preview_series(uuid, timestamptz, timestamptz, text, integer, uuid)
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+
 -- Who may call the series functions.
 CREATE FUNCTION booking_internal.grant_series_privileges(p_role text) RETURNS void
 LANGUAGE plpgsql
