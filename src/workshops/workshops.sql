@@ -186,19 +186,24 @@ END $$;
 -- RPCs change it: the session's lock is always taken before a registration's row lock, as a
 -- cancellation that frees a seat takes them (its session, then the next person's row), so two
 -- writers of one session never wait on each other crosswise. Nothing happens for anyone
--- else's registration (the update that follows then finds no row).
+-- else's registration (the update that follows then finds no row). The lock is
+-- lock_workshop_session's (a no-op update of the session's row, once per transaction), taken
+-- here with the same read that finds the registration.
 CREATE FUNCTION booking_internal.lock_session_of_registration(p_registration_id uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_session uuid;
+  v_locked  boolean;
 BEGIN
-  SELECT r.session_id INTO v_session FROM booking.workshop_registrations r
+  SELECT r.session_id, booking_internal.written_by_this_transaction(s.xmin) INTO v_session, v_locked
+  FROM booking.workshop_registrations r
+  JOIN booking.workshop_sessions s ON s.id = r.session_id
   WHERE r.id = p_registration_id
     AND (r.user_id = booking.current_user_id() OR booking_internal.has_staff_rights(r.organization_id));
-  IF FOUND THEN
-    PERFORM booking_internal.lock_workshop_session(v_session);
+  IF FOUND AND NOT v_locked THEN
+    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = v_session;
   END IF;
 END $$;
 
@@ -237,12 +242,32 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  v_locked  boolean;
+  v_work    boolean;
   v_session record;
   v_free    integer;
   v_next    booking.workshop_registrations;
   v_changed integer := 0;
 BEGIN
-  SELECT * INTO v_session FROM booking_internal.session_facts(p_session_id, true);
+  -- One look first: does this transaction hold the session's lock already (the writes that
+  -- free a seat took it), and is anyone waiting or any offer lapsed? Nothing else can move
+  -- the line: with nobody waiting and no lapsed offer there is nothing to do.
+  SELECT booking_internal.written_by_this_transaction(s.xmin),
+         EXISTS (SELECT 1 FROM booking.workshop_registrations r WHERE r.session_id = s.id AND r.status = 'waitlisted')
+         OR EXISTS (SELECT 1 FROM booking.workshop_registrations r
+                    WHERE r.session_id = s.id AND r.status = 'offered' AND r.offer_expires_at <= now())
+  INTO v_locked, v_work
+  FROM booking.workshop_sessions s WHERE s.id = p_session_id;
+  IF NOT FOUND THEN
+    RETURN 0;  -- no such session (deleted, with its registrations)
+  ELSIF NOT v_locked THEN
+    -- not locked yet (a deleted registration, advance_waitlists): lock_workshop_session's
+    -- lock, then what follows reads under it
+    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = p_session_id;
+  ELSIF NOT v_work THEN
+    RETURN 0;  -- read under the lock: nobody waits, no offer lapsed
+  END IF;
+  SELECT * INTO v_session FROM booking_internal.session_facts(p_session_id, false);
   UPDATE booking.workshop_registrations SET status = 'cancelled', cancellation_reason = 'the offer expired'
   WHERE session_id = p_session_id AND status = 'offered' AND offer_expires_at <= now();
   GET DIAGNOSTICS v_changed = ROW_COUNT;
@@ -311,16 +336,34 @@ BEGIN
   -- An UPDATE reaches this trigger only for a row the update policy let the caller change (own
   -- or staff), or from this module's own functions moving the line on (promotions, expired
   -- offers, a cancelled session): those are judged below by the rules, not by who asks.
-  -- An UPDATE locks the session and reads it at once; an INSERT reads it to judge the caller's
-  -- right before locking it.
-  SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id, TG_OP = 'UPDATE');
-  v_staff := v_session.organization_id IS NOT NULL AND booking_internal.has_staff_rights(v_session.organization_id);
-  v_own := NEW.user_id = booking.current_user_id();
+  -- One read of the session (what session_facts reads), of the caller's membership of its
+  -- organization (has_membership's probe of the members key: at most one row) and of whether
+  -- this transaction holds the session's lock already (its row version is this transaction's).
+  -- On INSERT it judges the caller's right before the lock is taken.
+  SELECT s.organization_id, s.workshop_id, s.capacity, b.starts_at, b.ends_at,
+         booking_internal.holds_time(b.status) AS session_holds_time,
+         b.status IN ('cancelled', 'rejected') AS session_cancelled, w.status AS workshop_status,
+         w.is_public AS workshop_is_public, o.is_public AS organization_is_public, w.registration_open_at,
+         w.registration_close_at, w.check_in_minutes, w.offer_minutes,
+         booking_internal.written_by_this_transaction(s.xmin) AS locked, c.caller, m.role AS member_role
+  INTO v_session
+  FROM (SELECT booking.current_user_id() AS caller) c
+  JOIN booking.workshop_sessions s ON s.id = NEW.session_id
+  JOIN booking.bookings b ON b.id = s.booking_id
+  JOIN booking.workshops w ON w.id = s.workshop_id
+  JOIN booking.organizations o ON o.id = s.organization_id
+  LEFT JOIN booking.members m ON m.organization_id = s.organization_id AND m.user_id = c.caller AND m.is_active;
+  -- staff rights as has_staff_rights says: a role that bypasses row-level security, or an
+  -- owner, admin or staff member of the organization
+  v_staff := v_session.organization_id IS NOT NULL
+             AND (booking_internal.is_privileged() OR coalesce(v_session.member_role IN ('owner', 'admin', 'staff'), false));
+  v_own := NEW.user_id = CASE WHEN v_session.organization_id IS NOT NULL THEN v_session.caller
+                              ELSE booking.current_user_id() END;
   IF TG_OP = 'INSERT'
      AND (v_session.organization_id IS NULL
           OR NOT (v_staff
                   OR (v_own AND booking_internal.resource_is_visible(
-                        booking_internal.has_membership(v_session.organization_id, NULL),
+                        v_session.member_role IS NOT NULL,
                         v_session.organization_is_public,
                         v_session.workshop_is_public AND v_session.workshop_status = 'published')))
           OR NEW.organization_id <> v_session.organization_id) THEN
@@ -328,9 +371,12 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege';
   END IF;
 
-  -- Writers of the session take turns; what they decide on is read after the lock.
-  IF TG_OP = 'INSERT' THEN
-    SELECT * INTO v_session FROM booking_internal.session_facts(NEW.session_id, true);
+  -- Writers of the session take turns under its lock (lock_workshop_session's no-op update of
+  -- its row, once per transaction; the RPCs took it before the registration's row lock). The
+  -- capacity decided on is the one under the lock, and the registrations are read after it.
+  IF v_session.organization_id IS NOT NULL AND NOT v_session.locked THEN
+    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = NEW.session_id
+    RETURNING capacity INTO v_session.capacity;
   END IF;
   NEW.organization_id := v_session.organization_id;
   NEW.workshop_id := v_session.workshop_id;
@@ -342,7 +388,7 @@ BEGIN
     -- still be one the person may see.
     IF TG_OP = 'UPDATE' AND NOT v_staff
        AND NOT booking_internal.resource_is_visible(
-                 booking_internal.has_membership(v_session.organization_id, NULL),
+                 v_session.member_role IS NOT NULL,
                  v_session.organization_is_public,
                  v_session.workshop_is_public AND v_session.workshop_status = 'published') THEN
       RAISE EXCEPTION 'new row violates row-level security policy for table "workshop_registrations"'
@@ -570,8 +616,13 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER workshop_sessions_1_guard BEFORE INSERT OR UPDATE ON booking.workshop_sessions
+-- (The guard does nothing for an update that changes nothing, as the session lock's no-op
+-- update: its WHEN clause spares that update the call.)
+CREATE TRIGGER workshop_sessions_1_guard BEFORE INSERT ON booking.workshop_sessions
   FOR EACH ROW EXECUTE FUNCTION booking_internal.workshop_sessions_guard();
+CREATE TRIGGER workshop_sessions_1_guard_update BEFORE UPDATE ON booking.workshop_sessions
+  FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+  EXECUTE FUNCTION booking_internal.workshop_sessions_guard();
 CREATE TRIGGER workshop_sessions_5_capacity_raised AFTER UPDATE OF capacity ON booking.workshop_sessions
   FOR EACH ROW WHEN (NEW.capacity > OLD.capacity)
   EXECUTE FUNCTION booking_internal.workshop_sessions_capacity_raised();

@@ -421,3 +421,230 @@ fn sixty_registrations_then_forty_cancellations_and_forty_registrations_at_once(
         assert_eq!(place, Some(rank as i32 + 1), "{who}'s place in line");
     }
 }
+
+/// Every write that frees a seat gives it to the first in line in its own transaction, each
+/// run as the API runs it, in a transaction of its own that has not locked the session before
+/// (so the session lock is taken by the write itself, or by the RPC before it): a cancellation
+/// through the RPC and through a direct update of the row, a registration deleted by staff, a
+/// capacity raised, an expired offer found by the next registration in the session. And when
+/// nobody waits, a cancellation leaves the seat free for the next person to register; a lapsed
+/// offer with nobody behind it is still cancelled by the next write in its session.
+#[test]
+fn every_write_that_frees_a_seat_promotes_in_its_own_transaction() {
+    let cluster = Cluster::start("workshops_free_seats");
+    let mut admin = cluster.create_db("free_seats", true);
+    admin.batch_execute(TENANTS_SQL).unwrap();
+    create_authenticator(&mut admin);
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO booking.workshops (id, organization_id, title, default_resource_id, capacity, status)
+             VALUES ('{WORKSHOP}', '{LAB}', 'Soldering for beginners', '{DIGITAL_LAB}', 1, 'published');"
+        ))
+        .unwrap();
+    let url = cluster.url("free_seats");
+    let mut api = connect_as_api(&url);
+    let mut day = 0;
+    // A new session of `seats` (staff, through create_session), in a transaction of its own.
+    let mut new_session = |api: &mut postgres::Client, seats: i32| -> String {
+        day += 1;
+        let (id, _) = as_user(api, "u-staff", false, |tx| {
+            Ok(tx
+                .query_one(
+                    "SELECT s.id::text FROM booking.create_session($1::text::uuid,
+                       '2031-04-01 10:00 UTC'::timestamptz + make_interval(days => $2),
+                       '2031-04-01 12:00 UTC'::timestamptz + make_interval(days => $2), $3) s",
+                    &[&WORKSHOP, &day, &seats],
+                )?
+                .get::<_, String>(0))
+        });
+        id
+    };
+    let register = |api: &mut postgres::Client, session: &str, who: &str| -> (String, String) {
+        as_user(api, who, false, |tx| {
+            let row = tx.query_one(
+                "SELECT r.id::text, r.status FROM booking.register_for_session($1::text::uuid) r",
+                &[&session],
+            )?;
+            Ok((row.get(0), row.get(1)))
+        })
+        .0
+    };
+    let status = |admin: &mut postgres::Client, session: &str, who: &str| -> String {
+        admin
+            .query_one(
+                "SELECT status FROM booking.workshop_registrations
+                 WHERE session_id = $1::text::uuid AND user_id = $2",
+                &[&session, &who],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let promoted_events = |admin: &mut postgres::Client, who: &str| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM booking.outbox
+                 WHERE topic = 'workshop.registration_promoted' AND payload ->> 'user_id' = $1",
+                &[&who],
+            )
+            .unwrap()
+            .get(0)
+    };
+
+    // The RPC: cancel_registration.
+    let s = new_session(&mut api, 1);
+    let (first, st) = register(&mut api, &s, "u-w01");
+    assert_eq!(st, "registered");
+    assert_eq!(register(&mut api, &s, "u-w02").1, "waitlisted");
+    as_user(&mut api, "u-w01", false, |tx| {
+        tx.execute(
+            "SELECT booking.cancel_registration($1::text::uuid)",
+            &[&first],
+        )
+    });
+    assert_eq!(
+        status(&mut admin, &s, "u-w02"),
+        "registered",
+        "cancel_registration promoted"
+    );
+    assert_eq!(promoted_events(&mut admin, "u-w02"), 1);
+
+    // A direct update of the row (PostgREST's PATCH): the guard takes the session's lock.
+    let s = new_session(&mut api, 1);
+    let (first, _) = register(&mut api, &s, "u-w03");
+    assert_eq!(register(&mut api, &s, "u-w04").1, "waitlisted");
+    as_user(&mut api, "u-w03", false, |tx| {
+        tx.execute(
+            "UPDATE booking.workshop_registrations SET status = 'cancelled' WHERE id = $1::text::uuid",
+            &[&first],
+        )
+    });
+    assert_eq!(
+        status(&mut admin, &s, "u-w04"),
+        "registered",
+        "a direct cancellation promoted"
+    );
+
+    // Staff delete a registration that held the seat.
+    let s = new_session(&mut api, 1);
+    let (first, _) = register(&mut api, &s, "u-w05");
+    assert_eq!(register(&mut api, &s, "u-w06").1, "waitlisted");
+    as_user(&mut api, "u-staff", false, |tx| {
+        tx.execute(
+            "DELETE FROM booking.workshop_registrations WHERE id = $1::text::uuid",
+            &[&first],
+        )
+    });
+    assert_eq!(
+        status(&mut admin, &s, "u-w06"),
+        "registered",
+        "a deleted registration's seat went on"
+    );
+
+    // Staff raise the capacity.
+    let s = new_session(&mut api, 1);
+    register(&mut api, &s, "u-w07");
+    assert_eq!(register(&mut api, &s, "u-w08").1, "waitlisted");
+    as_user(&mut api, "u-staff", false, |tx| {
+        tx.execute(
+            "UPDATE booking.workshop_sessions SET capacity = 2 WHERE id = $1::text::uuid",
+            &[&s],
+        )
+    });
+    assert_eq!(
+        status(&mut admin, &s, "u-w08"),
+        "registered",
+        "the raised capacity went to the line"
+    );
+
+    // Nobody waits: the freed seat stays free, and the next person to register takes it.
+    let s = new_session(&mut api, 1);
+    let (first, _) = register(&mut api, &s, "u-w09");
+    as_user(&mut api, "u-w09", false, |tx| {
+        tx.execute(
+            "SELECT booking.cancel_registration($1::text::uuid)",
+            &[&first],
+        )
+    });
+    assert_eq!(status(&mut admin, &s, "u-w09"), "cancelled");
+    assert_eq!(
+        register(&mut api, &s, "u-w10").1,
+        "registered",
+        "the free seat is taken at once"
+    );
+
+    // Offer mode: the seat is offered; the offer lapses; the next registration in the session
+    // (its own transaction) cancels the lapsed offer and offers the seat to the next in line.
+    admin
+        .batch_execute(&format!(
+            "UPDATE booking.workshops SET offer_minutes = 30 WHERE id = '{WORKSHOP}'"
+        ))
+        .unwrap();
+    let s = new_session(&mut api, 1);
+    let (first, _) = register(&mut api, &s, "u-w11");
+    assert_eq!(register(&mut api, &s, "u-w12").1, "waitlisted");
+    assert_eq!(register(&mut api, &s, "u-w13").1, "waitlisted");
+    as_user(&mut api, "u-w11", false, |tx| {
+        tx.execute(
+            "SELECT booking.cancel_registration($1::text::uuid)",
+            &[&first],
+        )
+    });
+    assert_eq!(status(&mut admin, &s, "u-w12"), "offered");
+    let expire = |admin: &mut postgres::Client, session: &str, who: &str| {
+        // time passing: the offer's expiry moved into the past, triggers off
+        admin
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL session_replication_role = replica;
+                 UPDATE booking.workshop_registrations SET offer_expires_at = now() - interval '1 minute'
+                 WHERE session_id = '{session}' AND user_id = '{who}'; COMMIT"
+            ))
+            .unwrap();
+    };
+    expire(&mut admin, &s, "u-w12");
+    assert_eq!(
+        register(&mut api, &s, "u-w14").1,
+        "waitlisted",
+        "behind the line"
+    );
+    assert_eq!(
+        status(&mut admin, &s, "u-w12"),
+        "cancelled",
+        "the lapsed offer was cancelled"
+    );
+    assert_eq!(
+        status(&mut admin, &s, "u-w13"),
+        "offered",
+        "and the seat offered to the next in line"
+    );
+
+    // A lapsed offer with nobody behind it: a cancellation freeing a seat in its session still
+    // cancels it (and gives its seat to nobody), and the seats are free for the next to register.
+    let s = new_session(&mut api, 2);
+    let (first, _) = register(&mut api, &s, "u-w15");
+    let (second, _) = register(&mut api, &s, "u-w16");
+    assert_eq!(register(&mut api, &s, "u-w17").1, "waitlisted");
+    as_user(&mut api, "u-w15", false, |tx| {
+        tx.execute(
+            "SELECT booking.cancel_registration($1::text::uuid)",
+            &[&first],
+        )
+    });
+    assert_eq!(status(&mut admin, &s, "u-w17"), "offered");
+    expire(&mut admin, &s, "u-w17");
+    as_user(&mut api, "u-w16", false, |tx| {
+        tx.execute(
+            "SELECT booking.cancel_registration($1::text::uuid)",
+            &[&second],
+        )
+    });
+    assert_eq!(
+        status(&mut admin, &s, "u-w17"),
+        "cancelled",
+        "the lapsed offer was cancelled"
+    );
+    assert_eq!(
+        register(&mut api, &s, "u-w18").1,
+        "registered",
+        "and the seats are free"
+    );
+}
