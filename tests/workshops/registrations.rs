@@ -490,71 +490,38 @@ fn every_write_that_frees_a_seat_promotes_in_its_own_transaction() {
             .get(0)
     };
 
-    // The RPC: cancel_registration.
-    let s = new_session(&mut api, 1);
-    let (first, st) = register(&mut api, &s, "u-w01");
-    assert_eq!(st, "registered");
-    assert_eq!(register(&mut api, &s, "u-w02").1, "waitlisted");
-    as_user(&mut api, "u-w01", false, |tx| {
-        tx.execute(
-            "SELECT booking.cancel_registration($1::text::uuid)",
-            &[&first],
-        )
-    });
-    assert_eq!(
-        status(&mut admin, &s, "u-w02"),
-        "registered",
-        "cancel_registration promoted"
-    );
-    assert_eq!(promoted_events(&mut admin, "u-w02"), 1);
-
-    // A direct update of the row (PostgREST's PATCH): the guard takes the session's lock.
-    let s = new_session(&mut api, 1);
-    let (first, _) = register(&mut api, &s, "u-w03");
-    assert_eq!(register(&mut api, &s, "u-w04").1, "waitlisted");
-    as_user(&mut api, "u-w03", false, |tx| {
-        tx.execute(
-            "UPDATE booking.workshop_registrations SET status = 'cancelled' WHERE id = $1::text::uuid",
-            &[&first],
-        )
-    });
-    assert_eq!(
-        status(&mut admin, &s, "u-w04"),
-        "registered",
-        "a direct cancellation promoted"
-    );
-
-    // Staff delete a registration that held the seat.
-    let s = new_session(&mut api, 1);
-    let (first, _) = register(&mut api, &s, "u-w05");
-    assert_eq!(register(&mut api, &s, "u-w06").1, "waitlisted");
-    as_user(&mut api, "u-staff", false, |tx| {
-        tx.execute(
-            "DELETE FROM booking.workshop_registrations WHERE id = $1::text::uuid",
-            &[&first],
-        )
-    });
-    assert_eq!(
-        status(&mut admin, &s, "u-w06"),
-        "registered",
-        "a deleted registration's seat went on"
-    );
-
-    // Staff raise the capacity.
-    let s = new_session(&mut api, 1);
-    register(&mut api, &s, "u-w07");
-    assert_eq!(register(&mut api, &s, "u-w08").1, "waitlisted");
-    as_user(&mut api, "u-staff", false, |tx| {
-        tx.execute(
-            "UPDATE booking.workshop_sessions SET capacity = 2 WHERE id = $1::text::uuid",
-            &[&s],
-        )
-    });
-    assert_eq!(
-        status(&mut admin, &s, "u-w08"),
-        "registered",
-        "the raised capacity went to the line"
-    );
+    // One seat held and one person waiting; each of these writes, by its writer in a
+    // transaction of its own, frees the seat, and the person waiting has it, announced once.
+    // The statement's $1 is the holder's registration, or the session where `on_session`.
+    let frees_the_seat: [(&str, &str, &str, &str, bool); 4] = [
+        ("cancel_registration", "u-w01", "SELECT booking.cancel_registration($1::text::uuid)", "u-w02", false),
+        // PostgREST's PATCH: the guard takes the session's lock
+        ("a direct cancellation", "u-w03",
+         "UPDATE booking.workshop_registrations SET status = 'cancelled' WHERE id = $1::text::uuid", "u-w04", false),
+        ("staff deleting the registration", "u-staff",
+         "DELETE FROM booking.workshop_registrations WHERE id = $1::text::uuid", "u-w06", false),
+        ("staff raising the capacity", "u-staff",
+         "UPDATE booking.workshop_sessions SET capacity = 2 WHERE id = $1::text::uuid", "u-w08", true),
+    ];
+    for (n, (what, writer, sql, next, on_session)) in frees_the_seat.into_iter().enumerate() {
+        let s = new_session(&mut api, 1);
+        let holder = format!("u-w{:02}", 2 * n + 1);
+        let (held, st) = register(&mut api, &s, &holder);
+        assert_eq!(st, "registered");
+        assert_eq!(register(&mut api, &s, next).1, "waitlisted");
+        let target = if on_session { s.clone() } else { held };
+        as_user(&mut api, writer, false, |tx| tx.execute(sql, &[&target]));
+        assert_eq!(
+            status(&mut admin, &s, next),
+            "registered",
+            "{what} promoted"
+        );
+        assert_eq!(
+            promoted_events(&mut admin, next),
+            1,
+            "{what} announced the promotion"
+        );
+    }
 
     // Nobody waits: the freed seat stays free, and the next person to register takes it.
     let s = new_session(&mut api, 1);
