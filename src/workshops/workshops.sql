@@ -138,8 +138,21 @@ AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM booking.workshop_sessions
              WHERE id = p_session_id AND NOT booking_internal.written_by_this_transaction(xmin)) THEN
-    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = p_session_id;
+    PERFORM booking_internal.take_session_lock(p_session_id);
   END IF;
+END $$;
+
+-- The lock itself, for a writer that has just seen (its row version not this transaction's)
+-- that it does not hold it: the no-op update; returns the capacity read under it.
+CREATE FUNCTION booking_internal.take_session_lock(p_session_id uuid) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_capacity integer;
+BEGIN
+  UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = p_session_id RETURNING capacity INTO v_capacity;
+  RETURN v_capacity;
 END $$;
 
 -- The seats a session's registrations hold now.
@@ -203,7 +216,7 @@ BEGIN
   WHERE r.id = p_registration_id
     AND (r.user_id = booking.current_user_id() OR booking_internal.has_staff_rights(r.organization_id));
   IF FOUND AND NOT v_locked THEN
-    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = v_session;
+    PERFORM booking_internal.take_session_lock(v_session);
   END IF;
 END $$;
 
@@ -261,9 +274,9 @@ BEGIN
   IF NOT FOUND THEN
     RETURN 0;  -- no such session (deleted, with its registrations)
   ELSIF NOT v_locked THEN
-    -- not locked yet (a deleted registration, advance_waitlists): lock_workshop_session's
-    -- lock, then what follows reads under it
-    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = p_session_id;
+    -- not locked yet (a deleted registration, advance_waitlists): the lock, then what
+    -- follows reads under it
+    PERFORM booking_internal.take_session_lock(p_session_id);
   ELSIF NOT v_work THEN
     RETURN 0;  -- read under the lock: nobody waits, no offer lapsed
   END IF;
@@ -375,8 +388,7 @@ BEGIN
   -- its row, once per transaction; the RPCs took it before the registration's row lock). The
   -- capacity decided on is the one under the lock, and the registrations are read after it.
   IF v_session.organization_id IS NOT NULL AND NOT v_session.locked THEN
-    UPDATE booking.workshop_sessions SET capacity = capacity WHERE id = NEW.session_id
-    RETURNING capacity INTO v_session.capacity;
+    v_session.capacity := booking_internal.take_session_lock(NEW.session_id);
   END IF;
   NEW.organization_id := v_session.organization_id;
   NEW.workshop_id := v_session.workshop_id;
@@ -992,6 +1004,7 @@ COMMENT ON TABLE booking.workshop_sessions IS 'A session of a workshop: its time
 COMMENT ON TABLE booking.workshop_registrations IS 'A person''s registration for a session: registered, waitlisted (in queue_number order), offered, cancelled, attended or no_show; status, queue number and times are derived by the database.';
 COMMENT ON FUNCTION booking_internal.registration_holds_seats(text, timestamptz) IS 'Internal: does a registration in this status hold its seats now (registered, attended, an unexpired offer)?';
 COMMENT ON FUNCTION booking_internal.lock_workshop_session(uuid) IS 'Internal: locks a session for the rest of the transaction (once), so that its writers take turns.';
+COMMENT ON FUNCTION booking_internal.take_session_lock(uuid) IS 'Internal: takes a session''s lock (the no-op update of its row) for a writer that does not hold it yet; returns the capacity read under it.';
 COMMENT ON FUNCTION booking_internal.session_seats_held(uuid) IS 'Internal: the seats a session''s registrations hold now.';
 COMMENT ON FUNCTION booking_internal.session_facts(uuid, boolean) IS 'Internal: a session''s organization, workshop, capacity, times, status and registration rules; with p_lock true, read under the session''s lock (taken first).';
 COMMENT ON FUNCTION booking_internal.lock_session_of_registration(uuid) IS 'Internal: locks the session of a registration the caller may change, before the RPCs change it (session lock before row lock).';

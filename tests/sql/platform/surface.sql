@@ -202,6 +202,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.grant_workshops_privileges', '', false),
     ('booking_internal.lock_session_of_registration', 'authenticated,service_role', true),
     ('booking_internal.lock_workshop_session', '', true),
+    ('booking_internal.take_session_lock', '', true),
     ('booking_internal.notify_registrant', '', true),
     ('booking_internal.refuse_registration', 'authenticated,service_role', false),
     ('booking_internal.registration_holds_seats', '', false),
