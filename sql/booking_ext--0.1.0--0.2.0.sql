@@ -3014,16 +3014,17 @@ BEGIN
   END;
 
   SELECT jsonb_agg(jsonb_build_object('local_date', o.local_date, 'starts_at', o.occurrence_start,
-                                      'ends_at', o.occurrence_end, 'reason', coalesce(v_reason, o.refusal))
-                   ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NOT NULL),
+                                      'ends_at', o.occurrence_end, 'reason', o.reason)
+                   ORDER BY o.occurrence_start) FILTER (WHERE o.reason IS NOT NULL),
          -- (one aggregation: the four arrays take the rows in the same order, whatever it is)
-         array_agg(gen_random_uuid()) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_end) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.local_date) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(gen_random_uuid()) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.occurrence_start) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.occurrence_end) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.local_date) FILTER (WHERE o.reason IS NULL),
          bool_or(o.too_close OR NOT o.judged)
   INTO v_refused, v_ids, v_starts, v_ends, v_dates, v_unsure
-  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, p.refusal, p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
+  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, coalesce(v_reason, p.refusal) AS reason,
+               p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
                lag(e.occurrence_end) OVER (ORDER BY e.occurrence_start) + v_buffers > e.occurrence_start AS too_close
         FROM booking_internal.expand_series(p_series.rrule, (p_start AT TIME ZONE p_series.time_zone), p_end - p_start,
                                             p_series.time_zone) e
@@ -3913,11 +3914,16 @@ CREATE FUNCTION booking_internal.bookings_events_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_approved booking.bookings[];
 BEGIN
-  IF NOT booking_internal.is_bulk_load()
-     AND EXISTS (SELECT 1 FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
-                 WHERE n.status = 'approved' AND r.generates_events) THEN
-    PERFORM booking_internal.generate_booking_events(ARRAY(SELECT n::booking.bookings FROM new_rows n WHERE n.status = 'approved'));
+  IF NOT booking_internal.is_bulk_load() THEN
+    -- (most resources generate none: the call only when one does)
+    v_approved := ARRAY(SELECT n::booking.bookings FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
+                        WHERE n.status = 'approved' AND r.generates_events);
+    IF cardinality(v_approved) > 0 THEN
+      PERFORM booking_internal.generate_booking_events(v_approved);
+    END IF;
   END IF;
   RETURN NULL;
 END $$;
@@ -6880,6 +6886,16 @@ AS $$
                             'ends_at', p_booking.ends_at, 'external_calendar_event_id', p_booking.external_calendar_event_id)
 $$;
 
+-- The integrations a resource's bookings are pushed to: its linked calendars but iCalendar
+-- feeds (read only). A quoted SQL body, inlined into the pushes below.
+CREATE FUNCTION booking_internal.pushing_integrations(p_resource_id uuid) RETURNS SETOF booking.calendar_integrations
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT i.* FROM booking.calendar_integration_resources l
+  JOIN booking.calendar_integrations i ON i.id = l.integration_id
+  WHERE l.resource_id = p_resource_id AND i.provider <> 'ics'
+$$;
+
 -- A change of a booking's time, status, title or resource.
 CREATE FUNCTION booking_internal.bookings_calendar_push() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -6893,17 +6909,13 @@ BEGIN
   IF OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
     INSERT INTO booking.outbox (organization_id, topic, payload)
     SELECT OLD.organization_id, 'calendar.push', booking_internal.calendar_push_payload(OLD, i, 'delete', NEW.status)
-    FROM booking.calendar_integration_resources l
-    JOIN booking.calendar_integrations i ON i.id = l.integration_id
-    WHERE l.resource_id = OLD.resource_id AND i.provider <> 'ics';
+    FROM booking_internal.pushing_integrations(OLD.resource_id) i;
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT NEW.organization_id, 'calendar.push',
          booking_internal.calendar_push_payload(NEW, i, CASE WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
                                                              ELSE 'update' END, NEW.status)
-  FROM booking.calendar_integration_resources l
-  JOIN booking.calendar_integrations i ON i.id = l.integration_id
-  WHERE l.resource_id = NEW.resource_id AND i.provider <> 'ics';  -- (an iCalendar feed is read only)
+  FROM booking_internal.pushing_integrations(NEW.resource_id) i;
   RETURN NULL;
 END $$;
 
@@ -6918,10 +6930,8 @@ BEGIN
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT n.organization_id, 'calendar.push', booking_internal.calendar_push_payload(n, i, 'create', n.status)
-  FROM new_rows n
-  JOIN booking.calendar_integration_resources l ON l.resource_id = n.resource_id
-  JOIN booking.calendar_integrations i ON i.id = l.integration_id
-  WHERE booking_internal.holds_time(n.status) AND i.provider <> 'ics'  -- (an iCalendar feed is read only)
+  FROM new_rows n, booking_internal.pushing_integrations(n.resource_id) i
+  WHERE booking_internal.holds_time(n.status)
   ORDER BY n.starts_at, n.id, i.id;
   RETURN NULL;
 END $$;
@@ -7012,6 +7022,7 @@ COMMENT ON FUNCTION booking_internal.calendar_delivery_limits() IS 'Internal: th
 COMMENT ON FUNCTION booking_internal.apply_calendar_events(uuid, jsonb) IS 'Internal: applies a delivery of events to an integration (upsert_calendar_events and import_ics).';
 COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is moved or changes status.';
 COMMENT ON FUNCTION booking_internal.bookings_calendar_push_inserted() IS 'Statement trigger: a calendar.push outbox event per linked integration for every new booking holding time on a linked resource (transition table new_rows).';
+COMMENT ON FUNCTION booking_internal.pushing_integrations(uuid) IS 'Internal: the integrations a resource''s bookings are pushed to (its linked calendars but iCalendar feeds).';
 COMMENT ON FUNCTION booking_internal.calendar_push_payload(booking.bookings, booking.calendar_integrations, text, text) IS 'Internal: the payload of a calendar.push outbox event.';
 COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgREST serves a function returning it as text/calendar to Accept: text/calendar.';
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';

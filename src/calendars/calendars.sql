@@ -744,6 +744,16 @@ AS $$
                             'ends_at', p_booking.ends_at, 'external_calendar_event_id', p_booking.external_calendar_event_id)
 $$;
 
+-- The integrations a resource's bookings are pushed to: its linked calendars but iCalendar
+-- feeds (read only). A quoted SQL body, inlined into the pushes below.
+CREATE FUNCTION booking_internal.pushing_integrations(p_resource_id uuid) RETURNS SETOF booking.calendar_integrations
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT i.* FROM booking.calendar_integration_resources l
+  JOIN booking.calendar_integrations i ON i.id = l.integration_id
+  WHERE l.resource_id = p_resource_id AND i.provider <> 'ics'
+$$;
+
 -- A change of a booking's time, status, title or resource.
 CREATE FUNCTION booking_internal.bookings_calendar_push() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -757,17 +767,13 @@ BEGIN
   IF OLD.resource_id IS DISTINCT FROM NEW.resource_id THEN
     INSERT INTO booking.outbox (organization_id, topic, payload)
     SELECT OLD.organization_id, 'calendar.push', booking_internal.calendar_push_payload(OLD, i, 'delete', NEW.status)
-    FROM booking.calendar_integration_resources l
-    JOIN booking.calendar_integrations i ON i.id = l.integration_id
-    WHERE l.resource_id = OLD.resource_id AND i.provider <> 'ics';
+    FROM booking_internal.pushing_integrations(OLD.resource_id) i;
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT NEW.organization_id, 'calendar.push',
          booking_internal.calendar_push_payload(NEW, i, CASE WHEN NOT booking_internal.holds_time(NEW.status) THEN 'delete'
                                                              ELSE 'update' END, NEW.status)
-  FROM booking.calendar_integration_resources l
-  JOIN booking.calendar_integrations i ON i.id = l.integration_id
-  WHERE l.resource_id = NEW.resource_id AND i.provider <> 'ics';  -- (an iCalendar feed is read only)
+  FROM booking_internal.pushing_integrations(NEW.resource_id) i;
   RETURN NULL;
 END $$;
 
@@ -782,10 +788,8 @@ BEGIN
   END IF;
   INSERT INTO booking.outbox (organization_id, topic, payload)
   SELECT n.organization_id, 'calendar.push', booking_internal.calendar_push_payload(n, i, 'create', n.status)
-  FROM new_rows n
-  JOIN booking.calendar_integration_resources l ON l.resource_id = n.resource_id
-  JOIN booking.calendar_integrations i ON i.id = l.integration_id
-  WHERE booking_internal.holds_time(n.status) AND i.provider <> 'ics'  -- (an iCalendar feed is read only)
+  FROM new_rows n, booking_internal.pushing_integrations(n.resource_id) i
+  WHERE booking_internal.holds_time(n.status)
   ORDER BY n.starts_at, n.id, i.id;
   RETURN NULL;
 END $$;
@@ -876,6 +880,7 @@ COMMENT ON FUNCTION booking_internal.calendar_delivery_limits() IS 'Internal: th
 COMMENT ON FUNCTION booking_internal.apply_calendar_events(uuid, jsonb) IS 'Internal: applies a delivery of events to an integration (upsert_calendar_events and import_ics).';
 COMMENT ON FUNCTION booking_internal.bookings_calendar_push() IS 'Trigger: a calendar.push outbox event per linked integration when a booking of a linked resource is moved or changes status.';
 COMMENT ON FUNCTION booking_internal.bookings_calendar_push_inserted() IS 'Statement trigger: a calendar.push outbox event per linked integration for every new booking holding time on a linked resource (transition table new_rows).';
+COMMENT ON FUNCTION booking_internal.pushing_integrations(uuid) IS 'Internal: the integrations a resource''s bookings are pushed to (its linked calendars but iCalendar feeds).';
 COMMENT ON FUNCTION booking_internal.calendar_push_payload(booking.bookings, booking.calendar_integrations, text, text) IS 'Internal: the payload of a calendar.push outbox event.';
 COMMENT ON DOMAIN booking."text/calendar" IS 'iCalendar text (RFC 5545): PostgREST serves a function returning it as text/calendar to Accept: text/calendar.';
 COMMENT ON FUNCTION booking.import_ics(uuid, text) IS 'Staff of the integration''s organization (or service_role): imports an iCalendar file (Google, Outlook, Apple exports; Windows zone names mapped to IANA) into an integration as one idempotent delivery; returns the counts {inserted, updated, deleted, unchanged} and events (the VEVENTs read; skipped: those holding no time). 22023 for more than 2 MB (checked first), an unknown integration, more than 2000 events, or a VEVENT refused (named: no UID or DTSTART, an unknown time zone); 42501 for anyone else.';

@@ -484,11 +484,16 @@ CREATE FUNCTION booking_internal.bookings_events_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_approved booking.bookings[];
 BEGIN
-  IF NOT booking_internal.is_bulk_load()
-     AND EXISTS (SELECT 1 FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
-                 WHERE n.status = 'approved' AND r.generates_events) THEN
-    PERFORM booking_internal.generate_booking_events(ARRAY(SELECT n::booking.bookings FROM new_rows n WHERE n.status = 'approved'));
+  IF NOT booking_internal.is_bulk_load() THEN
+    -- (most resources generate none: the call only when one does)
+    v_approved := ARRAY(SELECT n::booking.bookings FROM new_rows n JOIN booking.resources r ON r.id = n.resource_id
+                        WHERE n.status = 'approved' AND r.generates_events);
+    IF cardinality(v_approved) > 0 THEN
+      PERFORM booking_internal.generate_booking_events(v_approved);
+    END IF;
   END IF;
   RETURN NULL;
 END $$;

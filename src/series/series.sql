@@ -200,16 +200,17 @@ BEGIN
   END;
 
   SELECT jsonb_agg(jsonb_build_object('local_date', o.local_date, 'starts_at', o.occurrence_start,
-                                      'ends_at', o.occurrence_end, 'reason', coalesce(v_reason, o.refusal))
-                   ORDER BY o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NOT NULL),
+                                      'ends_at', o.occurrence_end, 'reason', o.reason)
+                   ORDER BY o.occurrence_start) FILTER (WHERE o.reason IS NOT NULL),
          -- (one aggregation: the four arrays take the rows in the same order, whatever it is)
-         array_agg(gen_random_uuid()) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_start) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.occurrence_end) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
-         array_agg(o.local_date) FILTER (WHERE coalesce(v_reason, o.refusal) IS NULL),
+         array_agg(gen_random_uuid()) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.occurrence_start) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.occurrence_end) FILTER (WHERE o.reason IS NULL),
+         array_agg(o.local_date) FILTER (WHERE o.reason IS NULL),
          bool_or(o.too_close OR NOT o.judged)
   INTO v_refused, v_ids, v_starts, v_ends, v_dates, v_unsure
-  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, p.refusal, p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
+  FROM (SELECT e.local_date, e.occurrence_start, e.occurrence_end, coalesce(v_reason, p.refusal) AS reason,
+               p.occurrence_end IS NOT DISTINCT FROM e.occurrence_end AS judged,
                lag(e.occurrence_end) OVER (ORDER BY e.occurrence_start) + v_buffers > e.occurrence_start AS too_close
         FROM booking_internal.expand_series(p_series.rrule, (p_start AT TIME ZONE p_series.time_zone), p_end - p_start,
                                             p_series.time_zone) e

@@ -311,6 +311,7 @@ INSERT INTO expected_surface VALUES
     ('booking_internal.booking_event_payload', '', false),
     ('booking_internal.bookings_outbox_inserted', '', true),
     ('booking_internal.calendar_push_payload', '', false),
+    ('booking_internal.pushing_integrations', '', false),
     ('booking_internal.bookings_calendar_push_inserted', '', true),
     ('booking_internal.generate_booking_events', '', true),
     ('booking_internal.bookings_events_inserted', '', true);
