@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The workshops write side of `make bench` alone, for iterating on it: register_for_session +
 # cancel_registration (tests/bench/workshops.pgbench) against the plain INSERT + UPDATE of the
-# same rows (tests/bench/workshops_plain.pgbench), 8 clients, taking turns (plain, then the RPCs)
-# ROUNDS times, on a throwaway server with the settings of scripts/bench.sh (dataset
-# tests/bench/dataset.sql, then tests/bench/workshops_dataset.sql).
+# same rows (tests/bench/workshops_plain.pgbench) and the floor (tests/bench/workshops_floor.pgbench:
+# the rows any way of keeping the rules must write, without the rules), 8 clients, taking turns
+# (plain, floor, then the RPCs) ROUNDS times, on a throwaway server with the settings of
+# scripts/bench.sh (dataset tests/bench/dataset.sql, then tests/bench/workshops_dataset.sql).
 #
 #   bash tests/bench/workshops.sh [MAJOR [SECONDS [ROUNDS]]]     (defaults: 15, 12, 2)
 #
@@ -33,13 +34,15 @@ psql_bench -d bench -f tests/bench/dataset.sql -f tests/bench/reference.sql >/de
 psql_bench -d bench -f tests/bench/workshops_dataset.sql >/dev/null
 reset="SET row_security = off;
   DELETE FROM booking.workshop_registrations WHERE user_id NOT LIKE 'wb-bg-%';
-  DELETE FROM bench.workshop_registrations_plain WHERE user_id NOT LIKE 'wb-bg-%'"
-declare -A tps_sum=([plain]=0 [rpc]=0) cpu_sum=([plain]=0 [rpc]=0)
+  DELETE FROM bench.workshop_registrations_plain WHERE user_id NOT LIKE 'wb-bg-%';
+  TRUNCATE bench.audit_log_floor, bench.outbox_floor"
+declare -A tps_sum=([plain]=0 [floor]=0 [rpc]=0) cpu_sum=([plain]=0 [floor]=0 [rpc]=0)
 for round in $(seq "$rounds"); do
-  for writer in plain rpc; do
-    psql_bench -d bench -c "$reset" -c "VACUUM ANALYZE booking.workshop_sessions, booking.workshop_registrations, bench.workshop_registrations_plain" >/dev/null
+  for writer in plain floor rpc; do
+    psql_bench -d bench -c "$reset" -c "VACUUM ANALYZE booking.workshop_sessions, booking.workshop_registrations, bench.workshop_registrations_plain, bench.workshop_sessions_floor" >/dev/null
     script=tests/bench/workshops.pgbench
     [ "$writer" = plain ] && script=tests/bench/workshops_plain.pgbench
+    [ "$writer" = floor ] && script=tests/bench/workshops_floor.pgbench
     rm -f "$dir"/log.*
     "$bindir/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c $clients -j $clients -T "$seconds" \
       -D phase=0 --max-tries=10 -l --log-prefix="$dir/log" -f "$script" bench >"$dir/out" 2>&1 &
@@ -79,7 +82,8 @@ for round in $(seq "$rounds"); do
   done
 done
 python3 -c "
-r, p = ${tps_sum[rpc]}, ${tps_sum[plain]}
+r, f, p = ${tps_sum[rpc]}, ${tps_sum[floor]}, ${tps_sum[plain]}
 print(f'register_for_session + cancel_registration: {r / p:.1%} of the plain writes\' throughput (mean of $rounds rounds: {r / $rounds:.0f} vs {p / $rounds:.0f} calls/s)')
+print(f'the floor (the same rows, lock, audit rows and outbox events, no rules): {f / p:.1%} of the plain writes ({f / $rounds:.0f} calls/s); the RPCs: {r / f:.1%} of the floor')
 if ${cpu_sum[rpc]}:
     print(f'without the memory checks: the plain writes take {${cpu_sum[plain]} / ${cpu_sum[rpc]}:.1%} of the RPCs\' server CPU per call')"

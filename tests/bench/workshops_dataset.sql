@@ -9,7 +9,9 @@
 --   * bench.workshop_registrations_plain: a plain table with the same columns, checks and
 --     indexes as booking.workshop_registrations (CREATE TABLE ... LIKE) but no triggers, no
 --     row-level security and no foreign keys, holding the same rows, for the plain writes of
---     tests/bench/workshops_plain.pgbench.
+--     tests/bench/workshops_plain.pgbench;
+--   * the floor's copies of the sessions, the audit log and the outbox, for
+--     tests/bench/workshops_floor.pgbench.
 SET synchronous_commit = on;
 
 INSERT INTO booking.resources (id, organization_id, title, capacity, slot_interval_minutes, auto_approve)
@@ -46,6 +48,16 @@ CREATE TABLE bench.workshop_registrations_plain (LIKE booking.workshop_registrat
 INSERT INTO bench.workshop_registrations_plain SELECT * FROM booking.workshop_registrations;
 GRANT SELECT, INSERT, UPDATE ON bench.workshop_registrations_plain TO authenticated;
 
+-- The floor's copies (tests/bench/workshops_floor.pgbench): the sessions (same rows), the audit
+-- log and the outbox, with their checks and indexes, without triggers, row-level security or
+-- foreign keys.
+CREATE TABLE bench.workshop_sessions_floor (LIKE booking.workshop_sessions INCLUDING ALL);
+INSERT INTO bench.workshop_sessions_floor SELECT * FROM booking.workshop_sessions;
+CREATE TABLE bench.audit_log_floor (LIKE booking.audit_log INCLUDING ALL);
+CREATE TABLE bench.outbox_floor (LIKE booking.outbox INCLUDING ALL);
+GRANT SELECT, UPDATE ON bench.workshop_sessions_floor TO authenticated;
+GRANT INSERT ON bench.audit_log_floor, bench.outbox_floor TO authenticated;
+
 -- Nothing may be wrong before the clients start.
 DO $$
 BEGIN
@@ -55,4 +67,4 @@ BEGIN
 END $$;
 
 VACUUM ANALYZE booking.workshops, booking.workshop_sessions, booking.workshop_registrations, booking.bookings,
-  bench.workshop_registrations_plain;
+  bench.workshop_registrations_plain, bench.workshop_sessions_floor;
