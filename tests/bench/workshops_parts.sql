@@ -3,6 +3,19 @@
 -- after another in one backend, each call in its own transaction (a procedure commits after
 -- each), so that what is timed is the server's work alone: no client, no network, no parsing.
 -- Persons and sessions follow fixed strides, so both loops write the same rows.
+-- The session and person of pair i, and acting as that person for the rest of the transaction
+-- (the JWT claims and role PostgREST sets).
+CREATE FUNCTION bench.workshop_pair(i integer, OUT session_id uuid, OUT person text)
+LANGUAGE sql IMMUTABLE
+RETURN (format('b0000000-0000-4000-a006-%s', lpad((1 + (i * 7919) % 200)::text, 12, '0'))::uuid, 'wb-' || (1 + (i * 104729) % 1000));
+
+CREATE FUNCTION bench.act_as(p_person text) RETURNS void
+LANGUAGE sql
+BEGIN ATOMIC
+  SELECT set_config('request.jwt.claims', '{"sub":"' || p_person || '","role":"authenticated"}', true),
+         set_config('role', 'authenticated', true);
+END;
+
 CREATE PROCEDURE bench.workshop_rpc_pairs(p_pairs integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -11,14 +24,11 @@ DECLARE
   v_row     booking.workshop_registrations;
 BEGIN
   FOR i IN 1..p_pairs LOOP
-    v_session := format('b0000000-0000-4000-a006-%s', lpad((1 + (i * 7919) % 200)::text, 12, '0'))::uuid;
-    v_person := 'wb-' || (1 + (i * 104729) % 1000);
-    PERFORM set_config('request.jwt.claims', '{"sub":"' || v_person || '","role":"authenticated"}', true);
-    PERFORM set_config('role', 'authenticated', true);
+    SELECT * INTO v_session, v_person FROM bench.workshop_pair(i);
+    PERFORM bench.act_as(v_person);
     v_row := booking.register_for_session(v_session);
     COMMIT;
-    PERFORM set_config('request.jwt.claims', '{"sub":"' || v_person || '","role":"authenticated"}', true);
-    PERFORM set_config('role', 'authenticated', true);
+    PERFORM bench.act_as(v_person);
     v_row := booking.cancel_registration(v_row.id);
     COMMIT;
   END LOOP;
@@ -32,17 +42,14 @@ DECLARE
   v_id      uuid;
 BEGIN
   FOR i IN 1..p_pairs LOOP
-    v_session := format('b0000000-0000-4000-a006-%s', lpad((1 + (i * 7919) % 200)::text, 12, '0'))::uuid;
-    v_person := 'wb-' || (1 + (i * 104729) % 1000);
-    PERFORM set_config('request.jwt.claims', '{"sub":"' || v_person || '","role":"authenticated"}', true);
-    PERFORM set_config('role', 'authenticated', true);
+    SELECT * INTO v_session, v_person FROM bench.workshop_pair(i);
+    PERFORM bench.act_as(v_person);
     INSERT INTO bench.workshop_registrations_plain AS r (organization_id, workshop_id, session_id, user_id)
     VALUES ('b0000000-0000-4000-a000-000000000001', 'b0000000-0000-4000-a007-000000000001', v_session, v_person)
     ON CONFLICT (session_id, user_id) DO UPDATE SET status = 'registered', cancelled_at = NULL, updated_at = now()
     RETURNING r.id INTO v_id;
     COMMIT;
-    PERFORM set_config('request.jwt.claims', '{"sub":"' || v_person || '","role":"authenticated"}', true);
-    PERFORM set_config('role', 'authenticated', true);
+    PERFORM bench.act_as(v_person);
     UPDATE bench.workshop_registrations_plain SET status = 'cancelled', cancelled_at = now(), updated_at = now()
     WHERE id = v_id AND status <> 'cancelled';
     COMMIT;
