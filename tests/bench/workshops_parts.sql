@@ -2,11 +2,12 @@
 -- tests/bench/workshops.pgbench and the writes of tests/bench/workshops_plain.pgbench, one pair
 -- after another in one backend, each call in its own transaction (a procedure commits after
 -- each), so that what is timed is the server's work alone: no client, no network, no parsing.
--- Persons and sessions follow fixed strides, so both loops write the same rows.
--- The session and person of pair i, and acting as that person for the rest of the transaction
--- (the JWT claims and role PostgREST sets).
+-- People and sessions follow fixed strides, so both loops write the same rows.
+
+-- The session and person of pair i; acting as that person for the rest of the transaction (the
+-- JWT claims and role PostgREST sets).
 CREATE FUNCTION bench.workshop_pair(i integer, OUT session_id uuid, OUT person text)
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 RETURN (format('b0000000-0000-4000-a006-%s', lpad((1 + (i * 7919) % 200)::text, 12, '0'))::uuid, 'wb-' || (1 + (i * 104729) % 1000));
 
 CREATE FUNCTION bench.act_as(p_person text) RETURNS void
