@@ -91,76 +91,8 @@ python3 -c "b, i = ${tps_sum[book]}, ${tps_sum[insert]}; print(f'book() throughp
 
 echo "== workshops write side: $clients clients for ${seconds} s each, 200 sessions of 12 seats with 11 taken, 1 000 people"
 psql_bench -d bench -f tests/bench/workshops_dataset.sql >/dev/null
-# Back to the rows as loaded before each run (the 11 people of each session stay registered
-# throughout), and the outbox's account of what a run did.
-reset_workshops="SET row_security = off;
-  DELETE FROM booking.workshop_registrations WHERE user_id NOT LIKE 'wb-bg-%';
-  DELETE FROM bench.workshop_registrations_plain WHERE user_id NOT LIKE 'wb-bg-%';
-  TRUNCATE bench.audit_log_floor, bench.outbox_floor"
-bench_events="booking.outbox WHERE payload ->> 'workshop_id' = 'b0000000-0000-4000-a007-000000000001'"
-joined_line="(SELECT count(*) FROM $bench_events AND payload ->> 'status' = 'waitlisted'
-              AND topic IN ('workshop.registration_created', 'workshop.registration_status_changed'))"
-promotions="(SELECT count(*) FROM $bench_events AND topic = 'workshop.registration_promoted')"
-declare -A wk_tps_sum=([plain]=0 [floor]=0 [rpc]=0)
-wk_p95s=()
-for round in 1 2; do
-  for writer in plain floor rpc; do
-    psql_bench -d bench -c "$reset_workshops" -c "VACUUM ANALYZE booking.workshop_sessions, booking.workshop_registrations, bench.workshop_registrations_plain, bench.workshop_sessions_floor" >/dev/null
-    script=tests/bench/workshops.pgbench
-    [ "$writer" = plain ] && script=tests/bench/workshops_plain.pgbench
-    [ "$writer" = floor ] && script=tests/bench/workshops_floor.pgbench
-    read -r waitlisted0 promoted0 <<<"$(psql_bench -d bench -At -F ' ' -c "SELECT $joined_line, $promotions")"
-    rm -f "$bench_dir"/workshops_log.*
-    # --max-tries: a deadlock or serialization failure is tried again (and counted), as an app
-    # retries; any other error aborts the client and fails the run. Each pgbench transaction is
-    # one call: a client registers in its odd transactions and cancels in its even ones.
-    if ! out=$("$bindir/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c $clients -j $clients -T "$seconds" \
-                 -D phase=0 --max-tries=10 -l --log-prefix="$bench_dir/workshops_log" -f "$script" bench 2>&1); then
-      echo "$out" >&2
-      echo "pgbench failed: the benchmark fails" >&2
-      exit 1
-    fi
-    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
-    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-    retried=$(sed -n 's/^number of transactions retried: \([0-9]*\).*/\1/p' <<<"$out")
-    # Latencies of each call (microseconds, third column of the per-transaction logs; the second
-    # is the client's transaction number: odd for a register, even for a cancel).
-    percentiles() {
-      cat "$bench_dir"/workshops_log.* | awk -v parity="$1" '$3 ~ /^[0-9]+$/ && $2 % 2 == parity { print $3 }' | sort -n |
-        awk '{ v[NR] = $1 } END { printf "%.2f %.2f %.2f\n", v[int(NR * 0.50 + 0.999)] / 1000, v[int(NR * 0.95 + 0.999)] / 1000, v[int(NR * 0.99 + 0.999)] / 1000 }'
-    }
-    read -r p50 p95 p99 < <(percentiles 1)
-    read -r c50 c95 c99 < <(percentiles 0)
-    if [ "$writer" = rpc ]; then
-      # Zero oversubscription: no session holds more seats than its capacity; and no seat is
-      # left free while people wait (every freed seat went to the line).
-      read -r over idle waitlisted promoted <<<"$(psql_bench -d bench -At -F ' ' -c "
-        SELECT count(*) FILTER (WHERE held > capacity), count(*) FILTER (WHERE held < capacity AND waiting),
-               $joined_line - $waitlisted0, $promotions - $promoted0
-        FROM (SELECT s.capacity, booking_internal.session_seats_held(s.id) AS held,
-                     EXISTS (SELECT 1 FROM booking.workshop_registrations r WHERE r.session_id = s.id AND r.status = 'waitlisted') AS waiting
-              FROM booking.workshop_sessions s WHERE s.workshop_id = 'b0000000-0000-4000-a007-000000000001') x")"
-      printf '%-7s round %s: %8.1f calls/s; register p50 %s, p95 %s, p99 %s ms; cancel p50 %s, p95 %s, p99 %s ms; %s joined the line, %s promoted; %s retried (deadlock or serialization), %s failed; %s sessions oversubscribed, %s with a seat free while people wait\n' \
-        "$writer" "$round" "$tps" "$p50" "$p95" "$p99" "$c50" "$c95" "$c99" "$waitlisted" "$promoted" "${retried:-0}" "${failed:-0}" "$over" "$idle"
-      wk_p95s+=("$p95" "$c95")
-      if [ "$over" != 0 ] || [ "$idle" != 0 ] || [ "${failed:-0}" != 0 ]; then
-        echo "oversubscription, a seat left free while people wait, or failed transactions: the benchmark fails" >&2
-        exit 1
-      fi
-    else
-      printf '%-7s round %s: %8.1f calls/s; INSERT p50 %s, p95 %s, p99 %s ms; UPDATE p50 %s, p95 %s, p99 %s ms; %s retried, %s failed\n' \
-        "$writer" "$round" "$tps" "$p50" "$p95" "$p99" "$c50" "$c95" "$c99" "${retried:-0}" "${failed:-0}"
-    fi
-    wk_tps_sum[$writer]=$(python3 -c "print(${wk_tps_sum[$writer]} + $tps)")
-  done
-done
-python3 -c "
-r, f, p = ${wk_tps_sum[rpc]}, ${wk_tps_sum[floor]}, ${wk_tps_sum[plain]}
-p95 = max(float(x) for x in '${wk_p95s[*]}'.split())
-print(f'register_for_session + cancel_registration: {r / p:.0%} of the plain INSERT + UPDATE (mean of 2 rounds: {r / 2:.0f} vs {p / 2:.0f} calls/s)')
-print(f'the floor (the same rows, the session lock, audit rows and outbox events, no rules): {f / p:.0%} of the plain writes ({f / 2:.0f} calls/s); the RPCs: {r / f:.0%} of the floor')
-print(f'targets: p95 under 10 ms (worst call and round {p95:.2f} ms): {\"met\" if p95 < 10 else \"NOT met\"}; '
-      f'at least 50% of the plain writes: {\"met\" if r >= 0.5 * p else \"NOT met\"}; zero oversubscription: met')"
+. tests/bench/workshops_writers.sh
+run_workshop_writers 2 "$seconds" "$bench_dir"
 
 echo "== digests: the daily digest of 1 000 organizations in six zones, native against the plain way"
 psql_bench -d bench -f tests/bench/digests_dataset.sql >/dev/null
